@@ -1,0 +1,230 @@
+"""The Mesa agents: consumers (thin views over the population's arrays) and sellers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from market_sim.guardrails import apply_guardrails
+from market_sim.scenario import Guardrails, Inventory
+from strategies.base import DayResult, MarketInfo, Observation, Prices, PricingStrategy
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What one shopper sees of one seller today."""
+
+    seller: int
+    price: float  # the price shown to this shopper (segment price, less coupons)
+    quality: float
+    in_stock: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    bought: int | None  # seller bought from
+    lost_sale: int | None  # preferred seller that had run out
+
+
+class Consumer(mesa.Agent):
+    """One shopper. Its traits live in the population arrays; this agent reads its row."""
+
+    def __init__(self, model: mesa.Model, row: int):
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def wtp(self) -> float:
+        return float(self.model.population.wtp[self.row])
+
+    @property
+    def price_sensitivity(self) -> float:
+        return float(self.model.population.price_sensitivity[self.row])
+
+    @property
+    def loyalty(self) -> float:
+        return float(self.model.population.loyalty[self.row])
+
+    @property
+    def segment(self) -> str:
+        population = self.model.population
+        return population.segment_names[population.segment[self.row]]
+
+    @property
+    def last_seller(self) -> int | None:
+        seller = int(self.model.population.last_seller[self.row])
+        return None if seller < 0 else seller
+
+    def utility(self, offer: Offer) -> float:
+        """Money value of an offer: wtp (scaled on event days) + quality + loyalty − price."""
+        value = self.wtp * self.model.wtp_multiplier + offer.quality
+        if offer.seller == self.last_seller:
+            value += self.loyalty
+        return value - offer.price
+
+    def choose(self, offers: list[Offer], shocks: np.ndarray) -> Decision:
+        """The decision rule: prefer the best offer if it beats buying nothing; if that seller
+        has run out, count a lost sale for it and take the best offer still in stock.
+
+        `shocks` holds today's taste shock for every offer and, last, for buying nothing.
+        Logit: rank offers by β·u + shock. Max surplus: rank by u, shocks only break ties.
+        """
+        market = self.model.spec.market
+        if market.choice == "logit":
+            beta = self.price_sensitivity
+
+            def score(o: Offer) -> tuple[float, float]:
+                return (beta * self.utility(o) + shocks[o.seller], 0.0)
+
+            threshold = beta * market.outside_utility + shocks[-1]
+        else:
+
+            def score(o: Offer) -> tuple[float, float]:
+                return (self.utility(o), shocks[o.seller])
+
+            threshold = market.outside_utility
+
+        def best(candidates: list[Offer]) -> int | None:
+            if not candidates:
+                return None
+            top = max(candidates, key=score)
+            return top.seller if score(top)[0] >= threshold else None
+
+        preferred = best(offers)
+        if preferred is None or offers[preferred].in_stock:
+            return Decision(preferred, None)
+        return Decision(best([o for o in offers if o.in_stock]), preferred)
+
+
+class StrategyFailure(RuntimeError):
+    """A strategy raised or returned an unusable price; the run stops with this message."""
+
+    def __init__(self, seller: str, day: int, message: str):
+        super().__init__(f"{seller} on day {day}: {message}")
+        self.seller, self.day = seller, day
+
+
+class Seller(mesa.Agent):
+    """A shop: its stock and replenishment, its costs, and the strategy that sets its prices."""
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        index: int,
+        name: str,
+        unit_cost: float,
+        quality: float,
+        inventory: Inventory,
+        strategy: PricingStrategy,
+        guardrails: Guardrails | None,
+    ):
+        super().__init__(model)
+        self.index, self.name = index, name
+        self.unit_cost, self.quality = unit_cost, quality
+        self.inventory, self.strategy, self.guardrails = inventory, strategy, guardrails
+        self.on_hand = inventory.initial
+        self.in_transit: list[tuple[int, int]] = []  # (arrival day, units)
+        self.decision: Prices | None = None  # today's prices, after guardrails
+        self.info: MarketInfo | None = None  # public facts, set by `start`
+        self.guardrail_hits = 0  # prices the guardrails changed today
+
+    def start(self, info: MarketInfo) -> None:
+        """Tell the strategy what it may know before day 0."""
+        self.info = info
+        try:
+            self.strategy.reset(info)
+        except Exception as error:
+            raise StrategyFailure(self.name, 0, f"{type(error).__name__}: {error}") from error
+
+    def receive(self, day: int) -> int:
+        """Put orders due today on the shelf; return the units received."""
+        arrived = sum(units for when, units in self.in_transit if when == day)
+        self.in_transit = [(when, units) for when, units in self.in_transit if when != day]
+        self.on_hand += arrived
+        return arrived
+
+    def post_prices(
+        self, obs: Observation, segment_names: tuple[str, ...], observable: np.ndarray
+    ) -> np.ndarray:
+        """Ask the strategy for today's prices; return the price table (segment × new/returning)."""
+        try:
+            decision = self.strategy.price(obs)
+        except Exception as error:  # a user's strategy: stop this run, keep the others
+            raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
+        decision = _as_prices(decision, self.name, obs.day)
+        if self.guardrails is not None:
+            decision, self.guardrail_hits = apply_guardrails(decision, self.decision, self.guardrails)
+        self.decision = decision
+        return _price_table(decision, segment_names, observable, self.name, obs.day)
+
+    def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
+        """Take sold units off the shelf, reorder, and book the day's costs."""
+        stock = self.inventory
+        self.on_hand -= units
+        stockout = self.on_hand == 0
+        ordered = 0
+        position = self.on_hand + sum(u for _, u in self.in_transit)
+        if stock.reorder_point is not None and position <= stock.reorder_point:
+            ordered = stock.order_quantity
+            if stock.lead_time == 0:
+                self.on_hand += ordered
+            else:
+                self.in_transit.append((day + stock.lead_time, ordered))
+        leftover = self.on_hand if last_day and not stock.unlimited else 0
+        return {
+            "cost_of_goods": self.unit_cost * (units + leftover),
+            "holding_cost": 0.0 if stock.unlimited else stock.holding_cost * self.on_hand,
+            "order_cost": stock.order_cost if ordered else 0.0,
+            "salvage": stock.salvage_value * leftover,
+            "ordered": ordered,
+            "stockout": stockout,
+        }
+
+    def observe(self, result: DayResult) -> None:
+        try:
+            self.strategy.observe(result)
+        except Exception as error:
+            raise StrategyFailure(self.name, result.day, f"{type(error).__name__}: {error}") from error
+
+
+def _as_prices(decision: object, seller: str, day: int) -> Prices:
+    """Check a strategy's answer: a finite non-negative number or a `Prices`."""
+    if isinstance(decision, bool) or not isinstance(decision, int | float | np.number | Prices):
+        raise StrategyFailure(seller, day, f"price must be a number or Prices, got {decision!r}")
+    if not isinstance(decision, Prices):
+        decision = Prices(float(decision))
+    values = [
+        decision.base,
+        *decision.segments.values(),
+        decision.coupon_new,
+        decision.coupon_returning,
+    ]
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise StrategyFailure(seller, day, f"price must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise StrategyFailure(seller, day, f"price must be finite and not negative, got {value!r}")
+    return decision
+
+
+def _price_table(
+    decision: Prices,
+    names: tuple[str, ...],
+    observable: np.ndarray,
+    seller: str,
+    day: int,
+) -> np.ndarray:
+    """Price per (segment, new = 0 / returning = 1) customer, coupons taken off."""
+    for name in decision.segments:
+        if name not in names or not observable[names.index(name)]:
+            raise StrategyFailure(
+                seller,
+                day,
+                f"priced segment {name!r}, which is not an observable segment",
+            )
+    by_segment = np.array([decision.segments.get(name, decision.base) for name in names], dtype=float)
+    coupons = np.array([decision.coupon_new, decision.coupon_returning], dtype=float)
+    return np.maximum(by_segment[:, None] - coupons[None, :], 0.0)

@@ -1,0 +1,40 @@
+"""The ledger: everything a run records, day by day, in preallocated arrays.
+
+Per seller and day: prices, sales and costs. Per seller, segment and customer status (new = 0,
+returning = 1) and day: shoppers who saw the offer, units, revenue and consumer surplus.
+Tables for output are made from it once, at the end (`market_sim.tables`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Ledger:
+    def __init__(self, days: int, sellers: int, segments: int):
+        by_seller, detail = (days, sellers), (days, sellers, segments, 2)
+        self.days_recorded = 0
+        self.shoppers = np.zeros(days, dtype=np.int64)
+        self.price = np.zeros(by_seller)  # posted base price
+        self.units = np.zeros(by_seller, dtype=np.int64)
+        self.revenue = np.zeros(by_seller)
+        self.lost_sales = np.zeros(by_seller, dtype=np.int64)
+        self.cost_of_goods = np.zeros(by_seller)
+        self.holding_cost = np.zeros(by_seller)
+        self.order_cost = np.zeros(by_seller)
+        self.salvage = np.zeros(by_seller)
+        self.inventory = np.zeros(by_seller)  # on hand at the end of the day (inf: unlimited)
+        self.received = np.zeros(by_seller, dtype=np.int64)
+        self.ordered = np.zeros(by_seller, dtype=np.int64)
+        self.stockout = np.zeros(by_seller, dtype=bool)  # sold out: none left after sales
+        self.guardrail_hits = np.zeros(by_seller, dtype=np.int64)
+        self.reason = np.full(by_seller, "", dtype=object)
+        self.views = np.zeros(detail, dtype=np.int64)
+        self.segment_units = np.zeros(detail, dtype=np.int64)
+        self.segment_revenue = np.zeros(detail)
+        self.segment_surplus = np.zeros(detail)
+
+    @property
+    def profit(self) -> np.ndarray:
+        """Revenue − cost of goods − holding − order costs + salvage, per day and seller."""
+        return self.revenue - self.cost_of_goods - self.holding_cost - self.order_cost + self.salvage

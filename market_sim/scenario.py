@@ -1,0 +1,162 @@
+"""A scenario as frozen dataclasses: built once by `market_sim.loader`, trusted by the engine."""
+
+from __future__ import annotations
+
+import copyreg
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from market_sim.distributions import Distribution
+
+UNLIMITED = math.inf
+Choice = Literal["logit", "max_surplus"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A stretch of days when visits and willingness to pay are multiplied."""
+
+    name: str
+    first_day: int  # 0-based day of the run
+    days: int = 1
+    traffic: float = 1.0
+    wtp: float = 1.0
+    date: dt.date | None = None  # as written in the file, when given by date
+
+    def covers(self, day: int) -> bool:
+        return self.first_day <= day < self.first_day + self.days
+
+
+@dataclass(frozen=True)
+class Market:
+    choice: Choice = "logit"
+    outside_utility: float = 0.0
+    weekly_traffic: tuple[float, ...] = (1.0,) * 7  # Monday..Sunday
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    share: float
+    wtp: Distribution
+    price_sensitivity: Distribution
+    observable: bool = False
+    visit_rate: float = 1.0
+    loyalty: Distribution | None = None  # None: no loyalty bonus
+
+
+@dataclass(frozen=True)
+class Consumers:
+    population: int
+    segments: tuple[Segment, ...]
+
+    def segment_sizes(self) -> tuple[int, ...]:
+        """Consumers per segment: shares of the population, rounded by largest remainders."""
+        exact = [s.share * self.population for s in self.segments]
+        sizes = [math.floor(x) for x in exact]
+        by_remainder = sorted(range(len(exact)), key=lambda i: (sizes[i] - exact[i], i))
+        for i in by_remainder[: self.population - sum(sizes)]:
+            sizes[i] += 1
+        return tuple(sizes)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    initial: float = UNLIMITED  # units on hand before day 0, or UNLIMITED
+    reorder_point: int | None = None  # (s, Q): order when on hand + on order <= s
+    order_quantity: int = 0
+    lead_time: int = 0  # an order placed at the end of day d is on the shelf from day d + lead_time
+    order_cost: float = 0.0
+    holding_cost: float = 0.0  # per unit on hand at the end of a day
+    salvage_value: float = 0.0  # per unit left after the last day
+
+    @property
+    def unlimited(self) -> bool:
+        return self.initial == UNLIMITED
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A strategy as the scenario names it: built anew for every run by `strategies.build`."""
+
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    name: str = ""
+
+    def to_yaml(self) -> dict:
+        extra = {"name": self.name} if self.name else {}
+        return {"kind": self.kind, **dict(self.params), **extra}
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    unit_cost: float
+    focal: bool = False
+    quality: float = 0.0
+    inventory: Inventory = Inventory()
+    strategy: StrategySpec | None = None  # rivals' pricing; the focal seat takes `strategies`
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    min_price: float = 0.0
+    max_price: float = math.inf
+    max_daily_change: float | None = None  # fraction of yesterday's price
+    max_segment_ratio: float | None = None  # highest / lowest price across segments on a day
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    days: int
+    market: Market
+    consumers: Consumers
+    sellers: tuple[Seller, ...]
+    strategies: tuple[StrategySpec, ...]  # each takes the focal seat in its own replay
+    guardrails: Guardrails = Guardrails()
+    description: str = ""
+    lesson: str = ""
+    start_date: dt.date | None = None
+    replications: int = 10
+    seed: int = 0
+    source: str = "<scenario>"  # the file it came from, for messages
+
+    @property
+    def focal(self) -> Seller:
+        return next(s for s in self.sellers if s.focal)
+
+    @property
+    def focal_index(self) -> int:
+        return next(i for i, s in enumerate(self.sellers) if s.focal)
+
+    def weekday(self, day: int) -> int:
+        """Monday = 0 .. Sunday = 6; without a start date day 0 counts as a Monday."""
+        if self.start_date is None:
+            return day % 7
+        return (self.start_date + dt.timedelta(days=day)).weekday()
+
+    def date(self, day: int) -> dt.date | None:
+        return None if self.start_date is None else self.start_date + dt.timedelta(days=day)
+
+    def events_on(self, day: int) -> tuple[Event, ...]:
+        return tuple(e for e in self.market.events if e.covers(day))
+
+    def traffic(self, day: int) -> float:
+        """Multiplier of every consumer's visit rate on `day` (weekday and events)."""
+        return self.market.weekly_traffic[self.weekday(day)] * math.prod(
+            e.traffic for e in self.events_on(day)
+        )
+
+    def wtp_multiplier(self, day: int) -> float:
+        """Multiplier of every consumer's willingness to pay on `day` (events)."""
+        return math.prod(e.wtp for e in self.events_on(day))
+
+
+# frozen mappings travel to worker processes as plain dicts and come back frozen
+copyreg.pickle(MappingProxyType, lambda mapping: (MappingProxyType, (dict(mapping),)))
