@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -75,9 +76,11 @@ def _execute(scenario: Scenario, tasks: list[tuple[int, int]], workers: int) -> 
         for strategy, replication in tasks:
             yield run_once(scenario, strategy, replication)
         return
-    # fork: workers inherit the scenario and any plug-in folders on sys.path
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=(scenario,)) as pool:
+    # forkserver: safe with threads; workers start from a server that has imported the engine
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["market_sim.runner"])
+    setup = (scenario, sys.path)  # plug-in modules may live in the scenario's folder
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=setup) as pool:
         futures = [pool.submit(_run_task, strategy, replication) for strategy, replication in tasks]
         for future in as_completed(futures):
             yield future.result()
@@ -86,9 +89,10 @@ def _execute(scenario: Scenario, tasks: list[tuple[int, int]], workers: int) -> 
 _scenario: Scenario | None = None
 
 
-def _adopt(scenario: Scenario) -> None:
+def _adopt(scenario: Scenario, path: list[str]) -> None:
     global _scenario
     _scenario = scenario
+    sys.path[:] = path
 
 
 def _run_task(strategy: int, replication: int) -> Run:

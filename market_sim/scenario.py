@@ -158,5 +158,9 @@ class Scenario:
         return math.prod(e.wtp for e in self.events_on(day))
 
 
+def _frozen(mapping: dict) -> Mapping:
+    return MappingProxyType(mapping)
+
+
 # frozen mappings travel to worker processes as plain dicts and come back frozen
-copyreg.pickle(MappingProxyType, lambda mapping: (MappingProxyType, (dict(mapping),)))
+copyreg.pickle(MappingProxyType, lambda mapping: (_frozen, (dict(mapping),)))
