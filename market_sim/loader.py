@@ -749,9 +749,11 @@ def _strategy_class(node: _Node, base_dir: Path | None) -> type[strategies.Prici
 
 
 def _make_importable(folder: Path) -> None:
-    """Let `module:Class` kinds import plug-ins that sit next to the scenario file."""
-    if str(folder) not in sys.path:
-        sys.path.append(str(folder))
+    """Let `module:Class` kinds import plug-ins that sit next to the scenario file; that folder
+    comes first, as a script's own folder does."""
+    if str(folder) in sys.path:
+        sys.path.remove(str(folder))
+    sys.path.insert(0, str(folder))
 
 
 def _check_parameters(fields: _Fields, cls: type[strategies.PricingStrategy], params: dict[str, Any]) -> None:
