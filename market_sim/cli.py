@@ -10,19 +10,21 @@ import argparse
 import dataclasses
 import datetime as dt
 import re
+import signal
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from market_sim import metrics, output, tables
+from market_sim import metrics, output, store, tables
 from market_sim.loader import ScenarioError, load_scenario, scenario_to_yaml
 from market_sim.report import render_report
-from market_sim.runner import compare, default_workers
+from market_sim.runner import EXECUTORS, Job, Run, comparison_jobs, default_workers, run_jobs
 from market_sim.scenario import Scenario
 
 INVALID_INPUT = 2
+RUNS_FOLDER = "runs"  # finished runs of an interrupted comparison, for --resume
 
 
 class UsageError(Exception):
@@ -61,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, help=f"processes (default: all cores, here {default_workers()})"
     )
     run.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    run.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
+    run.add_argument("--time-limit", type=_seconds, default=600.0, help="seconds per run (default 600)")
+    run.add_argument("--executor", choices=EXECUTORS, default="local", help="where runs go (default local)")
+    run.add_argument("--scheduler", help="Dask scheduler address for --executor dask")
     run.add_argument("--quiet", action="store_true", help="no progress bar or ranking table")
     run.set_defaults(command=_run)
 
@@ -74,6 +80,16 @@ def _positive(text: str) -> int:
     value = _natural(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return value
 
 
@@ -101,18 +117,80 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     scenario = _with_overrides(load_scenario(args.scenario), args)
     out = args.out or Path("reports") / f"{_slug(args.scenario.stem)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    if out.exists() and not args.overwrite:
-        raise UsageError(f"--out: {out} already exists (use --overwrite to replace it)")
+    jobs = comparison_jobs(scenario)
+    if args.resume:
+        finished = _resumable_runs(out, scenario, jobs)
+    elif out.exists() and not args.overwrite:
+        raise UsageError(f"--out: {out} already exists (use --overwrite to replace it, or --resume)")
+    else:
+        finished = {}
 
     started = time.perf_counter()
-    total = len(scenario.strategies) * scenario.replications
-    with tqdm(total=total, desc="runs", unit="run", file=sys.stderr, disable=args.quiet, delay=1.0) as bar:
-        runs = compare(scenario, args.workers, on_done=lambda run: bar.update())
+    todo = [i for i in range(len(jobs)) if i not in finished]
+    interrupted = False
+    signal.signal(signal.SIGTERM, _interrupt)
+    bar = tqdm(
+        total=len(jobs),
+        initial=len(finished),
+        desc="runs",
+        unit="run",
+        file=sys.stderr,
+        disable=args.quiet,
+        delay=1.0,
+    )
+    try:
+        work = run_jobs([jobs[i] for i in todo], args.workers, args.executor, args.scheduler, args.time_limit)
+        for position, run in work:
+            finished[todo[position]] = run
+            bar.update()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    runs = [finished[i] for i in sorted(finished)]
     seconds = time.perf_counter() - started
+    _write_results(out, scenario, runs, args, seconds, partial=interrupted)
 
-    failures = [
-        f"{run.strategy}, replication {run.replication}: {run.failure}" for run in runs if run.failure
-    ]
+    failures = [run for run in runs if run.failure]
+    if interrupted:
+        print(
+            f"interrupted: {len(runs)} of {len(jobs)} runs finished and saved in {out}; "
+            f"finish them with: run {args.scenario} --out {out} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.quiet:
+        _print_ranking(metrics.summarise(tables.scores_table(scenario, runs)))
+    print(f"wrote {out}/report.html")
+    for run in failures:
+        print(f"failed: {_failure_text(run)}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _failure_text(run: Run) -> str:
+    return f"{run.strategy}, replication {run.replication}: {run.failure}"
+
+
+def _resumable_runs(out: Path, scenario: Scenario, jobs: list[Job]) -> dict[int, Run]:
+    """The finished runs saved in an interrupted run's folder, by job position."""
+    if not (out / "manifest.json").exists():
+        raise UsageError(f"--resume: {out} holds no results to resume")
+    if (out / "scenario.yaml").read_text(encoding="utf-8") != scenario_to_yaml(scenario):
+        raise UsageError(f"--resume: {out} was made from a different scenario or different options")
+    position = {(scenario.strategies[job.strategy].name, job.replication): i for i, job in enumerate(jobs)}
+    runs = [store.load_run(path) for path in sorted((out / RUNS_FOLDER).glob("*.npz"))]
+    return {position[(run.strategy, run.replication)]: run for run in runs}
+
+
+def _write_results(
+    out: Path, scenario: Scenario, runs: list[Run], args: argparse.Namespace, seconds: float, partial: bool
+) -> None:
+    """Write the run folder whole; a partial one also keeps its finished runs for --resume."""
+    failures = [_failure_text(run) for run in runs if run.failure]
     daily = tables.daily_table(scenario, runs)
     summary = metrics.summarise(tables.scores_table(scenario, runs))
 
@@ -121,18 +199,20 @@ def _run(args: argparse.Namespace) -> int:
         output.write_csv(daily, folder / "daily.csv")
         output.write_csv(tables.segments_table(scenario, runs), folder / "segments.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
-        output.write_json(_manifest(args, scenario, runs, seconds, failures), folder / "manifest.json")
+        manifest = _manifest(args, scenario, runs, seconds, failures, partial)
+        output.write_json(manifest, folder / "manifest.json")
         (folder / "report.html").write_text(
             render_report(scenario, summary, daily, failures), encoding="utf-8"
         )
+        if partial:
+            (folder / RUNS_FOLDER).mkdir()
+            order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
+            for run in runs:
+                store.save_run(
+                    store.run_file(folder / RUNS_FOLDER, order[run.strategy], run.replication), run
+                )
 
-    output.write_folder(out, fill, overwrite=args.overwrite)
-    if not args.quiet:
-        _print_ranking(summary)
-    print(f"wrote {out}/report.html")
-    for failure in failures:
-        print(f"failed: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    output.write_folder(out, fill, overwrite=args.overwrite or args.resume)
 
 
 def _with_overrides(scenario: Scenario, args: argparse.Namespace) -> Scenario:
@@ -162,9 +242,19 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:60] or "run"
 
 
-def _manifest(args, scenario: Scenario, runs, seconds: float, failures: list[str]) -> dict:
+def _manifest(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    runs: list[Run],
+    seconds: float,
+    failures: list[str],
+    partial: bool,
+) -> dict:
     return {
         "scenario": scenario.name,
+        "partial": partial,
+        "runs_finished": len(runs),
+        "runs_planned": len(scenario.strategies) * scenario.replications,
         "source": str(args.scenario),
         "seed": scenario.seed,
         "replications": scenario.replications,

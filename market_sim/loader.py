@@ -47,6 +47,10 @@ MAX_FILE_BYTES = 1 << 20  # 1 MB: far above any hand-written scenario
 MAX_NODES = 100_000  # values visited, counting an alias each time it is used
 MAX_DEPTH = 50
 SHARE_TOLERANCE = 1e-6
+MAX_MAGNITUDE = 1e12  # the largest number any field accepts
+MAX_POPULATION = 50_000_000  # about 5 GB of consumer arrays
+MAX_DAYS = 36_500
+MAX_REPLICATIONS = 100_000
 DEFAULT_STRATEGY = StrategySpec("cost_plus", MappingProxyType({}), "cost_plus()")
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -328,8 +332,8 @@ def _suggestion(word: str, known: Iterable[str]) -> str:
 class _Range:
     """The numbers a field accepts; `low_name` says when the bound is another field."""
 
-    low: float = -math.inf
-    high: float = math.inf
+    low: float = -MAX_MAGNITUDE
+    high: float = MAX_MAGNITUDE
     low_open: bool = False
     low_name: str = ""
 
@@ -339,25 +343,33 @@ class _Range:
 
     def describe(self, noun: str) -> str:
         low = _number_text(self.low) if not self.low_name else f"{self.low_name} ({_number_text(self.low)})"
-        if self.high < math.inf and not self.low_open and not self.low_name:
+        if self.high < MAX_MAGNITUDE and not self.low_open and not self.low_name:
             return f"{noun} between {low} and {_number_text(self.high)}"
         bounds = []
-        if self.low > -math.inf:
+        if self.low > -MAX_MAGNITUDE:
             bounds.append(f"{'>' if self.low_open else '>='} {low}")
-        if self.high < math.inf:
+        if self.high < MAX_MAGNITUDE:
             bounds.append(f"<= {_number_text(self.high)}")
         return " and ".join([f"{noun} {bounds[0]}", *bounds[1:]]) if bounds else noun
 
     def number(self, node: _Node) -> float:
         if not (_is_number(node.value) and node.value in self):
             raise _fail(node, f"must be {self.describe('a number')}, got {_shown(node.value)}")
+        _check_magnitude(node)
         return float(node.value)
 
     def whole(self, node: _Node) -> int:
         value = node.value
         if not (_is_number(value) and float(value).is_integer() and value in self):
             raise _fail(node, f"must be {self.describe('a whole number')}, got {_shown(value)}")
+        _check_magnitude(node)
         return int(value)
+
+
+def _check_magnitude(node: _Node) -> None:
+    """Numbers beyond any market (1e300 people, prices or days) are typos, and would overflow."""
+    if abs(node.value) > MAX_MAGNITUDE:
+        raise _fail(node, f"must be at most {MAX_MAGNITUDE:g} in size, got {_shown(node.value)}")
 
 
 ANY = _Range()
@@ -366,6 +378,9 @@ POSITIVE = _Range(0, low_open=True)
 FRACTION = _Range(0, 1)
 SHARE = _Range(0, 1, low_open=True)
 AT_LEAST_ONE = _Range(1)
+POPULATION = _Range(1, MAX_POPULATION)
+DAYS = _Range(1, MAX_DAYS)
+REPLICATIONS = _Range(1, MAX_REPLICATIONS)
 
 
 def _text(node: _Node) -> str:
@@ -480,9 +495,9 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     name = fields.read("name", _name)
     description = fields.read("description", _text, "")
     lesson = fields.read("lesson", _text, "")
-    days = fields.read("days", AT_LEAST_ONE.whole)
+    days = fields.read("days", DAYS.whole)
     start_date = fields.read("start_date", _date, None)
-    replications = fields.read("replications", AT_LEAST_ONE.whole, 10)
+    replications = fields.read("replications", REPLICATIONS.whole, 10)
     seed = fields.read("seed", NON_NEGATIVE.whole, 0)
     market = fields.read("market", lambda node: _market(node, start_date), Market())
     consumers = fields.read("consumers", _consumers)
@@ -555,7 +570,7 @@ def _event_date(node: _Node, start_date: dt.date | None) -> dt.date:
 def _consumers(node: _Node) -> Consumers:
     fields = _Fields(node, ("population", "segments"))
     return Consumers(
-        population=fields.read("population", AT_LEAST_ONE.whole),
+        population=fields.read("population", POPULATION.whole),
         segments=fields.read("segments", _segments),
     )
 

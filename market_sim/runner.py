@@ -1,17 +1,22 @@
-"""Runs: one (focal strategy, replication) replay of the market, and comparisons of many.
+"""Runs: one (focal strategy, replication) replay of the market, and many of them on workers.
 
 Every strategy replays the same replications: replication r draws the same population,
 visits, arrival orders and taste shocks whichever strategy sits in the focal seat (common
-random numbers), so differences between strategies are differences of strategy alone.
+random numbers), so differences between strategies are differences of strategy alone. A run
+depends on nothing but its job, so results are the same on one process, many, or a Dask
+cluster.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -19,6 +24,18 @@ from market_sim.agents import StrategyFailure
 from market_sim.ledger import Ledger
 from market_sim.model import MarketModel
 from market_sim.scenario import Scenario
+
+EXECUTORS = ("local", "dask-local", "dask")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One replay to run: the scenario, which of its strategies takes the focal seat, and the
+    replication (which fixes every random draw)."""
+
+    scenario: Scenario
+    strategy: int
+    replication: int
 
 
 @dataclass(frozen=True)
@@ -32,69 +49,132 @@ class Run:
     failure: str | None = None
 
 
-def run_once(scenario: Scenario, strategy: int, replication: int) -> Run:
-    """Replay the market with `scenario.strategies[strategy]` in the focal seat."""
-    spec = scenario.strategies[strategy]
+class TimeLimitExceeded(BaseException):
+    """A run went past its time limit (a BaseException, so strategies cannot swallow it)."""
+
+
+def comparison_jobs(scenario: Scenario) -> list[Job]:
+    """Every strategy on every replication, strategy by strategy."""
+    return [
+        Job(scenario, strategy, replication)
+        for strategy in range(len(scenario.strategies))
+        for replication in range(scenario.replications)
+    ]
+
+
+def run_once(job: Job, time_limit: float | None = None) -> Run:
+    """Replay the market with the job's strategy in the focal seat.
+
+    A strategy that raises, returns an unusable price or runs past `time_limit` seconds stops
+    the run; the days before it stay in the ledger and the failure says what and when.
+    """
+    scenario = job.scenario
+    spec = scenario.strategies[job.strategy]
     started = time.perf_counter()
-    model = MarketModel(scenario, spec, replication)
+    model = None
     failure = None
     try:
-        while model.running:
-            model.step()
+        with _deadline(time_limit):
+            model = MarketModel(scenario, spec, job.replication)
+            while model.running:
+                model.step()
     except StrategyFailure as error:
         failure = str(error)
-    return Run(spec.name, replication, model.ledger, time.perf_counter() - started, failure)
+    except TimeLimitExceeded:
+        day = model.steps - 1 if model else 0
+        failure = f"stopped on day {day}: the run took longer than its time limit of {time_limit:g} s"
+    ledger = (
+        model.ledger
+        if model
+        else Ledger(scenario.days, len(scenario.sellers), len(scenario.consumers.segments))
+    )
+    return Run(spec.name, job.replication, ledger, time.perf_counter() - started, failure)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise TimeLimitExceeded after `seconds` (an interval timer: main thread only)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def compare(
-    scenario: Scenario,
+def run_jobs(
+    jobs: list[Job],
     workers: int | None = None,
-    on_done: Callable[[Run], None] | None = None,
-) -> list[Run]:
-    """Every strategy on every replication, in a stable order (strategy, then replication).
+    executor: str = "local",
+    scheduler: str | None = None,
+    time_limit: float | None = None,
+) -> Iterator[tuple[int, Run]]:
+    """Run `jobs`, yielding (position in `jobs`, run) as each finishes.
 
-    Runs go to `workers` processes (default: all cores); the results do not depend on how
-    many. `on_done` is called as each run finishes, e.g. to move a progress bar.
+    `executor`: `local` (a process pool of `workers`, default all cores; in-process for one),
+    `dask-local` (a Dask cluster of `workers` processes on this machine) or `dask` (the Dask
+    scheduler at `scheduler`). Plug-in folders on this process's path travel with every job.
     """
-    tasks = [(s, r) for s in range(len(scenario.strategies)) for r in range(scenario.replications)]
-    workers = min(workers or default_workers(), len(tasks))
-    runs = []
-    for run in _execute(scenario, tasks, workers):
-        if on_done:
-            on_done(run)
-        runs.append(run)
-    order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
-    return sorted(runs, key=lambda run: (order[run.strategy], run.replication))
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    workers = max(1, min(workers or default_workers(), len(jobs) or 1))
+    if executor == "local" and workers == 1:
+        for index, job in enumerate(jobs):
+            yield index, run_once(job, time_limit)
+    elif executor == "local":
+        yield from _run_on_pool(jobs, workers, time_limit)
+    else:
+        yield from _run_on_dask(jobs, workers, scheduler if executor == "dask" else None, time_limit)
 
 
-def _execute(scenario: Scenario, tasks: list[tuple[int, int]], workers: int) -> Iterator[Run]:
-    if workers <= 1:
-        for strategy, replication in tasks:
-            yield run_once(scenario, strategy, replication)
-        return
+def _run_on_pool(jobs: list[Job], workers: int, time_limit: float | None) -> Iterator[tuple[int, Run]]:
     # forkserver: safe with threads; workers start from a server that has imported the engine
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["market_sim.runner"])
-    setup = (scenario, sys.path)  # plug-in modules may live in the scenario's folder
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_adopt, initargs=setup) as pool:
-        futures = [pool.submit(_run_task, strategy, replication) for strategy, replication in tasks]
-        for future in as_completed(futures):
-            yield future.result()
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(_run_with_path, job, time_limit, sys.path): i for i, job in enumerate(jobs)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:  # interrupted: drop what has not started
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-_scenario: Scenario | None = None
+def _run_on_dask(
+    jobs: list[Job], workers: int, scheduler: str | None, time_limit: float | None
+) -> Iterator[tuple[int, Run]]:
+    from dask.distributed import Client, LocalCluster, as_completed  # only when asked for
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(Client(scheduler))
+        futures = client.map(_run_with_path, jobs, time_limit=time_limit, path=sys.path, pure=False)
+        positions = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                yield positions[future.key], future.result()
+        finally:
+            client.cancel(futures)
 
 
-def _adopt(scenario: Scenario, path: list[str]) -> None:
-    global _scenario
-    _scenario = scenario
-    sys.path[:] = path
-
-
-def _run_task(strategy: int, replication: int) -> Run:
-    assert _scenario is not None
-    return run_once(_scenario, strategy, replication)
+def _run_with_path(job: Job, time_limit: float | None, path: list[str]) -> Run:
+    """Run a job in a worker, with the plug-in folders of the submitting process importable."""
+    sys.path.extend(folder for folder in path if folder not in sys.path)
+    return run_once(job, time_limit)

@@ -412,7 +412,7 @@ BAD_INPUT = [
         id="number for a flag",
     ),
     pytest.param(
-        edit("days: 30", "days: 2.5"), "days", 2, "must be a whole number >= 1, got 2.5", id="fractional days"
+        edit("days: 30", "days: 2.5"), "days", 2, "must be a whole number between 1 and 36500, got 2.5", id="fractional days"
     ),
     pytest.param(
         edit("    unit_cost: 10\n", ""),
