@@ -51,6 +51,7 @@ MAX_MAGNITUDE = 1e12  # the largest number any field accepts
 MAX_POPULATION = 50_000_000  # about 5 GB of consumer arrays
 MAX_DAYS = 36_500
 MAX_REPLICATIONS = 100_000
+MAX_NAME_LENGTH = 200  # names head tables and plot legends
 DEFAULT_STRATEGY = StrategySpec("cost_plus", MappingProxyType({}), "cost_plus()")
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -393,6 +394,8 @@ def _text(node: _Node) -> str:
 def _name(node: _Node) -> str:
     if not _text(node).strip():
         raise _fail(node, "must not be empty")
+    if len(node.value) > MAX_NAME_LENGTH:
+        raise _fail(node, f"must be at most {MAX_NAME_LENGTH} characters long, got {len(node.value)}")
     return node.value
 
 
@@ -404,6 +407,11 @@ def _flag(node: _Node) -> bool:
 
 def _date(node: _Node) -> dt.date:
     value = node.value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # a quoted date is still a date
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as error:
+            raise _fail(node, f"is not a date: {error}") from None
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise _fail(node, f"must be a date written as YYYY-MM-DD, got {_shown(value)}")
     return value
@@ -435,6 +443,8 @@ def _plain(node: _Node) -> Any:
         return [_plain(child) for child in node.value]
     if isinstance(node.value, float) and not math.isfinite(node.value):
         raise _fail(node, f"must be a finite number, got {node.value!r}")
+    if _is_number(node.value):
+        _check_magnitude(node)
     return node.value
 
 
