@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import math
 import os
 import re
@@ -16,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -75,18 +76,50 @@ class ScenarioError(Exception):
         return f"{where}: {field}{self.message}"
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read and validate the scenario file at `path`."""
+class OverrideError(ScenarioError):
+    """A command-line override that cannot apply: named by its option and field, not a file line."""
+
+    def __init__(self, source: str, path: str, line: int | None, message: str, option: str = "--set"):
+        super().__init__(source, path, line, message)
+        self.args = (source, path, line, message, option)  # all five, so the error pickles
+        self.option = option
+
+    def __str__(self) -> str:
+        return f"{self.option} {self.path}: {self.message}"
+
+
+class Override(NamedTuple):
+    """One change to a scenario file: a field path such as `consumers.segments[0].wtp.mean`, its
+    value (YAML text such as `50` or `{dist: uniform, low: 1, high: 2}`, or a plain value), and
+    the option that gave it, which error messages name."""
+
+    path: str
+    value: Any
+    option: str = "--set"
+
+
+def load_scenario(path: str | os.PathLike[str], overrides: Iterable[tuple] = ()) -> Scenario:
+    """Read and validate the scenario file at `path`, with `overrides` applied (see `parse_scenario`)."""
     source = os.fspath(path)
-    return parse_scenario(_read_text(source), source, Path(source).absolute().parent)
+    return parse_scenario(_read_text(source), source, Path(source).absolute().parent, overrides)
 
 
-def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
-    """Validate scenario YAML `text`; `base_dir` is where `module:Class` plug-ins may live."""
+def parse_scenario(
+    text: str, source: str = "<scenario>", base_dir: Path | None = None, overrides: Iterable[tuple] = ()
+) -> Scenario:
+    """Validate scenario YAML `text`; `base_dir` is where `module:Class` plug-ins may live.
+
+    `overrides` are `Override`s or (path, value) pairs, grafted into the file's values before
+    anything is checked, so an overridden field is validated exactly like a written one.
+    """
+    changes = [Override(*item) for item in overrides]
     try:
-        return _scenario(_read_tree(text), source, None if base_dir is None else Path(base_dir).absolute())
+        tree = _shared_tree(text) if changes else _read_tree(text)
+        for index, change in enumerate(changes):
+            tree = _graft(tree, change, _override_line(index))
+        return _scenario(tree, source, None if base_dir is None else Path(base_dir).absolute())
     except _Invalid as error:
-        raise ScenarioError(source, error.path, error.line, error.message) from None
+        raise _located(error, source, changes) from None
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:
@@ -118,7 +151,7 @@ class _Node:
 
     value: Any  # a scalar, or dict[str, _Node] for a mapping, list[_Node] for a sequence
     path: str
-    line: int
+    line: int  # 1-based; -(i + 1) for a value given by the i-th override (`_override_line`)
 
 
 def _fail(node: _Node, message: str) -> _Invalid:
@@ -290,6 +323,113 @@ def _merge_sources(node: yaml.Node, path: str) -> list[yaml.MappingNode]:
     if not all(isinstance(source, yaml.MappingNode) for source in sources):
         raise _Invalid(path, _line(node), "`<<` must merge a mapping or a list of mappings")
     return sources
+
+
+# --- overrides: values given on the command line ----------------------------------------
+
+_FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])*")
+_PATH_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]")
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_tree(text: str) -> _Node:
+    """The tree of `text`, read once for the many override sets of a sweep; `_graft` copies the
+    nodes it changes, so the shared tree is never modified."""
+    return _read_tree(text)
+
+
+def _override_line(index: int) -> int:
+    """The line recorded for values of the `index`-th override: negative, so no file line."""
+    return -(index + 1)
+
+
+def field_steps(path: str) -> list[str | int]:
+    """The keys and list indexes of a field path: `a.b[0].c` gives ["a", "b", 0, "c"]."""
+    if not _FIELD_PATH.fullmatch(path):
+        raise ValueError(f"{path!r} is not a field path; write it like consumers.segments[0].wtp.mean")
+    return [key or int(index) for key, index in _PATH_STEP.findall(path)]
+
+
+def _graft(root: _Node, change: Override, line: int) -> _Node:
+    """`root` with the override's value at its path, creating missing mappings on the way."""
+    try:
+        steps = field_steps(change.path)
+    except ValueError as error:
+        raise _Invalid(change.path, line, str(error)) from None
+    return _replaced(root, steps, _override_value(change, line), line)
+
+
+def _replaced(node: _Node, steps: list[str | int], value: _Node, line: int) -> _Node:
+    if not steps:
+        return value
+    step, rest = steps[0], steps[1:]
+    if isinstance(step, int):
+        if not isinstance(node.value, list):
+            raise _Invalid(value.path, line, f"{node.path} is {_shown(node.value)}, not a list")
+        if step >= len(node.value):
+            count = f"{len(node.value)} entr{'y' if len(node.value) == 1 else 'ies'}"
+            raise _Invalid(value.path, line, f"{node.path} has {count}, so there is no {node.path}[{step}]")
+        items = list(node.value)
+        items[step] = _replaced(items[step], rest, value, line)
+        return _Node(items, node.path, node.line)
+    if not isinstance(node.value, dict):
+        raise _Invalid(value.path, line, f"{node.path} is {_shown(node.value)}, not a mapping")
+    here = _key_path(node.path, step)
+    if step not in node.value and rest and isinstance(rest[0], int):
+        raise _Invalid(value.path, line, f"{here} is not in the scenario, so there is no {here}[{rest[0]}]")
+    child = node.value.get(step, _Node({}, here, line))
+    return _Node({**node.value, step: _replaced(child, rest, value, line)}, node.path, node.line)
+
+
+def _override_value(change: Override, line: int) -> _Node:
+    """The override's value read as YAML (with the file's limits), placed at its path."""
+    text = change.value if isinstance(change.value, str) else yaml.dump(change.value, Dumper=_Dumper)
+    if not text.strip():
+        return _Node(None, change.path, line)
+    try:
+        return _moved(_read_tree(text), change.path, line)
+    except _Invalid as error:
+        raise _Invalid(change.path, line, f"cannot read the value {_shown(text)}: {error.message}") from None
+
+
+def _moved(node: _Node, path: str, line: int) -> _Node:
+    """`node` as if written at `path` on `line`."""
+    if isinstance(node.value, dict):
+        value: Any = {key: _moved(child, _key_path(path, key), line) for key, child in node.value.items()}
+    elif isinstance(node.value, list):
+        value = [_moved(child, f"{path}[{i}]", line) for i, child in enumerate(node.value)]
+    else:
+        value = node.value
+    return _Node(value, path, line)
+
+
+def _located(error: _Invalid, source: str, changes: list[Override]) -> ScenarioError:
+    """The error as the user should read it: an overridden value is named by its option; a
+    file value that an override made wrong names the overrides nearby."""
+    if error.line is not None and error.line < 0:
+        change = changes[-error.line - 1]
+        return OverrideError(source, error.path, None, error.message, change.option)
+    related = [change for change in changes if error.path and _related(change.path, error.path)]
+    message = error.message
+    if related:
+        given = ", ".join(f"{change.option} {change.path}={_value_text(change.value)}" for change in related)
+        message += f" (with {given})"
+    return ScenarioError(source, error.path, error.line, message)
+
+
+def _related(changed: str, path: str) -> bool:
+    """Whether the error at `path` may come from changing `changed`: a field beside it, or one
+    that holds it."""
+    parent = changed[: max(changed.rfind("."), changed.rfind("["), 0)]
+    return _within(path, parent) or _within(changed, path)
+
+
+def _within(path: str, scope: str) -> bool:
+    return not scope or path == scope or path.startswith((f"{scope}.", f"{scope}["))
+
+
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else _shown(value)
 
 
 # --- reading values ---------------------------------------------------------------------
@@ -742,6 +882,7 @@ def _stock(node: _Node) -> float:
     value = node.value
     if not (_is_number(value) and float(value).is_integer() and value >= 0):
         raise _fail(node, f"must be a whole number >= 0 or `unlimited`, got {_shown(value)}")
+    _check_magnitude(node)
     return float(value)
 
 

@@ -206,7 +206,7 @@ def broken_files(draw) -> tuple[str, str]:
         return text + draw(st.sampled_from(fields)) + "\n", "duplicate key"
     if kind == "syntax":
         at = draw(st.integers(0, len(lines) - 1))
-        lines.insert(at, draw(st.sampled_from(["  - [unclosed", "key: {a: 1", "\tdays: 5", "name: 'open"])))
+        lines.insert(at, draw(st.sampled_from(["oops: {a: 1", "oops: [1, 2", "oops: &a [*a"])))
         return "\n".join(lines) + "\n", "invalid YAML"
     if kind == "alias bomb":
         bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
