@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -132,10 +133,13 @@ class Seller(mesa.Agent):
         self.guardrail_hits = 0  # prices the guardrails changed today
 
     def start(self, info: MarketInfo) -> None:
-        """Tell the strategy what it may know before day 0."""
-        self.info = info
+        """Tell the strategy what it may know before day 0 (its own guardrails included); an
+        oracle benchmark is also shown the hidden truth, the model itself."""
+        self.info = dataclasses.replace(info, guardrails=self.guardrails)
         try:
-            self.strategy.reset(info)
+            self.strategy.reset(self.info)
+            if self.strategy.uses_hidden_truth:
+                self.strategy.reveal(self.model)
         except Exception as error:
             raise StrategyFailure(self.name, 0, f"{type(error).__name__}: {error}") from error
 
@@ -156,8 +160,15 @@ class Seller(mesa.Agent):
             raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
         decision = _as_prices(decision, self.name, obs.day)
         if self.guardrails is not None:
-            decision, self.guardrail_hits = apply_guardrails(decision, self.decision, self.guardrails)
+            cost_floor = 0.0 if self.strategy.allow_below_cost else self.unit_cost
+            decision, self.guardrail_hits = apply_guardrails(
+                decision, self.decision, self.guardrails, cost_floor
+            )
         self.decision = decision
+        try:
+            self.strategy.posted(decision)
+        except Exception as error:
+            raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
         return _price_table(decision, segment_names, observable, self.name, obs.day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:

@@ -1,16 +1,21 @@
 """The market-clearing kernel: every shopper's choice and exact first-come-first-served
 allocation against stock, for all shoppers of a day at once (pure numpy).
 
-Shoppers are given in arrival order with a score for every offer (higher is better) and a
-threshold: a shopper buys the best offer if its score reaches the threshold, otherwise buys
-nothing. Ties between offers go to the higher tie-breaker. A shopper whose preferred seller
-has no stock left records a lost sale for that seller and chooses again among the sellers
-that still have stock, with the same scores. `Consumer.choose` states the same rule for one
-shopper in plain Python; the two agree purchase for purchase.
+Each shopper has a score for every offer (higher is better) and a threshold: a shopper buys
+the best offer if its score reaches the threshold, otherwise buys nothing. Ties between offers
+go to the higher tie-breaker, then to the lower seller index. A shopper whose preferred seller
+has no stock left records a lost sale for that seller and chooses again among the sellers that
+still have stock, with the same scores. `Consumer.choose` states the same rule for one shopper
+in plain Python; the two agree purchase for purchase.
+
+The kernel works on offers as rows (sellers × shoppers): every step is then a pass over a
+contiguous row, a few operations per seller, instead of a reduction along a short last axis.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,25 +25,136 @@ NONE = -1  # no purchase / no lost sale
 
 @dataclass(frozen=True)
 class Allocation:
-    choice: np.ndarray  # seller bought from, per shopper in arrival order, or NONE
+    choice: np.ndarray  # seller bought from, per shopper, or NONE
     lost_sale: np.ndarray  # seller whose stock-out turned the shopper away, or NONE
 
 
-def best_offer(
+class Scratch:
+    """Named arrays reused day after day. glibc hands big freed blocks back to the system and
+    faults them in again on the next allocation; in the hot loop that costs about a quarter of
+    the time, so the large temporaries live here for the whole run."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], dtype: type = float) -> np.ndarray:
+        """A C-contiguous array of `shape` whose contents are left over from earlier use."""
+        size = math.prod(shape)
+        array = self._arrays.get(name)
+        if array is None or array.size < size or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(max(size, 1), dtype)
+        return array[:size].reshape(shape)
+
+
+def best_offers(
     scores: np.ndarray,
-    threshold: np.ndarray,
-    tiebreak: np.ndarray | None,
-    available: np.ndarray,
+    threshold: np.ndarray | float,
+    tiebreak: np.ndarray | None = None,
+    sellers: np.ndarray | None = None,
+    scratch: Scratch | None = None,
 ) -> np.ndarray:
-    """Each shopper's best available offer, or NONE if it falls short of the threshold."""
-    masked = np.where(available, scores, -np.inf)
-    if tiebreak is None:
-        best = masked.argmax(axis=1)
-    else:
-        top = masked.max(axis=1, keepdims=True)
-        best = np.where(masked == top, tiebreak, -np.inf).argmax(axis=1)
-    best_score = np.take_along_axis(masked, best[:, None], axis=1)[:, 0]
-    return np.where(best_score >= threshold, best, NONE)
+    """Each shopper's best offer among `sellers` (default: all rows of `scores`), or NONE if its
+    score falls short of the threshold. `scores` and `tiebreak` are (sellers × shoppers)."""
+    scratch = scratch or Scratch()
+    candidates = list(range(len(scores)) if sellers is None else sellers)
+    n = scores.shape[1]
+    if not candidates:
+        return np.full(n, NONE)
+    first = candidates[0]
+    best = np.full(n, first)
+    top = scratch("top", (n,))
+    np.copyto(top, scores[first])
+    better, step = scratch("better", (n,), np.bool_), scratch("step", (n,), np.intp)
+    if tiebreak is not None:
+        top_tiebreak, level = tiebreak[first].copy(), scratch("level", (n,), np.bool_)
+    # arithmetic blends instead of masked copies: a random mask defeats branch prediction and
+    # makes `copyto(..., where=)` ten times slower
+    for j in candidates[1:]:
+        row = scores[j]
+        np.greater(row, top, out=better)  # strictly: on a tie the earlier seller stays
+        if tiebreak is not None:
+            np.equal(row, top, out=level)
+            level &= tiebreak[j] > top_tiebreak
+            better |= level
+            top_tiebreak = np.where(better, tiebreak[j], top_tiebreak)
+        np.subtract(j, best, out=step)
+        step *= better
+        best += step  # best = j where better
+        np.maximum(top, row, out=top)
+    np.less(top, threshold, out=better)
+    np.subtract(NONE, best, out=step)
+    step *= better
+    best += step  # NONE where the best offer falls short
+    return best
+
+
+def serve(
+    preferred: np.ndarray,
+    stock: np.ndarray,
+    rechoose: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    arrival: Callable[[], np.ndarray] | None = None,
+) -> Allocation:
+    """Serve shoppers first come, first served against `stock` (math.inf for unlimited).
+
+    `preferred` is each shopper's first choice with every seller in stock; `rechoose(shoppers,
+    sellers_in_stock)` chooses again for shoppers who met an empty shelf. `arrival()` gives the
+    shoppers in arrival order; it is called only when the order matters (some seller cannot
+    serve everyone who prefers it), so quiet days need no order at all. Exact sequential
+    semantics in at most one pass per seller plus one: each pass lets every remaining shopper
+    pick among the sellers in stock, finds the first shopper a seller cannot serve (its running
+    count of pickers passes its stock), serves everyone before that shopper, and takes the
+    seller off the market.
+    """
+    n, sellers = len(preferred), len(stock)
+    remaining = np.asarray(stock, dtype=float).copy()
+    lost_sale = np.full(n, NONE)
+    finite = np.flatnonzero(np.isfinite(remaining))
+    if all(np.count_nonzero(preferred == j) <= remaining[j] for j in finite):
+        return Allocation(preferred, lost_sale)
+    order = np.arange(n) if arrival is None else arrival()
+    wanted_in_order = preferred[order]
+    choice = np.full(n, NONE)
+    start = 0
+    while start < n:
+        available = remaining > 0
+        wanted = wanted_in_order[start:]
+        turned_away = (wanted != NONE) & ~available[wanted]
+        picks = wanted.copy()
+        if turned_away.any():
+            positions = np.flatnonzero(turned_away)
+            picks[positions] = rechoose(order[positions + start], np.flatnonzero(available))
+        cut = len(picks)
+        for seller in np.flatnonzero(np.isfinite(remaining)):
+            takers = np.flatnonzero(picks == seller)
+            if len(takers) > remaining[seller]:
+                cut = min(cut, takers[int(remaining[seller])])
+        served = order[start : start + cut]
+        choice[served] = picks[:cut]
+        lost_sale[served] = np.where(turned_away[:cut], wanted[:cut], NONE)
+        bought = picks[:cut]
+        remaining -= np.bincount(bought[bought != NONE], minlength=sellers)
+        start += cut  # the shopper at the cut meets an empty shelf: the next pass starts there
+    return Allocation(choice, lost_sale)
+
+
+def clear(
+    scores: np.ndarray,
+    threshold: np.ndarray | float,
+    stock: np.ndarray,
+    tiebreak: np.ndarray | None = None,
+    arrival: Callable[[], np.ndarray] | None = None,
+    scratch: Scratch | None = None,
+) -> Allocation:
+    """Choices and first-come-first-served allocation, offers as rows (sellers × shoppers);
+    `arrival()` gives the arrival order of the shoppers when it matters (default: as given)."""
+    preferred = best_offers(scores, threshold, tiebreak, scratch=scratch)
+
+    def rechoose(shoppers: np.ndarray, in_stock: np.ndarray) -> np.ndarray:
+        ties = None if tiebreak is None else tiebreak[:, shoppers]
+        limit = threshold if np.ndim(threshold) == 0 else threshold[shoppers]
+        return best_offers(scores[:, shoppers], limit, ties, in_stock)
+
+    return serve(preferred, stock, rechoose, arrival)
 
 
 def allocate(
@@ -47,42 +163,5 @@ def allocate(
     stock: np.ndarray,
     tiebreak: np.ndarray | None = None,
 ) -> Allocation:
-    """Serve shoppers in arrival order against `stock` (math.inf for unlimited).
-
-    Exact sequential semantics in at most one pass per seller plus one: each pass lets every
-    remaining shopper pick among the sellers in stock, finds the first shopper a seller cannot
-    serve (its running count of pickers passes its stock), serves everyone before that
-    shopper, and takes the seller off the market.
-    """
-    n, sellers = scores.shape
-    everyone = np.ones(sellers, dtype=bool)
-    preferred = best_offer(scores, threshold, tiebreak, everyone)
-    choice = np.full(n, NONE)
-    lost_sale = np.full(n, NONE)
-    remaining = np.asarray(stock, dtype=float).copy()
-    start = 0
-    while start < n:
-        available = remaining > 0
-        wanted = preferred[start:]
-        turned_away = (wanted != NONE) & ~available[wanted]
-        picks = wanted.copy()
-        if turned_away.any():
-            rows = np.flatnonzero(turned_away) + start
-            picks[turned_away] = best_offer(
-                scores[rows],
-                threshold[rows],
-                None if tiebreak is None else tiebreak[rows],
-                available,
-            )
-        cut = len(picks)
-        for seller in np.flatnonzero(np.isfinite(remaining)):
-            takers = np.flatnonzero(picks == seller)
-            if len(takers) > remaining[seller]:
-                cut = min(cut, takers[int(remaining[seller])])
-        served = slice(start, start + cut)
-        choice[served] = picks[:cut]
-        lost_sale[served] = np.where(turned_away[:cut], wanted[:cut], NONE)
-        bought = picks[:cut]
-        remaining -= np.bincount(bought[bought != NONE], minlength=sellers)
-        start += cut  # the shopper at the cut meets an empty shelf: the next pass starts there
-    return Allocation(choice, lost_sale)
+    """The same for (shoppers × sellers) arrays with the shoppers in arrival order."""
+    return clear(scores.T, threshold, stock, None if tiebreak is None else tiebreak.T)

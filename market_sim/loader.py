@@ -373,7 +373,8 @@ def _replaced(node: _Node, steps: list[str | int], value: _Node, line: int) -> _
         items[step] = _replaced(items[step], rest, value, line)
         return _Node(items, node.path, node.line)
     if not isinstance(node.value, dict):
-        raise _Invalid(value.path, line, f"{node.path} is {_shown(node.value)}, not a mapping")
+        where = node.path or "the scenario"
+        raise _Invalid(value.path, line, f"{where} is {_shown(node.value)}, not a mapping")
     here = _key_path(node.path, step)
     if step not in node.value and rest and isinstance(rest[0], int):
         raise _Invalid(value.path, line, f"{here} is not in the scenario, so there is no {here}[{rest[0]}]")
@@ -404,16 +405,20 @@ def _moved(node: _Node, path: str, line: int) -> _Node:
 
 
 def _located(error: _Invalid, source: str, changes: list[Override]) -> ScenarioError:
-    """The error as the user should read it: an overridden value is named by its option; a
-    file value that an override made wrong names the overrides nearby."""
-    if error.line is not None and error.line < 0:
-        change = changes[-error.line - 1]
-        return OverrideError(source, error.path, None, error.message, change.option)
-    related = [change for change in changes if error.path and _related(change.path, error.path)]
+    """The error as the user should read it: an overridden value is named by its option, and
+    the other overrides nearby that may have made a value wrong are listed."""
+    culprit = changes[-error.line - 1] if error.line is not None and error.line < 0 else None
+    related = [
+        change
+        for change in changes
+        if change is not culprit and error.path and _related(change.path, error.path)
+    ]
     message = error.message
     if related:
         given = ", ".join(f"{change.option} {change.path}={_value_text(change.value)}" for change in related)
         message += f" (with {given})"
+    if culprit is not None:
+        return OverrideError(source, error.path, None, message, culprit.option)
     return ScenarioError(source, error.path, error.line, message)
 
 

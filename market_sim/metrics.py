@@ -1,21 +1,18 @@
 """Scores of one run from its ledger, and their statistics across replications.
 
-One definition per score (the report's glossary quotes these docstrings):
-- profit: revenue − cost of goods − holding − order costs + salvage. Cost of goods is the
-  unit cost of every unit received (initial stock and deliveries): charged as units sell,
-  and for units left after the last day, when their salvage value is credited.
-- fill_rate: units sold / (units sold + lost sales); 1 when nobody asked.
-- stockout_days: days the seller ended with nothing left on the shelf.
-- consumer_surplus: over every purchase in the market, the buyer's money value of the offer
-  (wtp × event multiplier + quality + loyalty − price) minus the outside utility; taste
-  shocks are not money and are left out.
-- price_gini: Gini coefficient of the prices paid in the focal seller's transactions.
-- price_gap, demand_gap, surplus_gap: max − min across segments of, for the focal seller,
-  the average price paid, the purchase rate per shopping visit, and the consumer surplus per
-  shopping visit.
+Every score is defined once, in `SCORES` (the report's glossary prints these definitions), and
+computed by `run_scores` from one run's ledger, or by `add_benchmarks` from the scores of all
+runs. Statistics: `summarise` (mean, sd and t interval per strategy), `paired` (a strategy
+against another on the same replications: common random numbers make the difference of each
+replication's scores the honest measure), `comparisons` (every pair) and `verdict`.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -23,65 +20,328 @@ from scipy import stats
 
 from market_sim.ledger import Ledger
 
-SCORES = (
-    "profit",
-    "revenue",
-    "units",
-    "avg_price_paid",
-    "market_share",
-    "stockout_days",
-    "lost_sales",
-    "fill_rate",
-    "leftover_units",
-    "holding_cost",
-    "orders_placed",
-    "consumer_surplus",
-    "price_gini",
-    "price_gap",
-    "demand_gap",
-    "surplus_gap",
-    "guardrail_hits",
-    "price_changes",
+CONFIDENCE = 0.95
+NO_DIFFERENCE = "no clear difference"
+TOO_FEW = "too few replications"
+# paired differences this small (relative to the scores) are rounding, not strategy
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Score:
+    """One score: its column name, how the report shows it, and what it means."""
+
+    name: str
+    label: str
+    group: str
+    unit: Literal["money", "count", "share", "price", "ratio", "index"]
+    better: Literal["higher", "lower", ""]  # "" where neither direction is better in itself
+    definition: str
+
+
+SCORES: tuple[Score, ...] = (
+    Score(
+        "profit",
+        "Profit",
+        "Profit",
+        "money",
+        "higher",
+        "Revenue − cost of goods − holding costs − order costs + salvage, over the whole run. Cost of "
+        "goods is the unit cost of every unit received (initial stock and deliveries): charged as units "
+        "sell, and for units left after the last day, when their salvage value is credited.",
+    ),
+    Score("revenue", "Revenue", "Profit", "money", "higher", "Money taken from sales: Σ price paid."),
+    Score("cost_of_goods", "Cost of goods", "Profit", "money", "", "Unit cost × (units sold + units left)."),
+    Score(
+        "holding_cost",
+        "Holding cost",
+        "Profit",
+        "money",
+        "lower",
+        "Holding cost × units on hand each evening.",
+    ),
+    Score(
+        "order_cost", "Order costs", "Profit", "money", "lower", "Fixed cost of every replenishment order."
+    ),
+    Score("salvage", "Salvage", "Profit", "money", "", "Salvage value × units left after the last day."),
+    Score("units", "Units sold", "Profit", "count", "higher", "Units the focal seller sold."),
+    Score(
+        "avg_price_paid",
+        "Average price paid",
+        "Profit",
+        "price",
+        "",
+        "Revenue / units sold: the price buyers actually paid (segment prices and coupons included).",
+    ),
+    Score("margin", "Margin", "Profit", "share", "higher", "Profit / revenue."),
+    Score(
+        "market_share",
+        "Market share",
+        "Profit",
+        "share",
+        "higher",
+        "Focal units sold / units sold by all sellers.",
+    ),
+    Score(
+        "profit_per_shopper",
+        "Profit per shopper",
+        "Profit",
+        "money",
+        "higher",
+        "Profit / shopping visits to the market (every visitor sees every seller).",
+    ),
+    Score(
+        "avg_stock",
+        "Average stock",
+        "Inventory",
+        "count",
+        "",
+        "Mean of the units on hand at the end of each day (empty when stock is unlimited).",
+    ),
+    Score(
+        "stockout_days",
+        "Stock-out days",
+        "Inventory",
+        "count",
+        "lower",
+        "Days the seller ended with nothing left on the shelf.",
+    ),
+    Score(
+        "lost_sales",
+        "Lost sales",
+        "Inventory",
+        "count",
+        "lower",
+        "Shoppers who chose the focal seller when it had run out (they then chose again among the "
+        "sellers still in stock, or bought nothing).",
+    ),
+    Score(
+        "fill_rate",
+        "Fill rate",
+        "Inventory",
+        "share",
+        "higher",
+        "Units sold / (units sold + lost sales); 100% when nobody asked.",
+    ),
+    Score(
+        "leftover_units",
+        "Units left",
+        "Inventory",
+        "count",
+        "lower",
+        "Units on hand after the last day (0 when stock is unlimited).",
+    ),
+    Score(
+        "turnover",
+        "Turnover",
+        "Inventory",
+        "ratio",
+        "higher",
+        "Units sold / average stock on hand (empty when stock is unlimited).",
+    ),
+    Score("orders_placed", "Orders placed", "Inventory", "count", "", "Replenishment orders placed."),
+    Score(
+        "price_gap",
+        "Price gap",
+        "Fairness",
+        "price",
+        "lower",
+        "Max − min across segments of the average price each segment paid the focal seller "
+        "(segments that bought; theory.md §6).",
+    ),
+    Score(
+        "demand_gap",
+        "Demand gap",
+        "Fairness",
+        "share",
+        "lower",
+        "Max − min across segments of the purchase rate: units bought from the focal seller per "
+        "shopping visit of the segment.",
+    ),
+    Score(
+        "surplus_gap",
+        "Surplus gap",
+        "Fairness",
+        "money",
+        "lower",
+        "Max − min across segments of the consumer surplus from focal purchases per shopping visit.",
+    ),
+    Score(
+        "no_purchase_gap",
+        "No-purchase valuation gap",
+        "Fairness",
+        "money",
+        "lower",
+        "Max − min across segments of N = E[V | V < p]: the mean valuation of the segment's consumers "
+        "whose valuation V (wtp + focal quality − outside utility, an ordinary day, no loyalty bonus) "
+        "is below the average price p the segment paid; all of them when the segment bought nothing.",
+    ),
+    Score(
+        "price_gini",
+        "Gini of prices paid",
+        "Fairness",
+        "index",
+        "lower",
+        "Gini coefficient over the focal seller's transactions of the price paid: "
+        "Σᵢ Σⱼ |xᵢ − xⱼ| / (2 n² x̄); 0 when everyone paid the same.",
+    ),
+    Score(
+        "price_ratio",
+        "Highest / lowest segment price",
+        "Fairness",
+        "ratio",
+        "lower",
+        "Highest / lowest average price paid across segments that bought; 1 with one such segment.",
+    ),
+    Score(
+        "share_above_usual",
+        "Purchases above the usual price",
+        "Fairness",
+        "share",
+        "lower",
+        "Share of units sold at a price above the seller's usual price (the median of its posted "
+        "prices over the run).",
+    ),
+    Score(
+        "guardrail_hits",
+        "Guardrail interventions",
+        "Fairness",
+        "count",
+        "",
+        "Prices the guardrails changed (a base or segment price moved into bounds).",
+    ),
+    Score(
+        "consumer_surplus",
+        "Consumer surplus",
+        "Consumers",
+        "money",
+        "higher",
+        "Over every purchase in the market (all sellers): the buyer's money value of the offer (wtp × "
+        "event multiplier + quality + loyalty − price) minus the outside utility; taste shocks are not "
+        "money and are left out. Per segment in the segment table.",
+    ),
+    Score(
+        "price_volatility",
+        "Price volatility",
+        "Behaviour",
+        "price",
+        "",
+        "Mean absolute change of the posted price from one day to the next.",
+    ),
+    Score(
+        "price_changes", "Price changes", "Behaviour", "count", "", "Days on which the posted price changed."
+    ),
+    Score(
+        "regret",
+        "Regret",
+        "Benchmarks",
+        "money",
+        "lower",
+        "Profit of oracle_best_fixed minus this strategy's profit, replication by replication (when "
+        "that oracle is among the strategies compared).",
+    ),
+    Score(
+        "profit_gain",
+        "Profit gain Δ",
+        "Benchmarks",
+        "index",
+        "higher",
+        "(π − π^N) / (π^M − π^N), π = profit per shopper, π^N and π^M the focal seller's profit per "
+        "shopper at the scenario's Bertrand–Nash and joint-optimum prices: 0 at Nash, 1 at the cartel "
+        "(logit scenarios with a closed form; theory.md §3).",
+    ),
 )
+SCORE = {score.name: score for score in SCORES}
+GROUPS = tuple(dict.fromkeys(score.group for score in SCORES))
 
 
-def run_scores(ledger: Ledger, seller: int) -> dict[str, float]:
-    """Every score of one seller over one run."""
-    days = slice(0, ledger.days_recorded)
-    units = ledger.units[days, seller].sum()
-    revenue = ledger.revenue[days, seller].sum()
-    lost = ledger.lost_sales[days, seller].sum()
-    all_units = ledger.units[days].sum()
-    seg_units = ledger.segment_units[days, seller].sum(axis=(0, 2))
-    seg_revenue = ledger.segment_revenue[days, seller].sum(axis=(0, 2))
-    seg_views = ledger.views[days, seller].sum(axis=(0, 2))
-    seg_surplus = ledger.segment_surplus[days, seller].sum(axis=(0, 2))
-    visited = seg_views > 0
-    leftover = ledger.inventory[ledger.days_recorded - 1, seller] if ledger.days_recorded else 0.0
-    prices = ledger.price[days, seller]
+def run_scores(
+    ledger: Ledger, seller: int, valuations: Sequence[np.ndarray] | None = None
+) -> dict[str, float]:
+    """Every ledger-based score of one seller over one run (benchmarks come from `add_benchmarks`).
+
+    `valuations` holds, per segment, every consumer's valuation of the seller's offer, for the
+    no-purchase valuation gap (NaN without it).
+    """
+    days = ledger.days_recorded
     return {
-        "profit": float(ledger.profit[days, seller].sum()),
-        "revenue": float(revenue),
-        "units": float(units),
-        "avg_price_paid": float(revenue / units) if units else np.nan,
-        "market_share": float(units / all_units) if all_units else np.nan,
-        "stockout_days": float(ledger.stockout[days, seller].sum()),
-        "lost_sales": float(lost),
-        "fill_rate": float(units / (units + lost)) if units + lost else 1.0,
-        "leftover_units": float(leftover) if np.isfinite(leftover) else 0.0,
-        "holding_cost": float(ledger.holding_cost[days, seller].sum()),
-        "orders_placed": float((ledger.ordered[days, seller] > 0).sum()),
-        "consumer_surplus": float(ledger.segment_surplus[days].sum()),
-        "price_gini": gini(_paid_prices(ledger, seller)),
-        "price_gap": spread(seg_revenue[seg_units > 0] / seg_units[seg_units > 0]),
-        "demand_gap": spread(seg_units[visited] / seg_views[visited]),
-        "surplus_gap": spread(seg_surplus[visited] / seg_views[visited]),
-        "guardrail_hits": float(ledger.guardrail_hits[days, seller].sum()),
-        "price_changes": float(np.count_nonzero(np.diff(prices))),
+        **_profit_scores(ledger, seller, days),
+        **_inventory_scores(ledger, seller, days),
+        **_fairness_scores(ledger, seller, days, valuations),
+        "consumer_surplus": float(ledger.segment_surplus[:days].sum()),
+        **_behaviour_scores(ledger.price[:days, seller]),
     }
 
 
-def _paid_prices(ledger: Ledger, seller: int) -> tuple[np.ndarray, np.ndarray]:
+def _profit_scores(ledger: Ledger, seller: int, days: int) -> dict[str, float]:
+    revenue = ledger.revenue[:days, seller].sum()
+    units = ledger.units[:days, seller].sum()
+    profit = ledger.profit[:days, seller].sum()
+    all_units, shoppers = ledger.units[:days].sum(), ledger.shoppers[:days].sum()
+    return {
+        "profit": float(profit),
+        "revenue": float(revenue),
+        "cost_of_goods": float(ledger.cost_of_goods[:days, seller].sum()),
+        "holding_cost": float(ledger.holding_cost[:days, seller].sum()),
+        "order_cost": float(ledger.order_cost[:days, seller].sum()),
+        "salvage": float(ledger.salvage[:days, seller].sum()),
+        "units": float(units),
+        "avg_price_paid": _ratio(revenue, units),
+        "margin": _ratio(profit, revenue),
+        "market_share": _ratio(units, all_units),
+        "profit_per_shopper": _ratio(profit, shoppers),
+    }
+
+
+def _inventory_scores(ledger: Ledger, seller: int, days: int) -> dict[str, float]:
+    on_hand = ledger.inventory[:days, seller]
+    limited = days > 0 and bool(np.isfinite(on_hand).all())
+    units, lost = ledger.units[:days, seller].sum(), ledger.lost_sales[:days, seller].sum()
+    average = float(on_hand.mean()) if limited else np.nan
+    return {
+        "avg_stock": average,
+        "stockout_days": float(ledger.stockout[:days, seller].sum()),
+        "lost_sales": float(lost),
+        "fill_rate": _ratio(units, units + lost) if units + lost else 1.0,
+        "leftover_units": float(on_hand[-1]) if limited else 0.0,
+        "turnover": _ratio(units, average) if limited else np.nan,
+        "orders_placed": float((ledger.ordered[:days, seller] > 0).sum()),
+    }
+
+
+def _fairness_scores(
+    ledger: Ledger, seller: int, days: int, valuations: Sequence[np.ndarray] | None
+) -> dict[str, float]:
+    # per segment over the run, new and returning customers together
+    units = ledger.segment_units[:days, seller].sum(axis=(0, 2))
+    revenue = ledger.segment_revenue[:days, seller].sum(axis=(0, 2))
+    views = ledger.views[:days, seller].sum(axis=(0, 2))
+    surplus = ledger.segment_surplus[:days, seller].sum(axis=(0, 2))
+    bought, visited = units > 0, views > 0
+    prices = revenue[bought] / units[bought]
+    paid = paid_prices(ledger, seller)
+    usual = float(np.median(ledger.price[:days, seller])) if days else np.nan
+    return {
+        "price_gap": spread(prices),
+        "demand_gap": spread(units[visited] / views[visited]),
+        "surplus_gap": spread(surplus[visited] / views[visited]),
+        "no_purchase_gap": _no_purchase_gap(valuations, revenue, units),
+        "price_gini": gini(paid),
+        "price_ratio": _price_ratio(prices),
+        "share_above_usual": share_above(paid, usual),
+        "guardrail_hits": float(ledger.guardrail_hits[:days, seller].sum()),
+    }
+
+
+def _behaviour_scores(prices: np.ndarray) -> dict[str, float]:
+    steps = np.abs(np.diff(prices))
+    return {
+        "price_volatility": float(steps.mean()) if len(steps) else 0.0,
+        "price_changes": float(np.count_nonzero(steps)),
+    }
+
+
+def paid_prices(ledger: Ledger, seller: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct prices paid and how many units at each: within a (day, segment, new or
     returning) cell everyone paid the same price."""
     units = ledger.segment_units[: ledger.days_recorded, seller].ravel()
@@ -102,7 +362,7 @@ def gini(weighted: tuple[np.ndarray, np.ndarray]) -> float:
     weight_below = np.cumsum(w) - w
     value_below = np.cumsum(w * x) - w * x
     pairs = (w * (x * weight_below - value_below)).sum()  # Σ over pairs i > j of wᵢ wⱼ (xᵢ − xⱼ)
-    return float(pairs / (total**2 * mean))
+    return float(np.clip(pairs / (total**2 * mean), 0.0, 1.0))  # rounding may leave ±1e-17
 
 
 def spread(values: np.ndarray) -> float:
@@ -110,29 +370,336 @@ def spread(values: np.ndarray) -> float:
     return float(values.max() - values.min()) if len(values) > 1 else 0.0
 
 
-def summarise(scores: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean, standard deviation and t confidence interval of every score, per strategy.
+def share_above(weighted: tuple[np.ndarray, np.ndarray], usual: float) -> float:
+    """Share of the weight on values above `usual` (by more than rounding)."""
+    values, weights = weighted
+    if not weights.sum():
+        return np.nan
+    above = values > usual + TOLERANCE * max(1.0, abs(usual))
+    return float(weights[above].sum() / weights.sum())
+
+
+def no_purchase_valuation(valuations: np.ndarray, price: float) -> float:
+    """E[V | V < price] over the given valuations (Cohen et al.'s N); NaN if none is below."""
+    below = valuations[valuations < price]
+    return float(below.mean()) if len(below) else np.nan
+
+
+def _no_purchase_gap(
+    valuations: Sequence[np.ndarray] | None, revenue: np.ndarray, units: np.ndarray
+) -> float:
+    if valuations is None:
+        return np.nan
+    levels = [
+        no_purchase_valuation(values, revenue[g] / units[g]) if units[g] else float(values.mean())
+        for g, values in enumerate(valuations)
+        if len(values)
+    ]
+    return spread(np.array([level for level in levels if not np.isnan(level)]))
+
+
+def _price_ratio(prices: np.ndarray) -> float:
+    if len(prices) < 2:
+        return 1.0
+    return float(prices.max() / prices.min()) if prices.min() > 0 else np.nan
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator else np.nan
+
+
+def add_benchmarks(
+    scores: pd.DataFrame,
+    oracle: str | None = None,
+    nash_profit: float | None = None,
+    joint_profit: float | None = None,
+) -> pd.DataFrame:
+    """`scores` with `regret` (against the strategy named `oracle`, replication by replication)
+    and `profit_gain` Δ (from the focal seller's profit per shopper at Nash and joint optimum)."""
+    scores = scores.copy()
+    scores["regret"] = np.nan
+    if oracle is not None and len(scores):
+        best = scores.loc[scores["strategy"] == oracle].set_index("replication")["profit"]
+        scores["regret"] = scores["replication"].map(best) - scores["profit"]
+    scores["profit_gain"] = np.nan
+    known = nash_profit is not None and joint_profit is not None and joint_profit != nash_profit
+    if known and len(scores):
+        scores["profit_gain"] = (scores["profit_per_shopper"] - nash_profit) / (joint_profit - nash_profit)
+    return scores
+
+
+def summarise(
+    scores: pd.DataFrame, baseline: str | None = None, confidence: float = CONFIDENCE
+) -> pd.DataFrame:
+    """Mean, standard deviation and t confidence interval of every score, per strategy, and the
+    paired profit difference against `baseline` (default: the first strategy).
 
     `scores` has one row per (strategy, replication); the result one row per strategy, in the
     order strategies first appear.
     """
+    if scores.empty:
+        return pd.DataFrame()
+    names = list(dict.fromkeys(scores["strategy"]))
+    baseline = baseline if baseline in names else names[0]
     rows = []
     for strategy, group in scores.groupby("strategy", sort=False):
-        row = {"strategy": strategy, "replications": len(group)}
+        row: dict[str, object] = {"strategy": strategy, "replications": len(group)}
         for score in SCORES:
-            row.update(_describe(group[score].dropna().to_numpy(), score, confidence))
+            column = group[score.name] if score.name in group else pd.Series(dtype=float)
+            row.update(_describe(column.dropna().to_numpy(), score.name, confidence))
+        comparison = paired(scores, strategy, baseline, "profit", confidence)
+        row.update(
+            {
+                "baseline": baseline,
+                "profit_diff_mean": comparison.mean,
+                "profit_diff_ci_low": comparison.ci_low,
+                "profit_diff_ci_high": comparison.ci_high,
+                "profit_better_share": comparison.better_share,
+                "profit_verdict": comparison.verdict if strategy != baseline else "baseline",
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+SEGMENT_SCORES: tuple[Score, ...] = (
+    Score(
+        "visitors", "Shopping visits", "Segments", "count", "", "Shopping visits of the segment's consumers."
+    ),
+    Score(
+        "units", "Units bought", "Segments", "count", "", "Units the segment bought from the focal seller."
+    ),
+    Score(
+        "purchase_rate",
+        "Purchase rate",
+        "Segments",
+        "share",
+        "",
+        "Units bought from the focal seller per shopping visit.",
+    ),
+    Score(
+        "avg_price_paid",
+        "Average price paid",
+        "Segments",
+        "price",
+        "",
+        "Revenue / units of the segment's purchases from the focal seller.",
+    ),
+    Score(
+        "consumer_surplus",
+        "Consumer surplus",
+        "Segments",
+        "money",
+        "",
+        "The segment's consumer surplus from purchases at every seller.",
+    ),
+    Score(
+        "surplus_per_visit",
+        "Surplus per visit",
+        "Segments",
+        "money",
+        "",
+        "The segment's consumer surplus from focal purchases per shopping visit.",
+    ),
+)
+
+
+def segment_scores(segments: pd.DataFrame, focal: str) -> pd.DataFrame:
+    """One row per strategy × replication × segment, from the daily segment table (`segments.csv`)."""
+    keys = ["strategy", "replication", "segment"]
+    everyone = segments.groupby(keys, sort=False)["consumer_surplus"].sum()
+    own = (
+        segments[segments["seller"] == focal]
+        .groupby(keys, sort=False)[["visitors", "units", "revenue", "consumer_surplus"]]
+        .sum()
+    )
+    visits, units = own["visitors"], own["units"]
+    table = pd.DataFrame(
+        {
+            "visitors": visits,
+            "units": units,
+            "purchase_rate": (units / visits).where(visits > 0),
+            "avg_price_paid": (own["revenue"] / units).where(units > 0),
+            "consumer_surplus": everyone.reindex(own.index),
+            "surplus_per_visit": (own["consumer_surplus"] / visits).where(visits > 0),
+        }
+    )
+    return table.reset_index()
+
+
+def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Mean, sd and interval of every segment score, per strategy and segment."""
+    rows = []
+    for (strategy, segment), group in table.groupby(["strategy", "segment"], sort=False):
+        row: dict[str, object] = {"strategy": strategy, "segment": segment, "replications": len(group)}
+        for score in SEGMENT_SCORES:
+            row.update(_describe(group[score.name].dropna().to_numpy(), score.name, confidence))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _describe(values: np.ndarray, score: str, confidence: float) -> dict[str, float]:
+    mean, sd, low, high = interval(values, confidence)
+    return {f"{score}_mean": mean, f"{score}_sd": sd, f"{score}_ci_low": low, f"{score}_ci_high": high}
+
+
+def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
+    """Mean, standard deviation and the t confidence interval of the mean (NaN where undefined)."""
     n = len(values)
-    mean = values.mean() if n else np.nan
-    sd = values.std(ddof=1) if n > 1 else np.nan
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
-    return {
-        f"{score}_mean": mean,
-        f"{score}_sd": sd,
-        f"{score}_ci_low": mean - half,
-        f"{score}_ci_high": mean + half,
-    }
+    mean = float(values.mean()) if n else np.nan
+    if n < 2:
+        return mean, np.nan, np.nan, np.nan
+    sd = float(values.std(ddof=1))
+    half = _t_quantile(confidence, n - 1) * sd / np.sqrt(n)
+    return mean, sd, mean - half, mean + half
+
+
+@functools.cache
+def _t_quantile(confidence: float, dof: int) -> float:
+    """The two-sided t critical value; cached, since thousands of comparisons share a few sizes."""
+    return float(stats.t.ppf(0.5 + confidence / 2, dof))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A strategy against another on the same replications: differences of one score."""
+
+    strategy: str
+    versus: str
+    score: str
+    replications: int
+    mean: float
+    sd: float
+    ci_low: float
+    ci_high: float
+    better_share: float  # share of replications in which `strategy` did better (strictly)
+    worse_share: float
+    verdict: str
+
+
+def paired(
+    scores: pd.DataFrame, strategy: str, versus: str | None, score: str, confidence: float = CONFIDENCE
+) -> Comparison:
+    """`strategy` minus `versus` on `score`, replication by replication (common random numbers).
+
+    The verdict is "better" or "worse" (or "higher"/"lower" for scores with no better direction)
+    only when the confidence interval of the mean difference excludes zero.
+    """
+    table = _by_replication(scores, score)
+    if strategy not in table or versus not in table:
+        return _compare(strategy, versus, score, np.array([]), np.array([]), confidence)
+    return _compare(strategy, versus, score, table[strategy].to_numpy(), table[versus].to_numpy(), confidence)
+
+
+def comparisons(
+    scores: pd.DataFrame, versus: str | None = None, confidence: float = CONFIDENCE
+) -> pd.DataFrame:
+    """Every ordered pair of strategies (or every strategy against `versus` only) on every score:
+    one row per (strategy, versus, score)."""
+    names = list(dict.fromkeys(scores["strategy"])) if len(scores) else []
+    rows = []
+    for score in SCORES:
+        table = _by_replication(scores, score.name)
+        for a in names:
+            for b in names if versus is None else [versus]:
+                if a != b and a in table and b in table:
+                    values = table[a].to_numpy(), table[b].to_numpy()
+                    rows.append(vars(_compare(a, b, score.name, *values, confidence)))
+    return pd.DataFrame(rows, columns=list(Comparison.__dataclass_fields__))
+
+
+def _by_replication(scores: pd.DataFrame, score: str) -> pd.DataFrame:
+    """One column per strategy, one row per replication, of `score`."""
+    if score not in scores or scores.empty:
+        return pd.DataFrame()
+    return scores.pivot(index="replication", columns="strategy", values=score)
+
+
+def _compare(
+    strategy: str, versus: str | None, score: str, a: np.ndarray, b: np.ndarray, confidence: float
+) -> Comparison:
+    """The comparison of paired values, on the replications where both have one."""
+    both = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[both], b[both]
+    difference = a - b
+    difference[np.abs(difference) <= TOLERANCE * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))] = 0.0
+    mean, sd, low, high = interval(difference, confidence)
+    better = SCORE[score].better if score in SCORE else "higher"
+    sign = -1.0 if better == "lower" else 1.0
+    n = len(difference)
+    return Comparison(
+        strategy=strategy,
+        versus=versus or "",
+        score=score,
+        replications=n,
+        mean=mean,
+        sd=sd,
+        ci_low=low,
+        ci_high=high,
+        better_share=float((sign * difference > 0).mean()) if n else np.nan,
+        worse_share=float((sign * difference < 0).mean()) if n else np.nan,
+        verdict=_verdict(low, high, n, better),
+    )
+
+
+def _verdict(low: float, high: float, n: int, better: str) -> str:
+    if n == 0:
+        return ""  # nothing to compare: the score does not apply
+    if n < 2:
+        return TOO_FEW
+    if np.isnan(low) or low <= 0 <= high:
+        return NO_DIFFERENCE
+    up = low > 0
+    if better == "":
+        return "higher" if up else "lower"
+    return "better" if up == (better == "higher") else "worse"
+
+
+def readable(value: float) -> str:
+    """About four significant digits, thousands separated, never in exponent form; "–" for none."""
+    if value is None or np.isnan(value):
+        return "–"
+    if value == 0:
+        return "0"
+    decimals = min(6, max(0, 3 - int(np.floor(np.log10(abs(value))))))
+    return f"{value:,.{decimals}f}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Who did best on a score, and whether the others are clearly behind."""
+
+    leader: str | None
+    tied: tuple[str, ...]  # strategies not clearly behind the leader (paired interval includes 0)
+    behind: tuple[Comparison, ...]  # the leader against each other strategy
+    text: str
+
+
+def verdict(scores: pd.DataFrame, score: str = "profit", confidence: float = CONFIDENCE) -> Verdict:
+    """The strategy with the best mean `score`, declared the winner only if its paired interval
+    against every other strategy excludes zero."""
+    means = scores.groupby("strategy", sort=False)[score].mean().dropna() if len(scores) else pd.Series()
+    if means.empty:
+        return Verdict(None, (), (), "No strategy finished.")
+    better = SCORE[score].better or "higher"
+    leader = str(means.idxmin() if better == "lower" else means.idxmax())
+    if len(means) == 1:
+        return Verdict(leader, (), (), f"Only one strategy was compared: {leader}.")
+    against = tuple(
+        paired(scores, leader, other, score, confidence) for other in means.index if other != leader
+    )
+    tied = tuple(c.versus for c in against if c.verdict != "better")
+    label = SCORE[score].label.lower()
+    if not tied:
+        closest = min(against, key=lambda c: abs(c.mean))
+        text = (
+            f"Winner on {label}: {leader}. Its paired {confidence:.0%} interval excludes zero against "
+            f"every other strategy; the runner-up, {closest.versus}, trails by {readable(closest.mean)} "
+            f"[{readable(closest.ci_low)}, {readable(closest.ci_high)}]."
+        )
+    else:
+        text = (
+            f"No clear winner on {label}: {leader} has the best mean, but there is no clear difference "
+            f"from {', '.join(tied)} (paired {confidence:.0%} interval includes zero)."
+        )
+    return Verdict(leader, tied, against, text)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 
 import mesa
 import numpy as np
 
 from market_sim.agents import Consumer, Offer, Seller
-from market_sim.clearing import NONE, Allocation, allocate
+from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.ledger import Ledger
 from market_sim.population import Population
 from market_sim.scenario import Scenario, StrategySpec
-from market_sim.streams import Purpose, stream
+from market_sim.streams import DailyStream, Purpose, gumbel, stream
 from strategies import build
 from strategies.base import (
     DayResult,
@@ -27,14 +29,33 @@ from strategies.base import (
 ENGINES = ("vectorised", "agents")
 
 
+class Arrivals:
+    """Today's shoppers, in consumer order, and the order in which they arrive. The order is
+    drawn from its own stream the first time it is asked for: only days on which some seller
+    cannot serve everyone who wants it (and the agent-by-agent engine) need it."""
+
+    def __init__(self, shoppers: np.ndarray, order_stream: Callable[[], np.random.Generator]):
+        self.shoppers = shoppers  # consumer rows, ascending
+        self._order_stream = order_stream
+        self._order: np.ndarray | None = None
+
+    def order(self) -> np.ndarray:
+        """Positions in `shoppers`, first arrival first."""
+        if self._order is None:
+            self._order = self._order_stream().permutation(len(self.shoppers))
+        return self._order
+
+
 @dataclass(frozen=True)
 class Trading:
-    """One day's market: who shopped, what they were offered, and what they did."""
+    """One day's market: who shopped, what they were offered, and what they did. Shoppers are
+    in consumer order throughout, so both engines book the day in the same order."""
 
-    shoppers: np.ndarray  # consumer rows, in arrival order
+    shoppers: np.ndarray  # consumer rows, ascending
+    segment: np.ndarray  # each shopper's segment
     returning: np.ndarray  # (shoppers, sellers) bool: bought from that seller before today
-    prices: np.ndarray  # (shoppers, sellers): the price each shopper was shown
-    utility: np.ndarray  # (shoppers, sellers): money value of each offer, shocks excluded
+    tables: np.ndarray  # (sellers, segments, new/returning): today's posted price tables
+    utility: np.ndarray  # (sellers, shoppers): money value of each offer, shocks excluded
     allocation: Allocation
 
 
@@ -73,6 +94,8 @@ class MarketModel(mesa.Model):
             {name: g for g, name in enumerate(segments) if self.population.observable[g]}
         )
         self.wtp_multiplier = 1.0
+        self.traffic = [scenario.traffic(day) for day in range(scenario.days)]
+        self.wtp_multipliers = [scenario.wtp_multiplier(day) for day in range(scenario.days)]
         focal = strategy or scenario.strategies[0]
         chosen = [focal if spec.focal else spec.strategy for spec in scenario.sellers]
         self.sellers = [
@@ -89,6 +112,23 @@ class MarketModel(mesa.Model):
             for j, spec in enumerate(scenario.sellers)
         ]
         self.quality = np.array([s.quality for s in self.sellers])
+        self.seller_rows = np.arange(len(self.sellers))[:, None]
+        self.tables = np.zeros((len(self.sellers), len(segments), 2))  # today's posted prices
+        # each seller's read-only view of its rivals' posted prices (sliced to the past daily)
+        self.posted = [
+            {
+                other.name: _read_only(self.ledger.price[:, other.index])
+                for other in self.sellers
+                if other is not seller
+            }
+            for seller in self.sellers
+        ]
+        self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
+        self.scratch = Scratch()  # the hot path's big arrays, reused every day
+        self.streams = {
+            purpose: DailyStream(seed, replication, purpose)
+            for purpose in (Purpose.VISITS, Purpose.ARRIVALS, Purpose.TASTE)
+        }
         if consumer_agents or engine == "agents":
             Consumer.create_agents(self, len(self.population), row=list(range(len(self.population))))
             self.consumers = self.agents_by_type[Consumer].to_list()
@@ -119,102 +159,128 @@ class MarketModel(mesa.Model):
         self.settle(day, trading, received)
         self.running = self.steps < self.days
 
-    def arrivals(self, day: int) -> np.ndarray:
-        """Who shops today (each consumer with their visit probability), in arrival order."""
-        scenario = self.spec
-        self.wtp_multiplier = scenario.wtp_multiplier(day)
-        chance = np.minimum(self.population.visit_rate * scenario.traffic(day), 1.0)
-        draws = stream(scenario.seed, self.replication, Purpose.VISITS, day).random(len(chance))
-        visitors = np.flatnonzero(draws < chance)
-        return stream(scenario.seed, self.replication, Purpose.ARRIVALS, day).permutation(visitors)
+    def arrivals(self, day: int) -> Arrivals:
+        """Who shops today (each consumer with their visit probability); the order in which
+        they arrive is drawn when it matters."""
+        self.wtp_multiplier = self.wtp_multipliers[day]
+        shoppers = self.population.shoppers(self.traffic[day], self.stream(Purpose.VISITS, day))
+        return Arrivals(shoppers, partial(self.stream, Purpose.ARRIVALS, day))
+
+    def stream(self, purpose: Purpose, day: int) -> np.random.Generator:
+        """Today's random stream for `purpose` (common to every strategy on this replication)."""
+        return self.streams[purpose].on(day)
 
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
-        return np.stack(
-            [
-                seller.post_prices(
-                    self.observation(seller, day),
-                    self.population.segment_names,
-                    self.population.observable,
-                )
-                for seller in self.sellers
-            ]
-        )
+        calendar = self.calendar(day)
+        for seller in self.sellers:
+            self.tables[seller.index] = seller.post_prices(
+                self.observation(seller, day, calendar),
+                self.population.segment_names,
+                self.population.observable,
+            )
+        return self.tables
 
-    def observation(self, seller: Seller, day: int) -> Observation:
+    def calendar(self, day: int) -> dict:
+        """The public calendar of `day`, the same for every seller."""
+        scenario = self.spec
+        return {
+            "day": day,
+            "weekday": scenario.weekday(day),
+            "date": scenario.date(day),
+            "days_left": scenario.days - day,
+            "events_today": tuple(e.name for e in scenario.events_on(day)),
+        }
+
+    def observation(self, seller: Seller, day: int, calendar: dict | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices."""
-        scenario, ledger = self.spec, self.ledger
         return Observation(
-            day=day,
-            weekday=scenario.weekday(day),
-            date=scenario.date(day),
-            days_left=scenario.days - day,
-            events_today=tuple(e.name for e in scenario.events_on(day)),
+            **(calendar or self.calendar(day)),
             info=seller.info,
             stock=seller.on_hand,
             on_order=tuple(seller.in_transit),
-            history=History(ledger, seller.index, day, self.observable),
+            history=History(self.ledger, seller.index, day, self.observable),
             rival_prices=MappingProxyType(
-                {
-                    other.name: _read_only(ledger.price[:day, other.index])
-                    for other in self.sellers
-                    if other is not seller
-                }
+                {name: column[:day] for name, column in self.posted[seller.index].items()}
             ),
         )
 
-    def clear(self, day: int, shoppers: np.ndarray, tables: np.ndarray) -> Trading:
+    def clear(self, day: int, arrivals: Arrivals, tables: np.ndarray) -> Trading:
         """Every shopper values every offer, then shoppers are served first come, first served."""
-        population, market = self.population, self.spec.market
-        sellers = len(self.sellers)
-        returning = population.bought_from[shoppers]
+        population, market, scratch = self.population, self.spec.market, self.scratch
+        shoppers = arrivals.shoppers
+        sellers, count = len(self.sellers), len(shoppers)
         segment = population.segment[shoppers]
-        prices = tables[np.arange(sellers)[None, :], segment[:, None], returning.astype(np.intp)]
-        utility = (population.wtp[shoppers] * self.wtp_multiplier)[:, None] + self.quality[None, :]
-        loyal = population.last_seller[shoppers][:, None] == np.arange(sellers)[None, :]
-        utility = utility + np.where(loyal, population.loyalty[shoppers][:, None], 0.0)
-        utility = utility - prices
-        shocks = stream(self.spec.seed, self.replication, Purpose.TASTE, day).gumbel(
-            size=(len(shoppers), sellers + 1)
-        )
+        returning = np.take(population.bought_from, shoppers, axis=0)  # 5x faster than [shoppers] here
+        prices = shown_prices(tables, segment, returning)
+        utility = self.utilities(shoppers, prices)
+        # one uniform per offer and shopper, and one for buying nothing
+        draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
         stock = np.array([seller.on_hand for seller in self.sellers], dtype=float)
-        if self.engine == "agents":
-            allocation = self.clear_agent_by_agent(shoppers, prices, shocks, stock)
-        elif market.choice == "logit":
+        if market.choice == "logit":
+            shocks = gumbel(draws)
             beta = population.price_sensitivity[shoppers]
-            scores = beta[:, None] * utility + shocks[:, :sellers]
-            allocation = allocate(scores, beta * market.outside_utility + shocks[:, sellers], stock)
+            scores = np.multiply(beta, utility, out=scratch("offers", (sellers, count)))
+            scores += shocks[:sellers]
+            threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
+            threshold += shocks[sellers]
+            tiebreak = None
         else:
-            threshold = np.full(len(shoppers), float(market.outside_utility))
-            allocation = allocate(utility, threshold, stock, tiebreak=shocks[:, :sellers])
-        return Trading(shoppers, returning, prices, utility, allocation)
+            shocks = draws  # uniform tie-breakers: equal offers are chosen between at random
+            scores, threshold, tiebreak = utility, market.outside_utility, shocks[:sellers]
+        if self.engine == "agents":
+            allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
+        else:
+            allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch)
+        return Trading(shoppers, segment, returning, tables, utility, allocation)
+
+    def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """(sellers, shoppers): wtp (scaled on event days) + quality + loyalty − price, in the
+        order of operations of `Consumer.utility`, so both engines compare the same numbers."""
+        population, scratch = self.population, self.scratch
+        shape = (len(self.sellers), len(shoppers))
+        wtp = population.wtp[shoppers]
+        wtp *= self.wtp_multiplier
+        utility = np.add(wtp, self.quality[:, None], out=scratch("utility", shape))
+        if self.has_loyalty:
+            loyal = np.equal(
+                population.last_seller[shoppers], self.seller_rows, out=scratch("loyal", shape, bool)
+            )
+            # the bonus times 1 or 0 (adding 0.0 leaves a utility exactly as it was), in the
+            # buffer that later holds the logit scores
+            utility += np.multiply(population.loyalty[shoppers], loyal, out=scratch("offers", shape))
+        utility -= prices
+        return utility
 
     def clear_agent_by_agent(
         self,
-        shoppers: np.ndarray,
+        arrivals: Arrivals,
         prices: np.ndarray,
         shocks: np.ndarray,
         stock: np.ndarray,
     ) -> Allocation:
-        """The same market, one `Consumer.choose` at a time (the readable reference)."""
+        """The same market, one `Consumer.choose` at a time in arrival order (the readable
+        reference)."""
+        shoppers = arrivals.shoppers
+        shown = np.broadcast_to(prices, (len(self.sellers), len(shoppers)))
         choice = np.full(len(shoppers), NONE)
         lost_sale = np.full(len(shoppers), NONE)
-        for position, row in enumerate(shoppers):
+        for k in arrivals.order():
             offers = [
                 Offer(
                     seller.index,
-                    float(prices[position, seller.index]),
+                    float(shown[seller.index, k]),
                     seller.quality,
                     stock[seller.index] > 0,
                 )
                 for seller in self.sellers
             ]
-            decision = self.consumers[row].choose(offers, shocks[position])
+            decision = self.consumers[shoppers[k]].choose(offers, shocks[:, k])
             if decision.bought is not None:
-                choice[position] = decision.bought
+                choice[k] = decision.bought
                 stock[decision.bought] -= 1
             if decision.lost_sale is not None:
-                lost_sale[position] = decision.lost_sale
+                lost_sale[k] = decision.lost_sale
         return Allocation(choice, lost_sale)
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
@@ -224,25 +290,26 @@ class MarketModel(mesa.Model):
         choice, lost_sale = trading.allocation.choice, trading.allocation.lost_sale
         buyers = np.flatnonzero(choice != NONE)
         seller_of = choice[buyers]
-        paid = trading.prices[buyers, seller_of]
-        segment = population.segment[trading.shoppers]
-        status = trading.returning.astype(np.intp)
-        cells = sellers * segments * 2
-        detail = (sellers, segments, 2)
+        status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
-        # per (seller, segment, new/returning): the flat index of each shopper's cell
-        cell = (np.arange(sellers)[None, :] * segments + segment[:, None]) * 2 + status
-        bought_cell = cell[buyers, seller_of]
-        ledger.views[day] = np.bincount(cell.ravel(), minlength=cells).reshape(detail)
-        ledger.segment_units[day] = np.bincount(bought_cell, minlength=cells).reshape(detail)
-        ledger.segment_revenue[day] = np.bincount(bought_cell, weights=paid, minlength=cells).reshape(detail)
-        surplus = trading.utility[buyers, seller_of] - self.spec.market.outside_utility
-        ledger.segment_surplus[day] = np.bincount(bought_cell, weights=surplus, minlength=cells).reshape(
-            detail
-        )
+        # shoppers come in consumer order, and consumers are grouped by segment: each segment's
+        # shoppers are one stretch of rows
+        stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
+        for g in range(segments):
+            rows = slice(stretch[g], stretch[g + 1])
+            for j in range(sellers):
+                returning = np.count_nonzero(trading.returning[rows, j])
+                ledger.views[day, j, g] = (rows.stop - rows.start - returning, returning)
+        # per (seller, segment, new/returning): the flat index of each buyer's cell
+        bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
+        units = ledger.segment_units[day]
+        units.flat = np.bincount(bought_cell, minlength=units.size)
+        ledger.segment_revenue[day] = units * trading.tables  # everyone in a cell paid its price
+        surplus = trading.utility.ravel()[seller_of * len(choice) + buyers] - self.spec.market.outside_utility
+        ledger.segment_surplus[day].flat = np.bincount(bought_cell, weights=surplus, minlength=units.size)
 
-        units = np.bincount(seller_of, minlength=sellers)
-        revenue = np.bincount(seller_of, weights=paid, minlength=sellers)
+        units = units.sum(axis=(1, 2))
+        revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
         lost = np.bincount(lost_sale[lost_sale != NONE], minlength=sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = len(trading.shoppers)
@@ -264,7 +331,7 @@ class MarketModel(mesa.Model):
             ledger.salvage[day, j] = books["salvage"]
             ledger.inventory[day, j] = seller.on_hand
         ledger.days_recorded = day + 1
-        population.record_purchases(trading.shoppers, choice)
+        population.record_purchases(trading.shoppers[buyers], seller_of, status)
         for seller in self.sellers:
             j = seller.index
             seller.observe(
@@ -278,3 +345,14 @@ class MarketModel(mesa.Model):
                     stock=seller.on_hand,
                 )
             )
+
+
+def shown_prices(tables: np.ndarray, segment: np.ndarray, returning: np.ndarray) -> np.ndarray:
+    """The price each shopper sees of each seller, from the (sellers, segments, new/returning)
+    tables: one column of prices when every table holds a single price, as it does without
+    segment prices or coupons, else (sellers, shoppers)."""
+    sellers = len(tables)
+    flat = tables.reshape(sellers, -1)
+    if not np.ptp(flat, axis=1).any():
+        return flat[:, :1]
+    return flat[np.arange(sellers)[:, None], segment * 2 + returning.T]

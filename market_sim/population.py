@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -15,7 +16,11 @@ NO_LOYALTY = Constant(0.0)
 @dataclass
 class Population:
     """Fixed traits drawn once per replication, and the little state that changes: whom each
-    consumer last bought from and which sellers they have bought from before."""
+    consumer last bought from and which sellers they have bought from before.
+
+    Consumers are stored segment by segment, in the scenario's order, so any ascending list of
+    consumers (such as a day's shoppers) is grouped by segment too.
+    """
 
     segment: np.ndarray  # int, index into segment_names
     wtp: np.ndarray
@@ -54,13 +59,57 @@ class Population:
     def __len__(self) -> int:
         return len(self.segment)
 
-    @property
+    @cached_property
     def segment_sizes(self) -> np.ndarray:
         return np.bincount(self.segment, minlength=len(self.segment_names))
 
-    def record_purchases(self, shoppers: np.ndarray, choice: np.ndarray) -> None:
-        """Remember today's purchases (choice -1 means no purchase)."""
-        bought = choice >= 0
-        buyers, sellers = shoppers[bought], choice[bought]
+    @cached_property
+    def _segment_rates(self) -> list[tuple[int, int, float]]:
+        """(first consumer, number of consumers, visit rate) of every segment."""
+        starts = np.concatenate([[0], np.cumsum(self.segment_sizes)[:-1]])
+        return [
+            (int(start), int(size), float(self.visit_rate[start]) if size else 0.0)
+            for start, size in zip(starts, self.segment_sizes, strict=True)
+        ]
+
+    def shoppers(self, traffic: float, rng: np.random.Generator) -> np.ndarray:
+        """Today's shoppers, ascending: each consumer shops with chance visit_rate × traffic
+        (at most 1), independently of the others.
+
+        Drawn segment by segment as geometric gaps between one shopper and the next: one draw
+        per shopper instead of one per consumer, the same distribution.
+        """
+        chosen = []
+        for start, size, rate in self._segment_rates:
+            chance = min(rate * traffic, 1.0)
+            if size and chance >= 1.0:
+                chosen.append(np.arange(start, start + size))
+            elif size and chance > 0.0:
+                chosen.append(start + _bernoulli_positions(rng, chance, size))
+        return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.intp)
+
+    def record_purchases(
+        self, buyers: np.ndarray, sellers: np.ndarray, returning: np.ndarray | None = None
+    ) -> None:
+        """Remember today's purchases: consumer `buyers[k]` bought from seller `sellers[k]`;
+        `returning[k]`, if given, says the buyer had bought from that seller before."""
         self.last_seller[buyers] = sellers
-        self.bought_from[buyers, sellers] = True
+        if returning is not None:  # only first purchases from a seller change `bought_from`
+            first = ~returning
+            buyers, sellers = buyers[first], sellers[first]
+        self.bought_from.ravel()[buyers * self.bought_from.shape[1] + sellers] = True  # faster than [b, s]
+
+
+def _bernoulli_positions(rng: np.random.Generator, chance: float, size: int) -> np.ndarray:
+    """Positions in range(size) of independent successes with probability `chance`: cumulated
+    geometric gaps, drawn in batches a little larger than expected until one passes the end."""
+    found, last = [], -1
+    while True:
+        expected = (size - 1 - last) * chance
+        gaps = rng.geometric(chance, int(expected + 4 * expected**0.5 + 16))
+        positions = last + np.cumsum(gaps)
+        inside = np.searchsorted(positions, size)
+        found.append(positions[:inside])
+        if inside < len(positions):
+            return np.concatenate(found)
+        last = int(positions[-1])

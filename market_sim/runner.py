@@ -147,7 +147,8 @@ def _run_on_pool(jobs: list[Job], workers: int, time_limit: float | None) -> Ite
         futures = {pool.submit(_run_with_path, job, time_limit, sys.path): i for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                # popped, so a finished run's ledger is freed once the caller is done with it
+                yield futures.pop(future), future.result()
         finally:  # interrupted: drop what has not started
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -170,6 +171,7 @@ def _run_on_dask(
         try:
             for future in as_completed(futures):
                 yield positions[future.key], future.result()
+                future.release()  # so the workers drop the run's ledger instead of holding every one
         finally:
             client.cancel(futures)
 

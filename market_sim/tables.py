@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from market_sim.metrics import run_scores
+from market_sim.metrics import add_benchmarks, run_scores
+from market_sim.population import Population
+from market_sim.report.theory import closed_forms
 from market_sim.runner import Run
 from market_sim.scenario import Scenario
+from market_sim.streams import Purpose, stream
+
+ORACLE = "oracle_best_fixed"  # the benchmark that `regret` is measured against
 
 DAILY_COLUMNS = (
     "price",
@@ -83,14 +88,35 @@ def segments_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
 
 
 def scores_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
-    """One row per strategy × replication: the focal seller's scores (finished runs only)."""
+    """One row per strategy × replication: the focal seller's scores (finished runs only), with
+    regret against `oracle_best_fixed` when it is compared and Δ where a logit closed form exists."""
     focal = scenario.focal_index
-    rows = [
-        {"strategy": run.strategy, "replication": run.replication, **run_scores(run.ledger, focal)}
-        for run in runs
-        if run.failure is None
-    ]
-    return pd.DataFrame(rows)
+    valuations: dict[int, list[np.ndarray]] = {}
+    rows = []
+    for run in runs:
+        if run.failure is not None:
+            continue
+        if run.replication not in valuations:
+            valuations[run.replication] = focal_valuations(scenario, run.replication)
+        scores = run_scores(run.ledger, focal, valuations[run.replication])
+        rows.append({"strategy": run.strategy, "replication": run.replication, **scores})
+    theory = closed_forms(scenario)
+    return add_benchmarks(
+        pd.DataFrame(rows) if rows else pd.DataFrame(columns=["strategy", "replication"]),
+        oracle=next((spec.name for spec in scenario.strategies if spec.kind == ORACLE), None),
+        nash_profit=theory.nash_profit if theory else None,
+        joint_profit=theory.joint_profit if theory else None,
+    )
+
+
+def focal_valuations(scenario: Scenario, replication: int) -> list[np.ndarray]:
+    """Per segment, every consumer's valuation of the focal offer on an ordinary day (wtp + focal
+    quality − outside utility): the replication's population, drawn again from its own stream."""
+    population = Population.draw(
+        scenario.consumers, len(scenario.sellers), stream(scenario.seed, replication, Purpose.POPULATION)
+    )
+    value = population.wtp + scenario.focal.quality - scenario.market.outside_utility
+    return [value[population.segment == g] for g in range(len(population.segment_names))]
 
 
 def _cells(array: np.ndarray, days: int) -> np.ndarray:

@@ -18,6 +18,11 @@ from strategies.base import (
     Prices,
     PricingStrategy,
 )
+from strategies.demand_response import DemandResponse
+from strategies.inventory_aware import InventoryAware
+from strategies.oracles import OracleBestFixed, OracleBestResponse
+from strategies.promotions import Promotions
+from strategies.segment_pricing import SegmentPricing
 from strategies.simple import CompetitorResponse, CostPlus, Fixed
 
 __all__ = [
@@ -34,7 +39,20 @@ __all__ = [
     "resolve",
 ]
 
-BUILT_IN: dict[str, type[PricingStrategy]] = {cls.kind: cls for cls in (Fixed, CostPlus, CompetitorResponse)}
+BUILT_IN: dict[str, type[PricingStrategy]] = {
+    cls.kind: cls
+    for cls in (
+        Fixed,
+        CostPlus,
+        CompetitorResponse,
+        DemandResponse,
+        SegmentPricing,
+        Promotions,
+        InventoryAware,
+        OracleBestFixed,
+        OracleBestResponse,
+    )
+}
 
 
 class UnknownStrategy(LookupError):
@@ -77,4 +95,6 @@ def _show(value: Any) -> str:
         return str(int(value))
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)

@@ -15,9 +15,12 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from market_sim.scenario import Guardrails
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -59,6 +62,14 @@ class MarketInfo:
     segments: Mapping[str, int]  # observable segments and their number of consumers
     events: tuple[PublicEvent, ...]
     rng: np.random.Generator  # the strategy's own random stream
+    guardrails: Guardrails | None = None  # the limits every price of this seller is held to, if any
+
+    def event_days(self, days: int) -> np.ndarray:
+        """Whether each of the first `days` days has a public event (bool array)."""
+        covered = np.zeros(days, dtype=bool)
+        for event in self.events:
+            covered[event.first_day : event.first_day + event.days] = True
+        return covered
 
 
 class History:
@@ -193,6 +204,8 @@ class PricingStrategy:
 
     kind: ClassVar[str] = ""  # the name used in scenario files; plug-ins use module:Class
     uses_hidden_truth: ClassVar[bool] = False  # oracles only: benchmarks, never real strategies
+    # the guardrails keep a focal seller's prices at or above unit cost unless this is true
+    allow_below_cost: ClassVar[bool] = False
     # scenario-file names of parameters whose attribute is named otherwise, e.g. the `price`
     # of `fixed`, which cannot be an attribute because `price` is the method
     aliases: ClassVar[Mapping[str, str]] = EMPTY
@@ -204,6 +217,12 @@ class PricingStrategy:
                 known = ", ".join(declared) or "none"
                 raise ParameterError(name, f"unknown parameter (this strategy takes: {known})")
             setattr(self, self.aliases.get(name, name), _coerce(name, value, declared[name]))
+        self.check()
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if cls.uses_hidden_truth and not cls.kind.startswith("oracle_"):
+            raise TypeError(f"{cls.__name__} uses hidden truth, so its kind must start with 'oracle_'")
 
     @classmethod
     def parameters(cls) -> dict[str, Any]:
@@ -223,6 +242,9 @@ class PricingStrategy:
         """Current parameter values, by scenario-file name."""
         return {name: getattr(self, self.aliases.get(name, name)) for name in self.parameters()}
 
+    def check(self) -> None:
+        """Refuse parameter values that do not make sense (raise ParameterError naming one)."""
+
     def reset(self, info: MarketInfo) -> None:
         """Called before day 0 of every run."""
 
@@ -230,8 +252,26 @@ class PricingStrategy:
         """Today's price: one number for everyone, or a `Prices` decision."""
         raise NotImplementedError
 
+    def posted(self, prices: Prices) -> None:
+        """Called with the prices actually posted today, after the guardrails."""
+
     def observe(self, result: DayResult) -> None:
         """Called after every day with the seller's own outcome."""
+
+    def reveal(self, model: Any) -> None:
+        """Oracles only (`uses_hidden_truth`): called after `reset` with the whole market model,
+        consumers' hidden parameters included. Never called for any other strategy."""
+
+
+def percent(fraction: float) -> str:
+    """A fraction for a reason text: 0.02 → `2%`, 0.025 → `2.5%`."""
+    return f"{fraction * 100:.4g}%"
+
+
+def require(condition: bool, param: str, message: str) -> None:
+    """Raise ParameterError(param, message) unless `condition` holds (for `check`)."""
+    if not condition:
+        raise ParameterError(param, message)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

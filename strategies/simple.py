@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from strategies.base import Observation, Prices, PricingStrategy
+from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, percent, require
 
 
 class Fixed(PricingStrategy):
@@ -21,6 +21,9 @@ class Fixed(PricingStrategy):
     aliases = MappingProxyType({"price": "fixed_price"})
     fixed_price: float = 10.0
 
+    def check(self) -> None:
+        require(self.fixed_price >= 0, "price", f"must not be negative, got {self.fixed_price}")
+
     def price(self, obs: Observation) -> Prices:
         return Prices(self.fixed_price, reason=f"fixed at {self.fixed_price:.2f}")
 
@@ -28,29 +31,40 @@ class Fixed(PricingStrategy):
 class CostPlus(PricingStrategy):
     """Unit cost times (1 + markup), optionally rounded up to a price ending such as .99.
 
-    markup: fraction added to the unit cost (0.5 means cost × 1.5).
-    ending: if given, the price is raised to the next value ending in these cents (0.99).
+    markup: fraction added to the unit cost (0.5 means cost × 1.5); at least −1.
+    ending: if given (0 <= ending < 1), the price is raised to the nearest value at or above it
+        that ends in these cents (0.99 turns 30.00 into 30.99 and leaves 29.99 as it is).
     """
 
     kind = "cost_plus"
     markup: float = 0.5
     ending: float | None = None
 
+    def check(self) -> None:
+        require(self.markup >= -1, "markup", f"must be at least -1, got {self.markup}")
+        require(
+            self.ending is None or 0 <= self.ending < 1, "ending", f"must be in [0, 1), got {self.ending}"
+        )
+
     def price(self, obs: Observation) -> Prices:
         price = obs.unit_cost * (1 + self.markup)
+        reason = f"cost {obs.unit_cost:.2f} + {percent(self.markup)}"
         if self.ending is not None:
-            price = math.floor(price - self.ending) + 1 + self.ending
-        return Prices(price, reason=f"cost {obs.unit_cost:.2f} + {self.markup:.0%}")
+            # rounded first, so that float noise (29.99 − 0.99 = 28.99999...) keeps a price's own ending
+            price = math.ceil(round(price - self.ending, 6)) + self.ending
+            reason += f", ending .{round(self.ending * 100):02d}"
+        return Prices(price, reason=reason)
 
 
 class CompetitorResponse(PricingStrategy):
     """Price against rivals' posted prices of yesterday (or `delay` days earlier).
 
-    reference: `lowest` or `average` rival price (or the one rival named by `target`).
-    undercut: fraction below the reference (0.02 = 2% cheaper); `premium` is a fraction above;
+    target: react to this one rival only (default: all rivals).
+    reference: `lowest` or `average` rival price.
+    undercut: fraction below the reference (0.02 = 2% cheaper); `premium` is a fraction above.
     undercut_amount: money below the reference, after the fractions.
     floor_markup: never below unit cost × (1 + floor_markup); ceiling: never above this price.
-    delay: extra days before reacting to a rival's price.
+    delay: extra days before reacting to a rival's price (0: react to yesterday's).
     opening_markup: markup over cost while no rival price is known yet (day 0).
     """
 
@@ -65,18 +79,32 @@ class CompetitorResponse(PricingStrategy):
     delay: int = 0
     opening_markup: float = 0.5
 
+    def check(self) -> None:
+        require(0 <= self.undercut < 1, "undercut", f"must be in [0, 1), got {self.undercut}")
+        require(self.premium >= 0, "premium", f"must not be negative, got {self.premium}")
+        require(
+            self.undercut_amount >= 0, "undercut_amount", f"must not be negative, got {self.undercut_amount}"
+        )
+        require(self.floor_markup >= -1, "floor_markup", f"must be at least -1, got {self.floor_markup}")
+        require(self.delay >= 0, "delay", f"must not be negative, got {self.delay}")
+        require(self.ceiling is None or self.ceiling > 0, "ceiling", f"must be positive, got {self.ceiling}")
+
+    def reset(self, info: MarketInfo) -> None:
+        if self.target is not None and self.target not in info.rivals:
+            raise ValueError(f"target {self.target!r} is not a rival (rivals: {', '.join(info.rivals)})")
+
     def price(self, obs: Observation) -> Prices:
         floor = obs.unit_cost * (1 + self.floor_markup)
         seen = self._rival_prices(obs)
         if not seen:
-            return Prices(
-                max(floor, obs.unit_cost * (1 + self.opening_markup)),
-                reason="no rival price yet",
-            )
-        who = self.target or (min(seen, key=seen.get) if self.reference == "lowest" else "rivals")
-        reference = seen[who] if who in seen else float(np.mean(list(seen.values())))
-        price = reference * (1 - self.undercut + self.premium) - self.undercut_amount
-        reason = f"{self._move()} {who} {reference:.2f}"
+            price, reason = obs.unit_cost * (1 + self.opening_markup), "no rival price yet: opening markup"
+        else:
+            who = self.target or (min(seen, key=seen.get) if self.reference == "lowest" else "rival average")
+            reference = seen[who] if who in seen else float(np.mean(list(seen.values())))
+            price = reference * (1 - self.undercut + self.premium) - self.undercut_amount
+            reason = self._move(f"{who} {reference:.2f}")
+            if self.delay:
+                reason += f" (seen {self.delay + 1} days ago)"
         if price < floor:
             price, reason = floor, f"{reason}; held at floor {floor:.2f}"
         if self.ceiling is not None and price > self.ceiling:
@@ -91,12 +119,12 @@ class CompetitorResponse(PricingStrategy):
             if name in obs.rival_prices and len(obs.rival_prices[name]) > self.delay
         }
 
-    def _move(self) -> str:
+    def _move(self, reference: str) -> str:
+        """E.g. `undercut big_rival 41.00 by 2%`, `5% above rival average 40.10`."""
         change = self.premium - self.undercut
-        if change == 0 and self.undercut_amount == 0:
-            return "match"
         if change > 0:
-            return f"{change:.0%} above"
-        amount = f" by {-change:.0%}" if change else ""
-        money = f" and {self.undercut_amount:.2f}" if self.undercut_amount else ""
-        return f"undercut{amount}{money}"
+            move = f"{percent(change)} above {reference}"
+            return move + (f" less {self.undercut_amount:.2f}" if self.undercut_amount else "")
+        amounts = [percent(-change)] if change else []
+        amounts += [f"{self.undercut_amount:.2f}"] if self.undercut_amount else []
+        return f"undercut {reference} by {' and '.join(amounts)}" if amounts else f"match {reference}"

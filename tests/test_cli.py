@@ -51,10 +51,12 @@ def test_run_writes_every_documented_file_and_column(scenario_file, tmp_path):
     out = tmp_path / "out"
     assert run_cli("run", scenario_file, "--out", out, "--quiet", "--workers", "1") == 0
     assert sorted(p.name for p in out.iterdir()) == [
+        "comparisons.csv",
         "daily.csv",
         "manifest.json",
         "report.html",
         "scenario.yaml",
+        "scores.csv",
         "segments.csv",
         "summary.csv",
     ]

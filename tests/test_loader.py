@@ -412,7 +412,11 @@ BAD_INPUT = [
         id="number for a flag",
     ),
     pytest.param(
-        edit("days: 30", "days: 2.5"), "days", 2, "must be a whole number between 1 and 36500, got 2.5", id="fractional days"
+        edit("days: 30", "days: 2.5"),
+        "days",
+        2,
+        "must be a whole number between 1 and 36500, got 2.5",
+        id="fractional days",
     ),
     pytest.param(
         edit("    unit_cost: 10\n", ""),
@@ -769,7 +773,7 @@ distributions = st.one_of(
 
 
 @settings(max_examples=60, deadline=None)
-@given(wtp=distributions, loyalty=distributions, unit_cost=st.floats(0, 1e6), markup=finite)
+@given(wtp=distributions, loyalty=distributions, unit_cost=st.floats(0, 1e6), markup=st.floats(-1, 1e6))
 def test_any_valid_scenario_round_trips_through_yaml(wtp, loyalty, unit_cost, markup) -> None:
     base = parse_scenario(MINIMAL)
     segment = dataclasses.replace(base.consumers.segments[0], wtp=wtp, loyalty=loyalty)

@@ -1,5 +1,50 @@
-"""The HTML report: one self-contained file (images embedded) that opens offline."""
+"""The HTML report: one self-contained file (images embedded) that opens offline, built from a
+run folder's saved tables, so `run_sim.py report DIR` rebuilds it at any time."""
 
+from __future__ import annotations
+
+import os
+import warnings
+from html import escape
+from pathlib import Path
+
+from market_sim.report.console import ranking_text
+from market_sim.report.data import Results, RunFolderError, load_results, read_table
 from market_sim.report.html import render_report
 
-__all__ = ["render_report"]
+__all__ = [
+    "Results",
+    "RunFolderError",
+    "load_results",
+    "ranking_text",
+    "read_table",
+    "render_report",
+    "write_report",
+]
+
+
+def write_report(folder: Path, baseline: str | None = None) -> Results:
+    """Build `folder/report.html` from the run's files (replacing it whole); return what it shows."""
+    results = load_results(folder, baseline)
+    try:
+        page = render_report(results)
+    except Exception as error:  # a drawing bug must not cost a finished run its data
+        warnings.warn(f"report.html holds the ranking only: the report failed ({error!r})", stacklevel=2)
+        page = _ranking_only(results, error)
+    partial = folder / ".report.html.tmp"
+    partial.write_text(page, encoding="utf-8")
+    os.replace(partial, folder / "report.html")
+    return results
+
+
+def _ranking_only(results: Results, error: Exception) -> str:
+    """The page written when the full report cannot be drawn: the ranking as text, and why."""
+    name, text = (
+        escape(results.scenario.name),
+        escape(ranking_text(results.scores, results.baseline, results.focal)),
+    )
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{name}</title></head><body>"
+        f"<h1>{name}</h1><p>The full report could not be drawn ({escape(repr(error))}); rebuild it with "
+        f"<code>run_sim.py report DIR</code>.</p><pre>{text}</pre></body></html>\n"
+    )

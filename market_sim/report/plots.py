@@ -1,15 +1,41 @@
-"""Report figures, each returned as an embeddable PNG data URI."""
+"""Report figures, each returned as an embeddable PNG data URI (or None when it does not apply).
+
+Every strategy keeps one colour in every figure; rivals are grey and dashed; textbook lines
+are black and dotted.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from market_sim.metrics import CONFIDENCE, SCORE  # noqa: E402
+from market_sim.report.data import Results  # noqa: E402
+
+THEORY_STYLES = (":", "-.", (0, (8, 3)), (0, (1, 4)))
+PAID_MARKERS = ("o", "s", "^", "D", "v", "P")
+RIVAL_STYLES = ("--", (0, (6, 2)), (0, (3, 1, 1, 1)), (0, (8, 3, 2, 3)))
+FAIRNESS = ("price_gap", "demand_gap", "surplus_gap", "no_purchase_gap", "price_gini", "share_above_usual")
+PANEL_WIDTH, PANEL_HEIGHT = 5.0, 2.7
+NEUTRAL = "#333"  # legend entries that stand for "the panel's strategy colour"
+
+
+def colours(results: Results) -> dict[str, str]:
+    """One colour per strategy, in the scenario's order."""
+    palette = plt.get_cmap("tab10" if len(results.strategies) <= 10 else "tab20").colors
+    return {
+        name: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, name in enumerate(results.strategies)
+    }
 
 
 def _data_uri(figure: plt.Figure) -> str:
@@ -19,38 +45,354 @@ def _data_uri(figure: plt.Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def cumulative_profit(daily: pd.DataFrame, focal: str) -> str:
-    """Mean cumulative profit of the focal seller per strategy, with a 5–95% band."""
-    figure, axes = plt.subplots(figsize=(8, 4))
-    own = daily[daily["seller"] == focal].copy()
+def _focal_daily(results: Results) -> pd.DataFrame:
+    return results.daily[results.daily["seller"] == results.focal]
+
+
+def _mean_band(table: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Mean per day and the t interval of that mean across replications."""
+    by_day = table.groupby("day")[column]
+    mean, sd, n = by_day.mean(), by_day.std(ddof=1), by_day.count()
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    half = half.where(n > 1, 0.0).fillna(0.0)
+    return mean, mean - half, mean + half
+
+
+def cumulative_profit(results: Results) -> str | None:
+    """Mean cumulative profit of the focal seller per strategy with its 95% band, and theory."""
+    own = _focal_daily(results).sort_values(["strategy", "replication", "day"]).copy()
+    if own.empty:
+        return None
     own["cumulative"] = own.groupby(["strategy", "replication"], sort=False)["profit"].cumsum()
-    for strategy, group in own.groupby("strategy", sort=False):
-        by_day = group.groupby("day")["cumulative"]
-        mean = by_day.mean()
-        (line,) = axes.plot(mean.index, mean.to_numpy(), label=strategy)
-        axes.fill_between(
-            mean.index, by_day.quantile(0.05), by_day.quantile(0.95), color=line.get_color(), alpha=0.15
-        )
-    axes.set(
-        xlabel="day", ylabel="cumulative profit", title=f"Cumulative profit of {focal} (mean, 5–95% band)"
-    )
-    axes.legend(fontsize="small")
+    figure, axes = plt.subplots(figsize=(9.5, 4.2))
+    for strategy, colour in colours(results).items():
+        group = own[own["strategy"] == strategy]
+        if group.empty:
+            continue
+        mean, low, high = _mean_band(group, "cumulative")
+        axes.plot(mean.index, mean.to_numpy(), color=colour, label=strategy, linewidth=1.8)
+        axes.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.18, linewidth=0)
+    _theory_profits(axes, results)
+    axes.set(xlabel="day", ylabel="cumulative profit", title=f"Cumulative profit of {results.focal}")
+    axes.axhline(0, color="#999", linewidth=0.6)
+    axes.legend(fontsize="small", loc="upper left", frameon=False)
     axes.grid(alpha=0.3)
     return _data_uri(figure)
 
 
-def price_paths(daily: pd.DataFrame, focal: str) -> str:
-    """Mean posted price per day: the focal seller under each strategy, and every rival."""
-    figure, axes = plt.subplots(figsize=(8, 4))
-    for strategy, group in daily[daily["seller"] == focal].groupby("strategy", sort=False):
-        mean = group.groupby("day")["price"].mean()
-        axes.plot(mean.index, mean.to_numpy(), label=f"{focal}: {strategy}")
-    for seller, group in daily[daily["seller"] != focal].groupby("seller", sort=False):
-        mean = group.groupby("day")["price"].mean()
+def _theory_profits(axes: plt.Axes, results: Results) -> None:
+    theory = results.theory
+    if theory is None:
+        return
+    for style, line in zip(THEORY_STYLES, theory.profits, strict=False):
         axes.plot(
-            mean.index, mean.to_numpy(), linestyle="--", color="grey", label=f"{seller} (rival, all runs)"
+            np.arange(len(line.values)),
+            line.values,
+            color="black",
+            linestyle=style,
+            label=f"theory: {line.label}",
         )
-    axes.set(xlabel="day", ylabel="posted price", title="Prices (mean over replications)")
-    axes.legend(fontsize="small")
+    last = results.scenario.days - 1
+    for marker, (label, value) in zip("D*^v", theory.endpoints, strict=False):
+        axes.plot(
+            [last],
+            [value],
+            marker=marker,
+            color="black",
+            linestyle="none",
+            markersize=7,
+            label=f"theory: {label}",
+        )
+
+
+def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
+    columns = 1 if count == 1 else 2
+    rows = math.ceil(count / columns)
+    figure, grid = plt.subplots(
+        rows,
+        columns,
+        figsize=(PANEL_WIDTH * columns, PANEL_HEIGHT * rows + 0.6),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    axes = list(grid.ravel())
+    for extra in axes[count:]:
+        extra.set_visible(False)
+    return figure, axes[:count]
+
+
+def _finish_panels(figure: plt.Figure, axes: list[plt.Axes], handles: dict, ylabel: str) -> None:
+    """Axis labels on every panel, one legend above them all."""
+    for ax in axes:
+        ax.tick_params(labelbottom=True)
+        ax.set_xlabel("day", fontsize="small")
+        ax.set_ylabel(ylabel, fontsize="small")
+    rows = math.ceil(len(handles) / 3)
+    figure.legend(
+        handles.values(), handles.keys(), loc="upper center", ncol=3, fontsize="small", frameon=False
+    )
+    height = figure.get_figheight()
+    figure.tight_layout(rect=(0, 0, 1, 1 - (0.22 * rows + 0.1) / height))
+
+
+def price_paths(results: Results) -> str | None:
+    """One panel per strategy: the focal seller's posted price (mean and 10–90% band across
+    replications), the average price its buyers paid, every rival's price, and theory lines."""
+    daily = results.daily
+    if daily.empty:
+        return None
+    rivals = [s.name for s in results.scenario.sellers if not s.focal]
+    figure, axes = _panel_grid(len(results.strategies))
+    handles: dict[str, Line2D] = {
+        "posted base price (mean, 10–90% band)": Line2D([], [], color=NEUTRAL, linewidth=1.8)
+    }
+    for ax, (strategy, colour) in zip(axes, colours(results).items(), strict=True):
+        runs = daily[daily["strategy"] == strategy]
+        own = runs[runs["seller"] == results.focal]
+        posted = own.groupby("day")["price"]
+        ax.fill_between(
+            posted.mean().index,
+            posted.quantile(0.1),
+            posted.quantile(0.9),
+            color=colour,
+            alpha=0.2,
+            linewidth=0,
+        )
+        ax.plot(posted.mean(), color=colour, linewidth=1.8)
+        every = max(1, results.scenario.days // 12)
+        # buyers paid something other than the posted price (segment prices, coupons) on some day
+        other = not np.allclose(own["revenue"], own["units"] * own["price"], rtol=1e-9)
+        for (label, paid), marker in zip(_prices_paid(results, strategy).items(), PAID_MARKERS, strict=False):
+            if other:
+                style = {
+                    "color": colour,
+                    "linestyle": "--",
+                    "linewidth": 1.2,
+                    "marker": marker,
+                    "markersize": 4,
+                }
+                ax.plot(paid, markevery=every, **style)
+                handles[label] = Line2D([], [], **{**style, "color": NEUTRAL})
+        for style, rival in zip(RIVAL_STYLES * len(rivals), rivals, strict=False):
+            mean = runs[runs["seller"] == rival].groupby("day")["price"].mean()
+            handles[f"rival {rival}"] = ax.plot(mean, color="#666", linestyle=style, linewidth=1.2)[0]
+        for style, line in zip(THEORY_STYLES, results.theory.prices if results.theory else (), strict=False):
+            handles[f"theory: {line.label}"] = ax.plot(
+                line.values, color="black", linestyle=style, linewidth=1.1
+            )[0]
+        ax.set_title(strategy, fontsize="medium", color=colour)
+        ax.grid(alpha=0.3)
+    _finish_panels(figure, axes, handles, "price")
+    return _data_uri(figure)
+
+
+def _prices_paid(results: Results, strategy: str) -> dict[str, pd.Series]:
+    """Average price paid per day, all replications together: per segment when there are several."""
+    cells = results.segments
+    own = cells[(cells["strategy"] == strategy) & (cells["seller"] == results.focal)]
+    by = ["day", "segment"] if own["segment"].nunique() > 1 else ["day"]
+    sums = own.groupby(by)[["revenue", "units"]].sum()
+    paid = (sums["revenue"] / sums["units"]).where(sums["units"] > 0)
+    if len(by) == 1:
+        return {"average price paid": paid}
+    return {f"price paid by {name}": paid.xs(name, level="segment") for name in own["segment"].unique()}
+
+
+def price_response(results: Results) -> str | None:
+    """Units and profit against price: the textbook curves at a fixed price, and where each
+    strategy landed (its average price paid; mean and 95% interval)."""
+    theory = results.theory
+    if theory is None or theory.profit_at is None or theory.units_at is None:
+        return None
+    summary = results.summary.set_index("strategy")
+    prices = summary["avg_price_paid_mean"].dropna()
+    low, high = theory.price_range
+    if len(prices):
+        low, high = min(low, prices.min() * 0.9), max(high, prices.max() * 1.1)
+    grid = np.linspace(low, high, 300)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    left.plot(
+        grid,
+        [theory.units_at(p) for p in grid],
+        color="black",
+        linestyle=":",
+        label="theory at a fixed price",
+    )
+    right.plot(
+        grid,
+        [theory.profit_at(p) for p in grid],
+        color="black",
+        linestyle=":",
+        label="theory at a fixed price",
+    )
+    for strategy, colour in colours(results).items():
+        if strategy not in prices.index:
+            continue
+        row = summary.loc[strategy]
+        for ax, score in ((left, "units"), (right, "profit")):
+            mean = row[f"{score}_mean"]
+            error = np.array([[mean - row[f"{score}_ci_low"]], [row[f"{score}_ci_high"] - mean]])
+            ax.errorbar(
+                row["avg_price_paid_mean"],
+                mean,
+                yerr=np.nan_to_num(error),
+                fmt="o",
+                color=colour,
+                capsize=3,
+                label=strategy,
+            )
+    for line, style in zip(theory.prices, THEORY_STYLES, strict=False):
+        if np.ptp(line.values) == 0:
+            right.axvline(line.values[0], color="#444", linestyle=style, linewidth=0.9)
+    left.set(xlabel="average price paid", ylabel=f"units over {results.scenario.days} days", title="Demand")
+    right.set(xlabel="average price paid", ylabel=f"profit over {results.scenario.days} days", title="Profit")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    right.legend(fontsize="x-small", frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    figure.tight_layout()
+    return _data_uri(figure)
+
+
+def stock(results: Results) -> str | None:
+    """One panel per strategy: units on hand each evening, the share of replications sold out
+    that day, and the days deliveries arrived."""
+    own = _focal_daily(results)
+    if own.empty or own["inventory"].isna().all():
+        return None
+    figure, axes = _panel_grid(len(results.strategies))
+    reorder = results.scenario.focal.inventory.reorder_point
+    handles: dict[str, object] = {}
+    for ax, (strategy, colour) in zip(axes, colours(results).items(), strict=True):
+        runs = own[own["strategy"] == strategy]
+        on_hand = runs.groupby("day")["inventory"]
+        ax.fill_between(
+            on_hand.mean().index,
+            on_hand.quantile(0.1),
+            on_hand.quantile(0.9),
+            color=colour,
+            alpha=0.2,
+            linewidth=0,
+        )
+        ax.plot(on_hand.mean(), color=colour, linewidth=1.8)
+        handles["stock on hand (mean, 10–90% band)"] = Line2D([], [], color=NEUTRAL, linewidth=1.8)
+        if reorder is not None:
+            handles["reorder point"] = ax.axhline(reorder, color="#888", linestyle="--", linewidth=0.9)
+        out = runs.groupby("day")["stockout"].mean()
+        delivered = runs.assign(came=runs["received"] > 0).groupby("day")["came"].mean()
+        share = ax.twinx()
+        share.set_ylim(0, 1)
+        share.set_yticks([0, 0.5, 1])
+        share.tick_params(labelsize="x-small", colors="#b22")
+        handles["sold out (share of replications, right axis)"] = share.bar(
+            out.index, out.to_numpy(), color="#d33", alpha=0.45, width=0.8
+        )
+        days = delivered[delivered > 0]
+        if len(days):
+            handles["delivery arrived"] = ax.scatter(
+                days.index,
+                np.full(len(days), float(np.nanmax(runs["inventory"])) * 1.04),
+                marker="v",
+                color="#2a2",
+                alpha=np.clip(days.to_numpy(), 0.3, 1),
+            )
+        ax.set_title(strategy, fontsize="medium", color=colour)
+        ax.grid(alpha=0.3)
+    _finish_panels(figure, axes, handles, "units on hand")
+    return _data_uri(figure)
+
+
+def segments(results: Results) -> str | None:
+    """Units bought from the focal seller and the average price paid, per segment and strategy."""
+    table = results.segment_summary
+    if table.empty or table["segment"].nunique() < 2:
+        return None
+    names = list(dict.fromkeys(table["segment"]))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    width = 0.8 / max(1, len(results.strategies))
+    for i, (strategy, colour) in enumerate(colours(results).items()):
+        rows = table[table["strategy"] == strategy].set_index("segment").reindex(names)
+        x = np.arange(len(names)) + (i - (len(results.strategies) - 1) / 2) * width
+        for ax, score in ((left, "units"), (right, "avg_price_paid")):
+            mean = rows[f"{score}_mean"].to_numpy(dtype=float)
+            error = np.nan_to_num(
+                [
+                    mean - rows[f"{score}_ci_low"].to_numpy(float),
+                    rows[f"{score}_ci_high"].to_numpy(float) - mean,
+                ]
+            )
+            ax.bar(x, np.nan_to_num(mean), width, yerr=error, color=colour, label=strategy, capsize=2)
+    for ax, title in ((left, "Units bought per replication"), (right, "Average price paid")):
+        ax.set_xticks(np.arange(len(names)), names)
+        ax.set_title(title, fontsize="medium")
+        ax.grid(alpha=0.3, axis="y")
+    right.legend(fontsize="x-small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.tight_layout()
+    return _data_uri(figure)
+
+
+def fairness(results: Results) -> str | None:
+    """Fairness scores per strategy (mean and 95% interval): the four gaps between segments of
+    theory.md §6, the Gini of prices paid and the share of purchases above the usual price."""
+    summary = results.summary.set_index("strategy")
+    if summary.empty:
+        return None
+    shown = FAIRNESS if len(results.scenario.consumers.segments) > 1 else FAIRNESS[4:]
+    values = summary[[f"{score}_mean" for score in shown]].to_numpy(dtype=float)
+    if np.nan_to_num(np.abs(values)).max() < 1e-12:
+        return None
+    columns = 3 if len(shown) > 2 else 2
+    rows = math.ceil(len(shown) / columns)
+    height = 0.35 * len(results.strategies) + 1.2
+    figure, grid = plt.subplots(rows, columns, figsize=(10, height * rows), sharey=True, squeeze=False)
+    order = [s for s in results.strategies if s in summary.index]
+    palette = colours(results)
+    y = np.arange(len(order))[::-1]
+    for ax, score in zip(grid.ravel(), shown, strict=False):
+        mean = summary.loc[order, f"{score}_mean"].to_numpy(dtype=float)
+        low = summary.loc[order, f"{score}_ci_low"].to_numpy(dtype=float)
+        high = summary.loc[order, f"{score}_ci_high"].to_numpy(dtype=float)
+        ax.barh(
+            y,
+            np.nan_to_num(mean),
+            xerr=np.nan_to_num([mean - low, high - mean]),
+            color=[palette[s] for s in order],
+            capsize=2,
+        )
+        ax.set_title(SCORE[score].label, fontsize="medium")
+        ax.grid(alpha=0.3, axis="x")
+    grid[0, 0].set_yticks(y, order, fontsize="small")
+    for ax in grid.ravel()[len(shown) :]:
+        ax.set_visible(False)
+    figure.tight_layout()
+    return _data_uri(figure)
+
+
+def price_distribution(results: Results) -> str | None:
+    """Histogram of the prices buyers paid the focal seller, weighted by units, per strategy."""
+    cells = results.segments[(results.segments["seller"] == results.focal) & (results.segments["units"] > 0)]
+    if cells.empty:
+        return None
+    low, high = cells["avg_price_paid"].min(), cells["avg_price_paid"].max()
+    if high - low < 1e-9 * max(1.0, abs(high)):
+        low, high = low * 0.95 - 0.5, high * 1.05 + 0.5
+    bins = np.linspace(low, high, 41)
+    figure, axes = plt.subplots(figsize=(9.5, 3.6))
+    for strategy, colour in colours(results).items():
+        group = cells[cells["strategy"] == strategy]
+        if group.empty:
+            continue
+        weights = group["units"] / group["units"].sum()
+        axes.hist(
+            group["avg_price_paid"],
+            bins=bins,
+            weights=weights,
+            histtype="step",
+            linewidth=1.8,
+            color=colour,
+            label=strategy,
+        )
+    axes.set(xlabel="price paid", ylabel="share of units", title=f"Prices paid to {results.focal}")
+    axes.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.grid(alpha=0.3)
     return _data_uri(figure)

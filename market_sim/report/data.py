@@ -1,0 +1,124 @@
+"""A run folder read back for reporting: the saved tables, the scenario, and the statistics
+derived from them. The report is always built from these files, so `run_sim.py report DIR`
+rebuilds exactly what `run` wrote."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from market_sim import metrics
+from market_sim.loader import ScenarioError, parse_scenario
+from market_sim.report.theory import Theory, closed_forms
+from market_sim.scenario import Scenario
+
+TEXT_COLUMNS = {"strategy": str, "seller": str, "segment": str, "reason": str, "versus": str, "score": str}
+NEEDED = ("scores.csv", "daily.csv", "segments.csv", "scenario.yaml", "manifest.json")
+
+
+class RunFolderError(ValueError):
+    """A folder that is not a complete run folder, or a baseline it does not hold."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything a report shows, for the focal seller of one run folder."""
+
+    scenario: Scenario
+    manifest: dict
+    scores: pd.DataFrame  # one row per strategy × replication
+    daily: pd.DataFrame  # one row per strategy × replication × day × seller
+    segments: pd.DataFrame  # one row per strategy × replication × day × seller × segment
+    baseline: str
+    strategies: tuple[str, ...]  # in the scenario's order
+    summary: pd.DataFrame
+    segment_summary: pd.DataFrame
+    verdict: metrics.Verdict
+    theory: Theory | None
+    baseline_comparisons: dict[tuple[str, str], metrics.Comparison]
+
+    @property
+    def focal(self) -> str:
+        return self.scenario.focal.name
+
+    @property
+    def ranked(self) -> pd.DataFrame:
+        """The summary, best mean profit first."""
+        return self.summary.sort_values("profit_mean", ascending=False, kind="stable")
+
+    def against_baseline(self, strategy: str, score: str) -> metrics.Comparison:
+        """`strategy` minus the baseline on `score`, replication by replication."""
+        return self.baseline_comparisons.get((strategy, score)) or metrics.paired(
+            self.scores, strategy, self.baseline, score
+        )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV as written by a run: names stay text even when they look like numbers or "NA"."""
+    try:
+        return pd.read_csv(path, dtype=TEXT_COLUMNS, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:  # a run with no finished replication wrote no rows
+        return pd.DataFrame()
+
+
+def load_results(folder: Path, baseline: str | None = None) -> Results:
+    """Read a run folder; `baseline` defaults to the run's own (its `--baseline`, else the first
+    strategy)."""
+    missing = [name for name in NEEDED if not (folder / name).is_file()]
+    if missing:
+        raise RunFolderError(f"{folder} is not a complete run folder: no {', '.join(missing)}")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    scenario = _scenario(folder, manifest)
+    scores = read_table(folder / "scores.csv")
+    present = set(scores["strategy"]) if len(scores) else set()
+    strategies = tuple(spec.name for spec in scenario.strategies if spec.name in present)
+    baseline = baseline or manifest.get("baseline") or (strategies[0] if strategies else "")
+    if strategies and baseline not in strategies:
+        raise RunFolderError(
+            f"--baseline: no finished strategy named {baseline!r}; have: {', '.join(strategies)}"
+        )
+    daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
+    return Results(
+        scenario=scenario,
+        manifest=manifest,
+        scores=scores,
+        daily=daily,
+        segments=segments,
+        baseline=baseline,
+        strategies=strategies,
+        summary=metrics.summarise(scores, baseline),
+        segment_summary=_segment_summary(segments, scenario.focal.name),
+        verdict=metrics.verdict(scores),
+        theory=closed_forms(scenario),
+        baseline_comparisons=_against(scores, baseline),
+    )
+
+
+def _scenario(folder: Path, manifest: dict) -> Scenario:
+    """The resolved scenario; plug-in strategies are looked for beside the original file."""
+    source = Path(manifest.get("source", folder / "scenario.yaml"))
+    text = (folder / "scenario.yaml").read_text(encoding="utf-8")
+    try:
+        return parse_scenario(text, str(folder / "scenario.yaml"), source.absolute().parent)
+    except ScenarioError as error:
+        raise RunFolderError(f"cannot read the run's scenario: {error}") from None
+
+
+def _against(scores: pd.DataFrame, baseline: str) -> dict[tuple[str, str], metrics.Comparison]:
+    """Every strategy against the baseline on every score, computed once."""
+    if scores.empty:
+        return {}
+    table = metrics.comparisons(scores, versus=baseline)
+    return {
+        (row.strategy, row.score): metrics.Comparison(**row._asdict())
+        for row in table.itertuples(index=False)
+    }
+
+
+def _segment_summary(segments: pd.DataFrame, focal: str) -> pd.DataFrame:
+    if segments.empty:
+        return pd.DataFrame()
+    return metrics.summarise_segments(metrics.segment_scores(segments, focal))

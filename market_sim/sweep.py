@@ -1,0 +1,379 @@
+"""Parameter sweeps: every strategy and replication at every point of a design.
+
+Each point is the scenario file with the point's overrides; its runs go through the runner's
+executors like any comparison, and replication r of every point uses the same seed (common
+random numbers). Runs are kept chunk by chunk as they finish, a chunk being every strategy
+of one point on one replication (the unit that regret against an oracle needs), so an
+interrupted sweep loses at most the chunks in progress. The sweep folder holds:
+
+| file | content |
+| --- | --- |
+| `sweep.json` | the definition: base scenario, overrides at every point, design (checked by --resume) |
+| `scenario.yaml` | the resolved base scenario |
+| `index.csv` | one row per point: its id and the value of every swept field |
+| `chunks/` | one file per finished chunk: the scores of its runs |
+| `results.csv`, `summary.csv`, `report.html` | at the end (each written atomically) |
+
+Results depend only on the definition: they are sorted by (point, strategy, replication)
+whatever order the runs finished in, on whatever executor.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from market_sim import metrics, output, tables
+from market_sim.design import Design, Range, latin_hypercube
+from market_sim.loader import Override, ScenarioError, load_scenario, scenario_to_yaml
+from market_sim.report.sweep import SweepReport, render_sweep_report
+from market_sim.runner import Job, Run, run_jobs
+from market_sim.scenario import Scenario
+
+SWEEP_FILE = "sweep.json"
+INDEX_FILE = "index.csv"
+CHUNKS = "chunks"
+FORMAT = 1  # of sweep.json and the chunk files
+_CHUNK_NAME = re.compile(r"point(\d+)-replication(\d+)\.npz")
+_TEXT_COLUMNS = ("strategy", "failure")
+_ROW_COLUMNS = ("point", "strategy", "replication", "failure")
+
+
+class SweepError(Exception):
+    """A sweep that cannot start or resume as asked (invalid input: exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: the overrides at every point, the design, the base scenario (the file
+    with those overrides) and the scenario of every point."""
+
+    fixed: tuple[Override, ...]
+    design: Design
+    base: Scenario
+    scenarios: tuple[Scenario, ...]
+
+    def definition(self) -> dict[str, Any]:
+        """What makes the results: compared on --resume (JSON-ready)."""
+        return {
+            "format": FORMAT,
+            "scenario": scenario_to_yaml(self.base),
+            "fixed": [list(override) for override in self.fixed],
+            "design": self.design.to_json(),
+        }
+
+    def runs(self) -> int:
+        return sum(len(s.strategies) * s.replications for s in self.scenarios)
+
+
+def prepare(path: Path, fixed: Sequence[Override], design: Design) -> Sweep:
+    """Load the scenario of every point, so any bad value is reported before anything runs."""
+    base = load_scenario(path, fixed)
+    scenarios = tuple(load_scenario(path, [*fixed, *design.overrides(i)]) for i in range(len(design.points)))
+    return Sweep(tuple(fixed), design, base, scenarios)
+
+
+def sample_design(
+    path: Path, fixed: Sequence[Override], ranges: Sequence[tuple[str, float, float]], count: int, seed: int
+) -> Design:
+    """A Latin hypercube over `ranges`; fields that take whole numbers only get whole values."""
+    spans = [
+        Range(field, low, high, _whole_only(path, fixed, field, low, high)) for field, low, high in ranges
+    ]
+    return latin_hypercube(spans, count, seed)
+
+
+def _whole_only(path: Path, fixed: Sequence[Override], field: str, low: float, high: float) -> bool:
+    """Whether `field` takes whole numbers only: both bounds load, and a fraction between them does
+    not (every field's valid values form an interval, so nothing else can refuse it)."""
+    for bound in (low, high):
+        load_scenario(path, [*fixed, Override(field, _number_text(bound), "--range")])
+    middle = (low + high) / 2
+    fraction = middle + min(0.5, (high - low) / 4) if middle.is_integer() else middle
+    try:
+        load_scenario(path, [*fixed, Override(field, repr(fraction), "--range")])
+    except ScenarioError:
+        return True
+    return False
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+# --- the folder ---------------------------------------------------------------------------
+
+
+def create_folder(out: Path, sweep: Sweep, overwrite: bool) -> None:
+    """Make the sweep folder with its definition and index (all at once), ready for chunks."""
+
+    def fill(folder: Path) -> None:
+        output.write_json(sweep.definition(), folder / SWEEP_FILE)
+        (folder / "scenario.yaml").write_text(scenario_to_yaml(sweep.base), encoding="utf-8")
+        output.write_csv(index_table(sweep.design), folder / INDEX_FILE)
+        (folder / CHUNKS).mkdir()
+
+    output.write_folder(out, fill, overwrite=overwrite)
+
+
+def check_resumable(out: Path, sweep: Sweep) -> None:
+    """Refuse to resume `out` with a different scenario, overrides or design."""
+    definition = json.loads(json.dumps(sweep.definition()))  # tuples become lists, as when read
+    if _results_depend_on(saved_definition(out)) != _results_depend_on(definition):
+        raise SweepError(
+            f"--resume: {out} holds a sweep of a different scenario, --set values or design; "
+            "resume it with the same options, or start a new one in another folder"
+        )
+
+
+def _results_depend_on(definition: dict[str, Any]) -> list[Any]:
+    """The parts of a definition that make the results (not how options were spelled)."""
+    design = definition["design"]
+    fixed = [override[:2] for override in definition["fixed"]]
+    return [definition["scenario"], fixed, design["parameters"], design["points"]]
+
+
+def saved_definition(out: Path) -> dict[str, Any]:
+    """The definition saved in the sweep folder `out` (see `Sweep.definition`)."""
+    try:
+        definition = json.loads((out / SWEEP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise SweepError(f"--resume: {out} holds no sweep to resume (no readable {SWEEP_FILE})") from None
+    if definition.get("format") != FORMAT:
+        raise SweepError(f"--resume: {out} was made by another version of the sweep format")
+    return definition
+
+
+def index_table(design: Design) -> pd.DataFrame:
+    """One row per point: its id and the value of every swept field (numbers as numbers)."""
+    columns = {"point": range(len(design.points))}
+    for i, parameter in enumerate(design.parameters):
+        columns[parameter] = [_cell(point[i]) for point in design.points]
+    return pd.DataFrame(columns)
+
+
+def _cell(text: str) -> int | float | str:
+    """A value as a table shows it: a number when it reads as one, else the text as written."""
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            return value
+    return text
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def run_missing(
+    sweep: Sweep,
+    out: Path,
+    workers: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    time_limit: float | None = None,
+    progress: bool = True,
+) -> None:
+    """Run every chunk that `out` does not hold yet, saving each as soon as it is complete.
+
+    An interruption (KeyboardInterrupt) propagates; the chunks finished before it stay saved.
+    """
+    folder = out / CHUNKS
+    missing = [chunk for chunk in _chunks(sweep) if chunk not in finished_chunks(folder)]
+    jobs = [
+        Job(sweep.scenarios[point], strategy, replication)
+        for point, replication in missing
+        for strategy in range(len(sweep.scenarios[point].strategies))
+    ]
+    owners = [chunk for chunk in missing for _ in sweep.scenarios[chunk[0]].strategies]
+    waiting: dict[tuple[int, int], list[Run]] = defaultdict(list)
+    total = sweep.runs()
+    with tqdm(
+        total=total, initial=total - len(jobs), desc="sweep", unit="run", disable=not progress, delay=1.0
+    ) as bar:
+        for position, run in run_jobs(jobs, workers, executor, scheduler, time_limit) if jobs else ():
+            chunk = owners[position]
+            waiting[chunk].append(run)
+            scenario = sweep.scenarios[chunk[0]]
+            if len(waiting[chunk]) == len(scenario.strategies):
+                save_chunk(chunk_file(folder, *chunk), chunk_table(scenario, waiting.pop(chunk)))
+            bar.update()
+
+
+def _chunks(sweep: Sweep) -> list[tuple[int, int]]:
+    """(point, replication) of every chunk, in the order they are run."""
+    return [
+        (point, r) for point, scenario in enumerate(sweep.scenarios) for r in range(scenario.replications)
+    ]
+
+
+def chunk_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
+    """The scores of a chunk's runs, one row per strategy in the scenario's order, and why a run
+    failed (its scores are then empty)."""
+    order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
+    runs = sorted(runs, key=lambda run: order[run.strategy])
+    scores = tables.scores_table(scenario, runs)
+    failed = pd.DataFrame(
+        {
+            "strategy": [r.strategy for r in runs if r.failure],
+            "replication": [r.replication for r in runs if r.failure],
+        }
+    )
+    table = pd.concat([scores, failed], ignore_index=True) if len(failed) else scores
+    table = table.sort_values(
+        "strategy", key=lambda names: names.map(order), kind="stable", ignore_index=True
+    )
+    table["failure"] = table["strategy"].map({run.strategy: run.failure or "" for run in runs})
+    return table
+
+
+def chunk_file(folder: Path, point: int, replication: int) -> Path:
+    return folder / f"point{point:05d}-replication{replication:05d}.npz"
+
+
+def finished_chunks(folder: Path) -> set[tuple[int, int]]:
+    """(point, replication) of the chunks saved in `folder`."""
+    names = (_CHUNK_NAME.fullmatch(path.name) for path in folder.glob("*.npz"))
+    return {(int(name[1]), int(name[2])) for name in names if name}
+
+
+def save_chunk(path: Path, table: pd.DataFrame) -> None:
+    """Write a chunk's table exactly (binary floats), under its final name only once complete."""
+    arrays = {
+        column: values.to_numpy().astype(str) if column in _TEXT_COLUMNS else values.to_numpy()
+        for column, values in table.items()
+    }
+    partial = path.with_suffix(".tmp.npz")
+    np.savez_compressed(partial, **arrays)
+    partial.replace(path)
+
+
+def load_chunk(path: Path) -> pd.DataFrame:
+    with np.load(path, allow_pickle=False) as data:
+        return pd.DataFrame({name: data[name] for name in data.files})
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def results_table(sweep: Sweep, out: Path) -> pd.DataFrame:
+    """One row per point × strategy × replication, the point's values as columns, in that order."""
+    frames = []
+    for point, replication in _chunks(sweep):
+        table = load_chunk(chunk_file(out / CHUNKS, point, replication))
+        frames.append(table.assign(point=point, strategy_index=range(len(table))))
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows.sort_values(["point", "strategy_index", "replication"], kind="stable", ignore_index=True)
+    index = index_table(sweep.design).set_index("point")
+    values = pd.DataFrame(
+        {parameter: rows["point"].map(index[parameter]) for parameter in sweep.design.parameters}
+    )
+    # in the order metrics defines them, whichever chunk came first
+    known = [score.name for score in metrics.SCORES]
+    other = [column for column in rows.columns if column not in (*known, *_ROW_COLUMNS, "strategy_index")]
+    scores = [name for name in known if name in rows.columns] + other
+    columns = ["point", *sweep.design.parameters, "strategy", "replication", *scores, "failure"]
+    return pd.concat([rows, values], axis=1)[columns]
+
+
+def summary_table(sweep: Sweep, results: pd.DataFrame) -> pd.DataFrame:
+    """One row per point × strategy: mean, sd and interval of every score, and the paired profit
+    difference against the point's first strategy (`metrics.summarise` at each point)."""
+    finished = results[results["failure"] == ""]
+    index = index_table(sweep.design)
+    frames = []
+    for point, group in finished.groupby("point", sort=True):
+        summary = metrics.summarise(group.drop(columns=[*sweep.design.parameters, "point", "failure"]))
+        frames.append(pd.concat([index.iloc[[point] * len(summary)].reset_index(drop=True), summary], axis=1))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_outputs(sweep: Sweep, out: Path, score: str, axes: Sequence[str]) -> list[str]:
+    """Write results, summary (CSV, and Parquet when pyarrow is installed) and the report; return
+    the failures."""
+    results = results_table(sweep, out)
+    summary = summary_table(sweep, results)
+    failures = [
+        f"point {row.point}, {row.strategy}, replication {row.replication}: {row.failure}"
+        for row in results[results["failure"] != ""].itertuples()
+    ]
+    for name, frame in (("results", results), ("summary", summary)):
+        _write_atomically(out / f"{name}.csv", lambda path, frame=frame: output.write_csv(frame, path))
+        if importlib.util.find_spec("pyarrow"):
+            _write_atomically(out / f"{name}.parquet", lambda path, frame=frame: _to_parquet(frame, path))
+    report = render_sweep_report(_report_view(sweep, results, summary, score, axes, failures))
+    _write_atomically(out / "report.html", lambda path: path.write_text(report, encoding="utf-8"))
+    return failures
+
+
+def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
+    # a swept field may mix numbers and words (500, unlimited): Parquet columns hold one type
+    mixed = [column for column in frame.columns if frame[column].dtype == object]
+    frame.astype(dict.fromkeys(mixed, str)).to_parquet(path, index=False)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    write(partial)
+    os.replace(partial, path)
+
+
+def _report_view(
+    sweep: Sweep,
+    results: pd.DataFrame,
+    summary: pd.DataFrame,
+    score: str,
+    axes: Sequence[str],
+    failures: list[str],
+) -> SweepReport:
+    """The report's input: strategies named by their place in `strategies:`, so a strategy whose
+    own parameters are swept is one line across points."""
+    labels = strategy_labels(sweep)
+    by_name = {
+        (point, spec.name): labels[i]
+        for point, s in enumerate(sweep.scenarios)
+        for i, spec in enumerate(s.strategies)
+    }
+
+    def relabel(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        keys = zip(frame["point"], frame["strategy"], strict=True)
+        return frame.assign(strategy=[by_name[key] for key in keys])
+
+    return SweepReport(
+        scenario=sweep.base,
+        note=sweep.design.note,
+        parameters=sweep.design.parameters,
+        points=len(sweep.scenarios),
+        strategies=tuple(labels),
+        results=relabel(results[results["failure"] == ""]),
+        summary=relabel(summary),
+        score=score,
+        axes=tuple(axes),
+        failures=tuple(failures),
+    )
+
+
+def strategy_labels(sweep: Sweep) -> list[str]:
+    """A name per place in `strategies:`: its name if the same at every point, else its kind and place."""
+    labels = []
+    for i in range(max(len(s.strategies) for s in sweep.scenarios)):
+        specs = [s.strategies[i] for s in sweep.scenarios if i < len(s.strategies)]
+        names = {spec.name for spec in specs}
+        labels.append(specs[0].name if len(names) == 1 else f"{specs[0].kind} (strategies[{i}])")
+    return labels
