@@ -297,3 +297,24 @@ def test_numerical_extremes_give_finite_consistent_results(values):
     if values["population"] == 20000:
         assert ledger.units.sum() > 0.99 * ledger.shoppers.sum()  # everyone buys: tiny β, wtp far above price
     assert not math.isnan(ledger.profit.sum())
+
+
+def test_when_the_baseline_and_then_every_strategy_fail_the_results_are_still_written(plugins, tmp_path):
+    scenario = write_scenario(plugins, "- {kind: 'bad_strategies:Raises'}")
+    text = scenario.read_text().replace("  - {kind: cost_plus, markup: 2}\n", "")
+    scenario.write_text(
+        text.replace(
+            "  - {kind: 'bad_strategies:Raises'}",
+            "  - {kind: 'bad_strategies:Raises'}\n  - {kind: cost_plus, markup: 2}",
+        )
+    )
+    out = tmp_path / "first-fails"
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 1
+    assert pd.read_csv(out / "summary.csv")["strategy"].tolist() == ["cost_plus(markup=2)"]
+    assert "no data for day 3" in (out / "report.html").read_text()
+
+    scenario.write_text(text)  # the failing strategy alone
+    out = tmp_path / "all-fail"
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 1
+    assert len(pd.read_csv(out / "daily.csv")) == 3 * 3 * 2  # three days before the failure, per run
+    assert "no data for day 3" in (out / "report.html").read_text()

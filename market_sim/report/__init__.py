@@ -43,8 +43,10 @@ def _ranking_only(results: Results, error: Exception) -> str:
         escape(results.scenario.name),
         escape(ranking_text(results.scores, results.baseline, results.focal)),
     )
+    failures = "".join(f"<li>{escape(failure)}</li>" for failure in results.manifest.get("failures", []))
+    failed = f"<h2>Failures</h2><ul>{failures}</ul>" if failures else ""
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{name}</title></head><body>"
         f"<h1>{name}</h1><p>The full report could not be drawn ({escape(repr(error))}); rebuild it with "
-        f"<code>run_sim.py report DIR</code>.</p><pre>{text}</pre></body></html>\n"
+        f"<code>run_sim.py report DIR</code>.</p><pre>{text}</pre>{failed}</body></html>\n"
     )

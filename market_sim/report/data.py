@@ -75,11 +75,13 @@ def load_results(folder: Path, baseline: str | None = None) -> Results:
     scores = read_table(folder / "scores.csv")
     present = set(scores["strategy"]) if len(scores) else set()
     strategies = tuple(spec.name for spec in scenario.strategies if spec.name in present)
-    baseline = baseline or manifest.get("baseline") or (strategies[0] if strategies else "")
-    if strategies and baseline not in strategies:
+    if baseline is not None and strategies and baseline not in strategies:
         raise RunFolderError(
             f"--baseline: no finished strategy named {baseline!r}; have: {', '.join(strategies)}"
         )
+    baseline = baseline or manifest.get("baseline")
+    if baseline not in strategies:  # the run's baseline failed: compare with the first that finished
+        baseline = strategies[0] if strategies else ""
     daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
     return Results(
         scenario=scenario,
