@@ -122,8 +122,8 @@ class InventoryAware(LearningStrategy):
                 return float(prices[best[days, units]]), where
         prices = np.linspace(unconstrained, self.high, self.grid)
         rates = traffic[::-1, None] * curve.rate(prices)[None, :]  # by days left, 1 first
-        peak = float(rates.max())
-        most = units if not peak < units else min(units, int(stats.poisson.isf(TAIL, peak)) + 1)
+        peak = float(rates.max())  # a wild sampled curve may give inf or nan: then plan for any sales
+        most = min(units, int(stats.poisson.isf(TAIL, peak)) + 1) if peak < units else units
         budget = PLAN_ONCE_BUDGET if cache else PLAN_DAILY_BUDGET
         if unconstrained >= self.high or days * (units + 1) * (most + 1) * self.grid > budget:
             return self._fluid(curve, traffic, units, cost, unconstrained)

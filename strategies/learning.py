@@ -111,6 +111,7 @@ class Estimate:
         level = float(theta[0])  # the log models are fitted on the log scale
         if self.uses_rivals and rivals is not None:
             level += float(theta[2]) * float(_regressor(self.model, np.asarray(rivals)))
+        # the clip keeps a wild early draw finite (e^700 is near the largest float)
         scale = level if self.model == "linear" else float(np.exp(np.clip(level, -700, 700)))
         return DemandCurve(self.model, scale, float(theta[1]))
 
@@ -266,7 +267,6 @@ class LearningStrategy(PricingStrategy):
         for name in ("explore_width", "max_move"):
             value = getattr(self, name)
             require(value is None or 0 < value < 1, name, f"must be between 0 and 1, got {value}")
-        require(self.explore_width is not None, "explore_width", "must be a number")
         require(
             self.start_price is None or self.start_price > 0,
             "start_price",

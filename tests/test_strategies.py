@@ -31,9 +31,8 @@ from tests.conftest import run_model, scenario_from
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def info(
-    cost: float = 10.0, rivals: tuple[str, ...] = (), events=(), guardrails=None, days: int = 30
-) -> MarketInfo:
+def info(cost: float = 10.0, rivals: tuple[str, ...] = (), events=(), days: int = 30) -> MarketInfo:
+    """What a seller knows before day 0, for calling a strategy directly."""
     return MarketInfo(
         seller="us",
         unit_cost=cost,
@@ -43,7 +42,6 @@ def info(
         segments=MappingProxyType({}),
         events=tuple(events),
         rng=np.random.default_rng(0),
-        guardrails=guardrails,
     )
 
 
