@@ -255,7 +255,7 @@ def _split_names(text: str) -> list[str]:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:60] or "run"
+    return re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-_")[:60] or "run"
 
 
 def _manifest(
