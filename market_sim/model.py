@@ -181,7 +181,7 @@ class MarketModel(mesa.Model):
             )
         return self.tables
 
-    def calendar(self, day: int) -> dict:
+    def calendar(self, day: int) -> dict[str, object]:
         """The public calendar of `day`, the same for every seller."""
         scenario = self.spec
         return {
@@ -192,7 +192,7 @@ class MarketModel(mesa.Model):
             "events_today": tuple(e.name for e in scenario.events_on(day)),
         }
 
-    def observation(self, seller: Seller, day: int, calendar: dict | None = None) -> Observation:
+    def observation(self, seller: Seller, day: int, calendar: dict[str, object] | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices."""
         return Observation(
             **(calendar or self.calendar(day)),
@@ -298,17 +298,19 @@ class MarketModel(mesa.Model):
         for g in range(segments):
             rows = slice(stretch[g], stretch[g + 1])
             for j in range(sellers):
-                returning = np.count_nonzero(trading.returning[rows, j])
-                ledger.views[day, j, g] = (rows.stop - rows.start - returning, returning)
+                regulars = np.count_nonzero(trading.returning[rows, j])
+                ledger.views[day, j, g] = (rows.stop - rows.start - regulars, regulars)
         # per (seller, segment, new/returning): the flat index of each buyer's cell
         bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
-        units = ledger.segment_units[day]
-        units.flat = np.bincount(bought_cell, minlength=units.size)
-        ledger.segment_revenue[day] = units * trading.tables  # everyone in a cell paid its price
+        cell_units = ledger.segment_units[day]
+        cell_units.flat = np.bincount(bought_cell, minlength=cell_units.size)
+        ledger.segment_revenue[day] = cell_units * trading.tables  # everyone in a cell paid its price
         surplus = trading.utility.ravel()[seller_of * len(choice) + buyers] - self.spec.market.outside_utility
-        ledger.segment_surplus[day].flat = np.bincount(bought_cell, weights=surplus, minlength=units.size)
+        ledger.segment_surplus[day].flat = np.bincount(
+            bought_cell, weights=surplus, minlength=cell_units.size
+        )
 
-        units = units.sum(axis=(1, 2))
+        units = cell_units.sum(axis=(1, 2))
         revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
         lost = np.bincount(lost_sale[lost_sale != NONE], minlength=sellers)
         last_day = day == self.days - 1
