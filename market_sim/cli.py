@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import re
 import signal
 import sys
@@ -134,7 +135,9 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / f"{_slug(args.scenario.stem)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     jobs = comparison_jobs(scenario)
     if args.resume:
-        finished = _resumable_runs(out, scenario, jobs)
+        finished = {
+            i: tables.tabulate(scenario, run) for i, run in _resumable_runs(out, scenario, jobs).items()
+        }
     elif out.exists() and not args.overwrite:
         raise UsageError(f"--out: {out} already exists (use --overwrite to replace it, or --resume)")
     else:
@@ -154,18 +157,26 @@ def _run(args: argparse.Namespace) -> int:
         delay=1.0,
     )
     try:
-        work = run_jobs([jobs[i] for i in todo], args.workers, args.executor, args.scheduler, args.time_limit)
-        for position, run in work:
-            finished[todo[position]] = run
+        work = run_jobs(
+            [jobs[i] for i in todo],
+            args.workers,
+            args.executor,
+            args.scheduler,
+            args.time_limit,
+            prepare=functools.partial(tables.tabulate, scenario),
+        )
+        for position, tabulated in work:
+            finished[todo[position]] = tabulated
             bar.update()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
-    runs = [finished[i] for i in sorted(finished)]
+    done = [finished[i] for i in sorted(finished)]
     seconds = time.perf_counter() - started
-    _write_results(out, scenario, runs, args, seconds, partial=interrupted)
+    _write_results(out, scenario, done, args, seconds, partial=interrupted)
 
+    runs = [tabulated.run for tabulated in done]
     failures = [run for run in runs if run.failure]
     if interrupted:
         print(
@@ -202,20 +213,25 @@ def _resumable_runs(out: Path, scenario: Scenario, jobs: list[Job]) -> dict[int,
 
 
 def _write_results(
-    out: Path, scenario: Scenario, runs: list[Run], args: argparse.Namespace, seconds: float, partial: bool
+    out: Path,
+    scenario: Scenario,
+    done: list[tables.Tabulated],
+    args: argparse.Namespace,
+    seconds: float,
+    partial: bool,
 ) -> None:
     """Write the run folder whole; a partial one also keeps its finished runs for --resume."""
+    runs = [tabulated.run for tabulated in done]
     failures = [_failure_text(run) for run in runs if run.failure]
-    daily = tables.daily_table(scenario, runs)
-    scores = tables.scores_table(scenario, runs)
+    scores = tables.scores_from_rows(scenario, [t.scores for t in done if t.scores is not None])
     summary = metrics.summarise(scores, args.baseline)
 
     def fill(folder: Path) -> None:
         output.write_csv(summary, folder / "summary.csv")
         output.write_csv(scores, folder / "scores.csv")
         output.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
-        output.write_csv(daily, folder / "daily.csv")
-        output.write_csv(tables.segments_table(scenario, runs), folder / "segments.csv")
+        output.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
+        output.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         manifest = _manifest(args, scenario, runs, seconds, failures, partial)
         output.write_json(manifest, folder / "manifest.json")

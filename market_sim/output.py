@@ -55,8 +55,19 @@ def write_folder(out: Path, fill: Callable[[Path], None], overwrite: bool = Fals
             shutil.rmtree(staging)
 
 
+def csv_text(frame: pd.DataFrame) -> str:
+    """A table as the CSV text every output file uses."""
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n")
+    path.write_text(csv_text(frame), encoding="utf-8")
+
+
+def write_csv_parts(parts: list[str], path: Path) -> None:
+    """Write CSV texts of one table made in pieces (each with the header) as one file."""
+    body = [part.split("\n", 1)[1] for part in parts[1:]]
+    path.write_text("".join(parts[:1] + body), encoding="utf-8")
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:

@@ -16,9 +16,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
 from market_sim.agents import StrategyFailure
 from market_sim.ledger import Ledger
@@ -120,31 +121,50 @@ def run_jobs(
     executor: str = "local",
     scheduler: str | None = None,
     time_limit: float | None = None,
-) -> Iterator[tuple[int, Run]]:
+    prepare: Callable[[Run], Any] | None = None,
+) -> Iterator[tuple[int, Any]]:
     """Run `jobs`, yielding (position in `jobs`, run) as each finishes.
 
     `executor`: `local` (a process pool of `workers`, default all cores; in-process for one),
     `dask-local` (a Dask cluster of `workers` processes on this machine) or `dask` (the Dask
     scheduler at `scheduler`). Plug-in folders on this process's path travel with every job.
+    `prepare`, if given, turns each run into what is yielded, on the worker that ran it (e.g.
+    its rows of the output tables), so that work is shared out too.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     workers = max(1, min(workers or default_workers(), len(jobs) or 1))
+    task = _Task(time_limit, list(sys.path), prepare)
     if executor == "local" and workers == 1:
         for index, job in enumerate(jobs):
-            yield index, run_once(job, time_limit)
+            yield index, task(job)
     elif executor == "local":
-        yield from _run_on_pool(jobs, workers, time_limit)
+        yield from _run_on_pool(jobs, workers, task)
     else:
-        yield from _run_on_dask(jobs, workers, scheduler if executor == "dask" else None, time_limit)
+        yield from _run_on_dask(jobs, workers, scheduler if executor == "dask" else None, task)
 
 
-def _run_on_pool(jobs: list[Job], workers: int, time_limit: float | None) -> Iterator[tuple[int, Run]]:
+@dataclass(frozen=True)
+class _Task:
+    """What a worker does with a job: run it (with the submitting process's plug-in folders
+    importable) and prepare the result."""
+
+    time_limit: float | None
+    path: list[str]
+    prepare: Callable[[Run], Any] | None
+
+    def __call__(self, job: Job) -> Any:
+        sys.path.extend(folder for folder in self.path if folder not in sys.path)
+        run = run_once(job, self.time_limit)
+        return self.prepare(run) if self.prepare else run
+
+
+def _run_on_pool(jobs: list[Job], workers: int, task: _Task) -> Iterator[tuple[int, Any]]:
     # forkserver: safe with threads; workers start from a server that has imported the engine
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["market_sim.runner"])
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {pool.submit(_run_with_path, job, time_limit, sys.path): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(task, job): i for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures):
                 # popped, so a finished run's ledger is freed once the caller is done with it
@@ -154,8 +174,8 @@ def _run_on_pool(jobs: list[Job], workers: int, time_limit: float | None) -> Ite
 
 
 def _run_on_dask(
-    jobs: list[Job], workers: int, scheduler: str | None, time_limit: float | None
-) -> Iterator[tuple[int, Run]]:
+    jobs: list[Job], workers: int, scheduler: str | None, task: _Task
+) -> Iterator[tuple[int, Any]]:
     from dask.distributed import Client, LocalCluster, as_completed  # only when asked for
 
     with contextlib.ExitStack() as stack:
@@ -166,7 +186,7 @@ def _run_on_dask(
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(Client(scheduler))
-        futures = client.map(_run_with_path, jobs, time_limit=time_limit, path=sys.path, pure=False)
+        futures = client.map(task, jobs, pure=False)
         positions = {future.key: i for i, future in enumerate(futures)}
         try:
             for future in as_completed(futures):
@@ -174,9 +194,3 @@ def _run_on_dask(
                 future.release()  # so the workers drop the run's ledger instead of holding every one
         finally:
             client.cancel(futures)
-
-
-def _run_with_path(job: Job, time_limit: float | None, path: list[str]) -> Run:
-    """Run a job in a worker, with the plug-in folders of the submitting process importable."""
-    sys.path.extend(folder for folder in path if folder not in sys.path)
-    return run_once(job, time_limit)

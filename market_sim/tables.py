@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from market_sim.metrics import add_benchmarks, run_scores
+from market_sim.output import csv_text
 from market_sim.population import Population
 from market_sim.report.theory import closed_forms
 from market_sim.runner import Run
@@ -87,19 +90,38 @@ def segments_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
     return _concat(frames)
 
 
-def scores_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
-    """One row per strategy × replication: the focal seller's scores (finished runs only), with
-    regret against `oracle_best_fixed` when it is compared and Δ where a logit closed form exists."""
-    focal = scenario.focal_index
-    valuations: dict[int, list[np.ndarray]] = {}
-    rows = []
-    for run in runs:
-        if run.failure is not None:
-            continue
-        if run.replication not in valuations:
-            valuations[run.replication] = focal_valuations(scenario, run.replication)
-        scores = run_scores(run.ledger, focal, valuations[run.replication])
-        rows.append({"strategy": run.strategy, "replication": run.replication, **scores})
+@dataclass(frozen=True)
+class Tabulated:
+    """A finished run with its share of the output tables, made where the run ran (so on many
+    workers the tables are made in parallel too)."""
+
+    run: Run
+    daily_csv: str  # its rows of daily.csv, with the header
+    segments_csv: str  # its rows of segments.csv, with the header
+    scores: dict | None  # its row of scores.csv; None when the run failed
+
+
+def tabulate(scenario: Scenario, run: Run) -> Tabulated:
+    """One run's rows of every output table."""
+    return Tabulated(
+        run,
+        csv_text(daily_table(scenario, [run])),
+        csv_text(segments_table(scenario, [run])),
+        score_row(scenario, run),
+    )
+
+
+def score_row(scenario: Scenario, run: Run) -> dict | None:
+    """The focal seller's scores of one finished run."""
+    if run.failure is not None:
+        return None
+    valuations = focal_valuations(scenario, run.replication)
+    scores = run_scores(run.ledger, scenario.focal_index, valuations)
+    return {"strategy": run.strategy, "replication": run.replication, **scores}
+
+
+def scores_from_rows(scenario: Scenario, rows: list[dict]) -> pd.DataFrame:
+    """scores.csv from the finished runs' rows, with the benchmark scores that compare runs."""
     theory = closed_forms(scenario)
     return add_benchmarks(
         pd.DataFrame(rows) if rows else pd.DataFrame(columns=["strategy", "replication"]),
@@ -107,6 +129,13 @@ def scores_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
         nash_profit=theory.nash_profit if theory else None,
         joint_profit=theory.joint_profit if theory else None,
     )
+
+
+def scores_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
+    """One row per strategy × replication: the focal seller's scores (finished runs only), with
+    regret against `oracle_best_fixed` when it is compared and Δ where a logit closed form exists."""
+    rows = [score_row(scenario, run) for run in runs]
+    return scores_from_rows(scenario, [row for row in rows if row is not None])
 
 
 def focal_valuations(scenario: Scenario, replication: int) -> list[np.ndarray]:

@@ -284,8 +284,9 @@ def stock(results: Results) -> str | None:
         share.set_ylim(0, 1)
         share.set_yticks([0, 0.5, 1])
         share.tick_params(labelsize="x-small", colors="#b22")
-        handles["sold out (share of replications, right axis)"] = share.bar(
-            out.index, out.to_numpy(), color="#d33", alpha=0.45, width=0.8
+        edges = np.append(out.index.to_numpy() - 0.5, out.index[-1] + 0.5)  # one patch, not one a day
+        handles["sold out (share of replications, right axis)"] = share.stairs(
+            out.to_numpy(), edges, fill=True, color="#d33", alpha=0.45
         )
         days = delivered[delivered > 0]
         if len(days):
