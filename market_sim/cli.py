@@ -293,7 +293,7 @@ def _manifest(
         "days": scenario.days,
         "strategies": [spec.name for spec in scenario.strategies],
         "baseline": args.baseline or scenario.strategies[0].name,
-        "random_streams": "default_rng([seed, replication, purpose, day]), purposes in market_sim.streams",
+        "random_streams": "PCG64 per (seed, replication, purpose), jumped per day (market_sim.streams)",
         "versions": output.versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
