@@ -235,7 +235,7 @@ def _write_results(
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         manifest = _manifest(args, scenario, runs, seconds, failures, partial)
         output.write_json(manifest, folder / "manifest.json")
-        write_report(folder)
+        write_report(folder, workers=args.workers or default_workers())
         if partial:
             (folder / RUNS_FOLDER).mkdir()
             order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
@@ -310,7 +310,7 @@ def _check_baseline(scenario: Scenario, baseline: str | None) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     try:
-        results = write_report(args.folder, args.baseline)
+        results = write_report(args.folder, args.baseline, default_workers())
     except RunFolderError as error:
         raise UsageError(str(error)) from None
     if not args.quiet:

@@ -165,7 +165,7 @@ class _Task:
 
 
 def _run_on_pool(jobs: list[Job], workers: int, task: _Task) -> Iterator[tuple[int, Any]]:
-    with ProcessPoolExecutor(workers, mp_context=_start_method()) as pool:
+    with ProcessPoolExecutor(workers, mp_context=start_method()) as pool:
         futures = {pool.submit(task, job): i for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures):
@@ -175,7 +175,7 @@ def _run_on_pool(jobs: list[Job], workers: int, task: _Task) -> Iterator[tuple[i
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _start_method() -> multiprocessing.context.BaseContext:
+def start_method() -> multiprocessing.context.BaseContext:
     """Fork when this process has a single thread: workers start at once with the engine already
     imported. Forking a multi-threaded process can deadlock, so then a fork server, which has
     imported the engine once, starts them instead."""

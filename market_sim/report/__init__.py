@@ -23,11 +23,11 @@ __all__ = [
 ]
 
 
-def write_report(folder: Path, baseline: str | None = None) -> Results:
+def write_report(folder: Path, baseline: str | None = None, workers: int = 1) -> Results:
     """Build `folder/report.html` from the run's files (replacing it whole); return what it shows."""
     results = load_results(folder, baseline)
     try:
-        page = render_report(results)
+        page = render_report(results, workers)
     except Exception as error:  # a drawing bug must not cost a finished run its data
         warnings.warn(f"report.html holds the ranking only: the report failed ({error!r})", stacklevel=2)
         page = _ranking_only(results, error)

@@ -79,15 +79,15 @@ STATISTICS_GLOSSARY = (
 )
 
 
-def render_report(results: Results) -> str:
-    """The whole report as one HTML string."""
+def render_report(results: Results, workers: int = 1) -> str:
+    """The whole report as one HTML string (its figures drawn on up to `workers` processes)."""
     sections = [
         _header(results),
         _contents(results),
         _lesson(results.scenario),
         _ranking(results),
         _theory(results),
-        _figures(results),
+        _figures(results, plots.draw_all(results, workers)),
         _all_scores(results),
         _scenario_table(results),
         _glossary(),
@@ -347,7 +347,7 @@ def _figure(anchor: str, title: str, uri: str | None, alt: str, caption: str, mi
     )
 
 
-def _figures(results: Results) -> str:
+def _figures(results: Results, uris: dict[str, str | None]) -> str:
     focal = escape(results.focal)
     theory = " Black dotted lines: theory." if results.theory else ""
     one_segment = (
@@ -357,7 +357,7 @@ def _figures(results: Results) -> str:
         _figure(
             "profit",
             "Cumulative profit",
-            plots.cumulative_profit(results),
+            uris["cumulative_profit"],
             f"cumulative profit of {results.focal} per strategy",
             f"Mean cumulative profit of {focal} per strategy; the band is the 95% confidence interval of the "
             f"mean.{theory}",
@@ -365,7 +365,7 @@ def _figures(results: Results) -> str:
         _figure(
             "prices",
             "Prices",
-            plots.price_paths(results),
+            uris["price_paths"],
             "price paths per strategy against the rivals' prices",
             f"One panel per strategy: {focal}'s posted base price (mean over replications, 10–90% "
             "band); where buyers paid something else (segment prices, coupons), the average price paid, "
@@ -375,7 +375,7 @@ def _figures(results: Results) -> str:
         _figure(
             "response",
             "Demand and profit against price",
-            plots.price_response(results),
+            uris["price_response"],
             "units and profit against the average price paid, with the textbook curves",
             "Each point is a strategy at its average price paid (mean, 95% interval); the dotted curves "
             "are what theory expects from holding that price all run. A strategy whose price moves need "
@@ -384,18 +384,18 @@ def _figures(results: Results) -> str:
         _figure(
             "stock",
             "Stock on hand",
-            plots.stock(results),
+            uris["stock"],
             "stock on hand per strategy with stock-outs and deliveries",
             "Units on hand each evening (mean, 10–90% band); red bars: the share of replications sold "
             "out that day (right axis); green triangles: days a delivery arrived (darker: in more "
             "replications).",
             missing=f"{focal}'s stock is unlimited in this scenario: no stock-outs, no deliveries.",
         ),
-        _segments(results),
+        _segments(results, uris["segments"]),
         _figure(
             "fairness",
             "Fairness",
-            plots.fairness(results),
+            uris["fairness"],
             "fairness gaps and Gini of prices paid per strategy",
             "Gaps are max − min across segments (theory.md §6); smaller is fairer. Mean and 95% interval per "
             f"strategy.{one_segment}",
@@ -404,7 +404,7 @@ def _figures(results: Results) -> str:
         _figure(
             "distribution",
             "Prices paid",
-            plots.price_distribution(results),
+            uris["price_distribution"],
             "distribution of prices paid per strategy",
             f"The share of {focal}'s units sold at each price, all replications together.",
         ),
@@ -412,9 +412,8 @@ def _figures(results: Results) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def _segments(results: Results) -> str:
+def _segments(results: Results, uri: str | None) -> str:
     """What each segment bought and paid: a figure when there are several, and the table."""
-    uri = plots.segments(results)
     caption = (
         f"What each segment bought from {escape(results.focal)} per replication and the average price it "
         "paid (mean, 95% interval). Observable segments can be priced apart; hidden ones pay the base price."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib
 
@@ -397,3 +398,38 @@ def price_distribution(results: Results) -> str | None:
     axes.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.grid(alpha=0.3)
     return _data_uri(figure)
+
+
+DRAWN = {
+    "stock": stock,  # the dearest first, so that workers share the load evenly
+    "price_paths": price_paths,
+    "fairness": fairness,
+    "cumulative_profit": cumulative_profit,
+    "price_distribution": price_distribution,
+    "segments": segments,
+    "price_response": price_response,
+}
+
+
+def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
+    """Every figure of the report, on up to `workers` processes (the figures are independent)."""
+    if workers <= 1:
+        return {name: draw(results) for name, draw in DRAWN.items()}
+    from market_sim.runner import start_method  # the one place that decides how workers start
+
+    pool = ProcessPoolExecutor(min(workers, len(DRAWN)), start_method(), _adopt, (results,))
+    with pool:
+        return dict(zip(DRAWN, pool.map(_draw, DRAWN), strict=True))
+
+
+_results: Results | None = None
+
+
+def _adopt(results: Results) -> None:
+    global _results
+    _results = results
+
+
+def _draw(name: str) -> str | None:
+    assert _results is not None
+    return DRAWN[name](_results)
