@@ -102,7 +102,9 @@ def _findings(report: SweepReport) -> list[str]:
         "<h2>One field at a time</h2>",
         "<p class='note'>Each strategy around its best point: one field varies, the others stay at the "
         "best point's values; bands are 95% intervals. Where the design has no such slice (a sampled "
-        "design), the mean over every point in each bin of the field is shown instead, dashed.</p>",
+        "design), the mean over every point in each bin of the field is shown instead, dashed. A "
+        f"strategy's own parameter is drawn for that strategy only; at most {MAX_SENSITIVITY_PANELS} "
+        "fields are shown.</p>",
         f"<img alt='sensitivity to each field' src='{_sensitivity(report)}'>",
         f"<h2>Top {TOP_POINTS} points</h2>",
         _top_table(report),
