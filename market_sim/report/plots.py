@@ -59,6 +59,16 @@ def _mean_band(table: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, 
     return mean, mean - half, mean + half
 
 
+def _spread(ax: plt.Axes, table: pd.DataFrame, column: str, colour: str) -> None:
+    """The daily mean of `column` over replications, in a band from their 10th to 90th percentile."""
+    by_day = table.groupby("day")[column]
+    mean = by_day.mean()
+    ax.fill_between(
+        mean.index, by_day.quantile(0.1), by_day.quantile(0.9), color=colour, alpha=0.2, linewidth=0
+    )
+    ax.plot(mean, color=colour, linewidth=1.8)
+
+
 def cumulative_profit(results: Results) -> str | None:
     """Mean cumulative profit of the focal seller per strategy with its 95% band, and theory."""
     own = _focal_daily(results).sort_values(["strategy", "replication", "day"]).copy()
@@ -151,16 +161,7 @@ def price_paths(results: Results) -> str | None:
     for ax, (strategy, colour) in zip(axes, colours(results).items(), strict=True):
         runs = daily[daily["strategy"] == strategy]
         own = runs[runs["seller"] == results.focal]
-        posted = own.groupby("day")["price"]
-        ax.fill_between(
-            posted.mean().index,
-            posted.quantile(0.1),
-            posted.quantile(0.9),
-            color=colour,
-            alpha=0.2,
-            linewidth=0,
-        )
-        ax.plot(posted.mean(), color=colour, linewidth=1.8)
+        _spread(ax, own, "price", colour)
         every = max(1, results.scenario.days // 12)
         # buyers paid something other than the posted price (segment prices, coupons) on some day
         other = not np.allclose(own["revenue"], own["units"] * own["price"], rtol=1e-9)
@@ -266,16 +267,7 @@ def stock(results: Results) -> str | None:
     handles: dict[str, object] = {}
     for ax, (strategy, colour) in zip(axes, colours(results).items(), strict=True):
         runs = own[own["strategy"] == strategy]
-        on_hand = runs.groupby("day")["inventory"]
-        ax.fill_between(
-            on_hand.mean().index,
-            on_hand.quantile(0.1),
-            on_hand.quantile(0.9),
-            color=colour,
-            alpha=0.2,
-            linewidth=0,
-        )
-        ax.plot(on_hand.mean(), color=colour, linewidth=1.8)
+        _spread(ax, runs, "inventory", colour)
         handles["stock on hand (mean, 10–90% band)"] = Line2D([], [], color=NEUTRAL, linewidth=1.8)
         if reorder is not None:
             handles["reorder point"] = ax.axhline(reorder, color="#888", linestyle="--", linewidth=0.9)
