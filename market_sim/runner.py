@@ -84,10 +84,12 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
             model = MarketModel(scenario, spec, job.replication)
             while model.running:
                 model.step()
+                if time_limit is not None and time.perf_counter() - started > time_limit:
+                    raise TimeLimitExceeded  # between days, where no timer can interrupt (threads)
     except StrategyFailure as error:
         failure = str(error)
     except TimeLimitExceeded:
-        day = model.steps - 1 if model else 0
+        day = model.ledger.days_recorded if model else 0  # the first day not finished
         failure = f"stopped on day {day}: the run took longer than its time limit of {time_limit:g} s"
     ledger = (
         model.ledger
@@ -99,7 +101,8 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
 
 @contextlib.contextmanager
 def _deadline(seconds: float | None) -> Iterator[None]:
-    """Raise TimeLimitExceeded after `seconds` (an interval timer: main thread only)."""
+    """Raise TimeLimitExceeded after `seconds`, even inside a strategy that never returns (an
+    interval timer: main thread only; elsewhere the run checks the time between days)."""
     if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
         return

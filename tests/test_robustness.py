@@ -6,6 +6,7 @@ import json
 import math
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from market_sim.cli import main
+from market_sim.runner import Job, run_once
 from tests.conftest import run_model, scenario_from
 
 MARKET = """
@@ -318,3 +320,20 @@ def test_when_the_baseline_and_then_every_strategy_fail_the_results_are_still_wr
     assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 1
     assert len(pd.read_csv(out / "daily.csv")) == 3 * 3 * 2  # three days before the failure, per run
     assert "no data for day 3" in (out / "report.html").read_text()
+
+
+def test_the_time_limit_holds_where_no_timer_can_fire(plugins):
+    """Dask runs jobs in worker threads: there the run checks its time between days."""
+    scenario = scenario_from(
+        MARKET.format(name="slow", segment="all", extra="  - {kind: 'bad_strategies:Slow'}")
+    )
+    finished = {}
+    worker = threading.Thread(target=lambda: finished.setdefault("run", run_once(Job(scenario, 1, 0), 0.5)))
+    worker.start()
+    worker.join()
+    run = finished["run"]
+    assert (
+        run.failure
+        == f"stopped on day {run.ledger.days_recorded}: the run took longer than its time limit of 0.5 s"
+    )
+    assert 1 <= run.ledger.days_recorded < scenario.days
