@@ -319,7 +319,9 @@ def test_when_the_baseline_and_then_every_strategy_fail_the_results_are_still_wr
     out = tmp_path / "all-fail"
     assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 1
     assert len(pd.read_csv(out / "daily.csv")) == 3 * 3 * 2  # three days before the failure, per run
-    assert "no data for day 3" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "no data for day 3" in page and "No strategy finished." in page
+    assert "could not be drawn" not in page  # the full report, not the fallback page
 
 
 def test_the_time_limit_holds_where_no_timer_can_fire(plugins):

@@ -405,6 +405,8 @@ DRAWN = {
 
 def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
     """Every figure of the report, on up to `workers` processes (the figures are independent)."""
+    if not results.strategies:  # no strategy finished: nothing to draw
+        return dict.fromkeys(DRAWN)
     if workers <= 1:
         return {name: draw(results) for name, draw in DRAWN.items()}
     from market_sim.runner import start_method  # the one place that decides how workers start
