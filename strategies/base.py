@@ -238,10 +238,6 @@ class PricingStrategy:
                 names[attribute_to_name.get(attribute, attribute)] = hint
         return names
 
-    def parameter_values(self) -> dict[str, Any]:
-        """Current parameter values, by scenario-file name."""
-        return {name: getattr(self, self.aliases.get(name, name)) for name in self.parameters()}
-
     def check(self) -> None:
         """Refuse parameter values that do not make sense (raise ParameterError naming one)."""
 

@@ -17,7 +17,19 @@ from market_sim.scenario import StrategySpec
 from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, require
 
 
-class OracleBestResponse(PricingStrategy):
+class _Oracle(PricingStrategy):
+    """What both benchmarks share: a grid of prices to search (each declares its own default)."""
+
+    grid: int
+
+    def check(self) -> None:
+        require(self.grid >= 3, "grid", f"must be at least 3, got {self.grid}")
+
+    def reset(self, info: MarketInfo) -> None:
+        self.info = info
+
+
+class OracleBestResponse(_Oracle):
     """Benchmark (uses hidden truth): knows every consumer's true willingness to pay, price
     sensitivity, loyalty and visit rate, today's traffic and event multipliers, and plays the
     myopic best response: the price that maximises today's expected profit against the rivals'
@@ -30,12 +42,6 @@ class OracleBestResponse(PricingStrategy):
     kind = "oracle_best_response"
     uses_hidden_truth = True
     grid: int = 64
-
-    def check(self) -> None:
-        require(self.grid >= 3, "grid", f"must be at least 3, got {self.grid}")
-
-    def reset(self, info: MarketInfo) -> None:
-        self.info = info
 
     def reveal(self, model: Any) -> None:
         self.model = model
@@ -110,7 +116,7 @@ class OracleBestResponse(PricingStrategy):
         return max(best - 1e-9 * max(abs(best), 1.0), low)
 
 
-class OracleBestFixed(PricingStrategy):
+class OracleBestFixed(_Oracle):
     """Benchmark (uses hidden truth): the best single price in hindsight. Before day 0 it replays
     this very replication (the same shoppers, visits, taste shocks and rivals) with a fixed
     price in its seat, for `grid` prices from its unit cost up to the most any shopper could
@@ -123,12 +129,6 @@ class OracleBestFixed(PricingStrategy):
     kind = "oracle_best_fixed"
     uses_hidden_truth = True
     grid: int = 16
-
-    def check(self) -> None:
-        require(self.grid >= 3, "grid", f"must be at least 3, got {self.grid}")
-
-    def reset(self, info: MarketInfo) -> None:
-        self.info = info
 
     def reveal(self, model: Any) -> None:
         # the engine imports the strategies, so it is imported here, when an oracle first runs

@@ -74,11 +74,6 @@ def linear_units(price: float, volume: np.ndarray, ceiling: np.ndarray) -> np.nd
     return volume * np.clip(1 - price / ceiling, 0.0, None)
 
 
-def linear_surplus(price: float, volume: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
-    """Expected consumer surplus V E[(wtp − p)⁺] = V ((W − p)⁺)² / (2W)."""
-    return volume * np.clip(ceiling - price, 0.0, None) ** 2 / (2 * ceiling)
-
-
 def best_uniform_price(volume: np.ndarray, ceiling: np.ndarray, cost: float) -> float:
     """The one price that maximises Σ (p − c) V (1 − p/W)⁺ over segments (§5): between two
     consecutive ceilings the served segments are fixed and profit is a parabola."""
