@@ -10,7 +10,7 @@ from types import MappingProxyType
 import mesa
 import numpy as np
 
-from market_sim.agents import Consumer, Offer, Seller
+from market_sim.agents import Consumer, Offer, Seller, guarded
 from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.ledger import Ledger
 from market_sim.population import Population
@@ -24,6 +24,7 @@ from strategies.base import (
     Observation,
     PublicEvent,
     _read_only,
+    read_only_copy,
 )
 
 ENGINES = ("vectorised", "agents")
@@ -106,7 +107,7 @@ class MarketModel(mesa.Model):
                 unit_cost=spec.unit_cost,
                 quality=spec.quality,
                 inventory=spec.inventory,
-                strategy=build(chosen[j].kind, chosen[j].params),
+                strategy=guarded(spec.name, 0, partial(build, chosen[j].kind, chosen[j].params)),
                 guardrails=scenario.guardrails if spec.focal else None,
             )
             for j, spec in enumerate(scenario.sellers)
@@ -201,7 +202,7 @@ class MarketModel(mesa.Model):
             on_order=tuple(seller.in_transit),
             history=History(self.ledger, seller.index, day, self.observable),
             rival_prices=MappingProxyType(
-                {name: column[:day] for name, column in self.posted[seller.index].items()}
+                {name: read_only_copy(column[:day]) for name, column in self.posted[seller.index].items()}
             ),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import textwrap
 import threading
@@ -37,6 +38,7 @@ strategies:
 
 BAD_STRATEGIES = '''
 import os
+import signal
 import time
 
 from strategies import PricingStrategy
@@ -79,15 +81,22 @@ class Mutates(PricingStrategy):
 
 
 class InterruptOnce(PricingStrategy):
-    """Acts like Ctrl-C on its second run while the marker file exists."""
+    """Presses Ctrl-C for the command on its second run while the marker file exists (the
+    marker counts the runs: every run starts from a clean import, so a class attribute cannot)."""
     marker: str = ""
-    runs = 0
+    command: int = 0  # the process id of the command to interrupt
 
     def reset(self, info):
-        type(self).runs += 1
-        if type(self).runs == 2 and os.path.exists(self.marker):
+        if not os.path.exists(self.marker):
+            return
+        with open(self.marker, "a+") as marker:
+            marker.seek(0)
+            runs = len(marker.read()) + 1
+            marker.write("x")
+        if runs == 2:
             os.remove(self.marker)
-            raise KeyboardInterrupt
+            os.kill(self.command, signal.SIGINT)
+            time.sleep(60)  # ended by the command
 
     def price(self, obs):
         return 18
@@ -155,7 +164,8 @@ def test_interrupted_comparison_keeps_finished_runs_and_resumes_identically(plug
     marker = tmp_path / "interrupt-once"
     marker.write_text("")
     scenario = write_scenario(
-        plugins, f"- {{kind: 'bad_strategies:InterruptOnce', marker: '{marker}', name: stops}}"
+        plugins,
+        f"- {{kind: 'bad_strategies:InterruptOnce', marker: '{marker}', command: {os.getpid()}, name: stops}}",
     )
     out, clean = tmp_path / "out", tmp_path / "clean"
     assert main(["run", str(scenario), "--out", str(out), "--quiet", "--workers", "1"]) == 130
