@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ MAX_MAGNITUDE = 1e12  # the largest number any field accepts
 MAX_POPULATION = 50_000_000  # about 5 GB of consumer arrays
 MAX_DAYS = 36_500
 MAX_REPLICATIONS = 100_000
+MAX_LOGNORMAL_SPREAD = 1e100  # sd / mean of a lognormal
 MAX_NAME_LENGTH = 200  # names head tables and plot legends
 DEFAULT_STRATEGY = StrategySpec("cost_plus", MappingProxyType({}), "cost_plus()")
 
@@ -160,7 +162,11 @@ def _fail(node: _Node, message: str) -> _Invalid:
 
 def _read_text(source: str) -> str:
     try:
-        with open(source, "rb") as file:
+        # without blocking: a FIFO or a device would otherwise wait for a writer forever
+        descriptor = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as file:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise ScenarioError(source, "", None, "is not a regular file; give a scenario file")
             data = file.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
     except OSError as error:
         raise ScenarioError(source, "", None, f"cannot read the file: {error.strerror or error}") from None
@@ -213,7 +219,9 @@ _Dumper.add_representer(str, _represent_text)
 
 def _too_many_values() -> _Invalid:
     return _Invalid(
-        "", None, f"too many values: more than {MAX_NODES} (an alias *name counts each time it is used)"
+        "",
+        None,
+        f"too many values: more than {MAX_NODES} (an alias *name or a merge << counts each time it is used)",
     )
 
 
@@ -264,11 +272,7 @@ class _TreeBuilder:
         self.visited = 0
 
     def build(self, node: yaml.Node, path: str, line: int, depth: int) -> _Node:
-        self.visited += 1
-        if self.visited > MAX_NODES:  # aliases (*name) count every time they are used
-            raise _too_many_values()
-        if depth >= MAX_DEPTH:  # reachable through aliases even when the text is shallow
-            raise _too_deep(line)
+        self._visit(line, depth)
         if isinstance(node, yaml.ScalarNode):
             return _Node(self._scalar(node, path, line), path, line)
         if node.tag not in _COLLECTION_TAGS:
@@ -279,6 +283,13 @@ class _TreeBuilder:
             self.build(item, f"{path}[{i}]", _line(item), depth + 1) for i, item in enumerate(node.value)
         ]
         return _Node(items, path, line)
+
+    def _visit(self, line: int, depth: int) -> None:
+        self.visited += 1
+        if self.visited > MAX_NODES:  # aliases (*name) and merges (<<) count every time they are used
+            raise _too_many_values()
+        if depth >= MAX_DEPTH:  # reachable through aliases even when the text is shallow
+            raise _too_deep(line)
 
     def _scalar(self, node: yaml.ScalarNode, path: str, line: int) -> Any:
         try:
@@ -296,7 +307,8 @@ class _TreeBuilder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 for source in _merge_sources(value_node, path):
-                    for key, child in self._mapping(source, path, depth).items():
+                    self._visit(_line(source), depth + 1)  # a merged mapping is a value used again
+                    for key, child in self._mapping(source, path, depth + 1).items():
                         merged.setdefault(key, child)  # the first merged mapping wins, as in YAML
                 continue
             key = self._key(key_node, path)
@@ -460,6 +472,10 @@ def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
@@ -499,16 +515,18 @@ class _Range:
         return " and ".join([f"{noun} {bounds[0]}", *bounds[1:]]) if bounds else noun
 
     def number(self, node: _Node) -> float:
+        if _is_number(node.value) or _is_int(node.value):
+            _check_magnitude(node)  # first: the range's words never mention this limit
         if not (_is_number(node.value) and node.value in self):
             raise _fail(node, f"must be {self.describe('a number')}, got {_shown(node.value)}")
-        _check_magnitude(node)
         return float(node.value)
 
     def whole(self, node: _Node) -> int:
         value = node.value
+        if _is_number(value) or _is_int(value):
+            _check_magnitude(node)
         if not (_is_number(value) and float(value).is_integer() and value in self):
             raise _fail(node, f"must be {self.describe('a whole number')}, got {_shown(value)}")
-        _check_magnitude(node)
         return int(value)
 
 
@@ -781,7 +799,14 @@ def _normal(fields: _Fields) -> Normal:
 
 
 def _lognormal(fields: _Fields) -> LogNormal:
-    return LogNormal(fields.read("mean", POSITIVE.number), fields.read("sd", NON_NEGATIVE.number))
+    mean, sd = fields.read("mean", POSITIVE.number), fields.read("sd", NON_NEGATIVE.number)
+    if sd > MAX_LOGNORMAL_SPREAD * mean:  # its log-scale spread, log(1 + (sd / mean)²), would overflow
+        raise _fail(
+            fields.entries["sd"],
+            f"must be at most {MAX_LOGNORMAL_SPREAD:g} times the mean ({_number_text(mean)}), "
+            f"got {_shown(fields.entries['sd'].value)}",
+        )
+    return LogNormal(mean, sd)
 
 
 def _exponential(fields: _Fields) -> Exponential:

@@ -254,12 +254,18 @@ def finished_chunks(folder: Path) -> set[tuple[int, int]]:
 def save_chunk(path: Path, table: pd.DataFrame) -> None:
     """Write a chunk's table exactly (binary floats), under its final name only once complete."""
     arrays = {
-        column: values.to_numpy().astype(str) if column in _TEXT_COLUMNS else values.to_numpy()
+        column: values.to_numpy().astype(str) if column in _TEXT_COLUMNS else _numbers(values)
         for column, values in table.items()
     }
     partial = path.with_suffix(".tmp.npz")
     np.savez_compressed(partial, **arrays)
     partial.replace(path)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A column as numbers: one whose runs all failed holds only gaps, typed as objects, which
+    `np.load` would refuse."""
+    return (pd.to_numeric(values) if values.dtype == object else values).to_numpy()
 
 
 def load_chunk(path: Path) -> pd.DataFrame:
