@@ -14,4 +14,3 @@ def test_import_contracts_are_kept():
     result = subprocess.run([str(linter), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 broken" in result.stdout
-
