@@ -52,7 +52,8 @@ def summary(cls: type) -> str:
 
 
 def parameter_lines(cls: Any) -> list[str]:
-    """`name: type = default` for every parameter a scenario may set, in declaration order."""
+    """`name: type = default` for every parameter a scenario may set, in declaration order
+    (defaults as YAML)."""
     lines = []
     for name, hint in cls.parameters().items():
         attribute = cls.aliases.get(name, name)
@@ -69,8 +70,9 @@ def _type(hint: Any) -> str:
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str):
-        return repr(value)
-    return str(value)
+    """A default as a scenario file would write it (YAML)."""
+    import yaml
+
+    plain = dict(value) if isinstance(value, Mapping) else value
+    text = yaml.safe_dump(plain, default_flow_style=True, sort_keys=False, allow_unicode=True)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
