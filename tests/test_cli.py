@@ -222,7 +222,9 @@ def test_version_is_the_package_version(capsys):
 def test_strategies_lists_every_built_in_with_parameters_and_defaults(capsys):
     assert run_cli("strategies") == 0
     out = capsys.readouterr().out
-    kinds = [line.split(":")[0] for line in out.splitlines() if line and not line.startswith((" ", "Details"))]
+    kinds = [
+        line.split(":")[0] for line in out.splitlines() if line and not line.startswith((" ", "Details"))
+    ]
     assert kinds == [
         "fixed",
         "cost_plus",
