@@ -20,7 +20,6 @@ import importlib
 import math
 import multiprocessing
 import multiprocessing.connection
-import os
 import signal
 import sys
 import threading
@@ -33,11 +32,11 @@ from typing import Any
 from tqdm import tqdm
 
 from market_sim.agents import StrategyFailure, TimeLimitExceeded, stops_the_program
+from market_sim.executors import EXECUTORS, default_workers
 from market_sim.ledger import Ledger
 from market_sim.model import MarketModel
 from market_sim.scenario import Scenario
 
-EXECUTORS = ("local", "dask-local", "dask")
 LOCAL_DASK_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s"}
 
 tqdm.monitor_interval = 0  # progress bars start no monitor thread, so the pool can fork
@@ -160,10 +159,6 @@ def _thread_alarm(seconds: float) -> Iterator[None]:
             done.append(True)
             timer.cancel()
             ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, None)  # one sent but not yet raised
-
-
-def default_workers() -> int:
-    return os.cpu_count() or 1
 
 
 def run_jobs(
