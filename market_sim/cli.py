@@ -45,11 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader left (`market-sim strategies | head`): no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as error:  # a full disk, a read-only folder, an unreachable scheduler
+        print(f"error: {_os_error_text(error)}", file=sys.stderr)
+        return 1
     except Exception as error:
         if not isinstance(error, _invalid_input()):
             raise
         print(f"error: {error}", file=sys.stderr)
         return INVALID_INPUT
+
+
+def _os_error_text(error: OSError) -> str:
+    """One line: the path, what went wrong, and what to do."""
+    where = f"{error.filename}: " if error.filename else ""
+    what = error.strerror or str(error) or type(error).__name__
+    return f"{where}{what} (nothing already on disk was changed: fix this and run again)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,5 +78,6 @@ def parser() -> argparse.ArgumentParser:
 def _invalid_input() -> tuple[type[Exception], ...]:
     """Errors that mean bad input (exit status 2); the loader is imported only once one is raised."""
     from market_sim.loader import ScenarioError
+    from market_sim.runner import SchedulerError
 
-    return (ScenarioError, UsageError, FileExistsError)
+    return (ScenarioError, UsageError, FileExistsError, SchedulerError)

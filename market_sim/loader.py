@@ -107,19 +107,27 @@ def load_scenario(path: str | os.PathLike[str], overrides: Iterable[tuple] = ())
 
 
 def parse_scenario(
-    text: str, source: str = "<scenario>", base_dir: Path | None = None, overrides: Iterable[tuple] = ()
+    text: str,
+    source: str = "<scenario>",
+    base_dir: Path | None = None,
+    overrides: Iterable[tuple] = (),
+    *,
+    import_plugins: bool = True,
 ) -> Scenario:
     """Validate scenario YAML `text`; `base_dir` is where `module:Class` plug-ins may live.
 
     `overrides` are `Override`s or (path, value) pairs, grafted into the file's values before
     anything is checked, so an overridden field is validated exactly like a written one.
+    With `import_plugins=False` (reading a saved run folder) no plug-in module is imported:
+    their parameters are taken as written.
     """
     changes = [Override(*item) for item in overrides]
     try:
         tree = _shared_tree(text) if changes else _read_tree(text)
         for index, change in enumerate(changes):
             tree = _graft(tree, change, _override_line(index))
-        return _scenario(tree, source, None if base_dir is None else Path(base_dir).absolute())
+        folder = None if base_dir is None else Path(base_dir).absolute()
+        return _scenario(tree, source, folder if import_plugins else _NO_IMPORTS)
     except _Invalid as error:
         raise _located(error, source, changes) from None
 
@@ -933,8 +941,20 @@ def _strategy(node: _Node, base_dir: Path | None) -> StrategySpec:
     return StrategySpec(kind, MappingProxyType(params), name or strategies.display_name(kind, params))
 
 
+class _NotImported(strategies.PricingStrategy):
+    """Stands for a plug-in class that is not to be imported: takes its parameters as written."""
+
+    def __init__(self, **params: Any):
+        pass
+
+
+_NO_IMPORTS = Path("<plug-ins not imported>")  # a base_dir meaning: import no plug-in
+
+
 def _strategy_class(node: _Node, base_dir: Path | None) -> type[strategies.PricingStrategy]:
     kind = node.value
+    if ":" in kind and base_dir == _NO_IMPORTS:
+        return _NotImported
     if ":" in kind and base_dir is not None:
         _make_importable(base_dir)
     try:

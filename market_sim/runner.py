@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import importlib
+import importlib.util
+import json
 import math
 import multiprocessing
 import multiprocessing.connection
@@ -27,10 +30,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+import market_sim
 from market_sim.agents import StrategyFailure, TimeLimitExceeded, stops_the_program
 from market_sim.executors import EXECUTORS, default_workers
 from market_sim.ledger import Ledger
@@ -63,6 +68,7 @@ class Run:
     failure: str | None = None
 
 
+SCHEDULER_TIMEOUT = 10  # seconds to reach a Dask scheduler
 GRACE_SECONDS = 2.0  # a run's process is ended this long after its time limit if it has not stopped
 
 
@@ -203,6 +209,37 @@ def _plugin_modules(job: Job) -> list[str]:
     kinds = [scenario.strategies[job.strategy].kind]
     kinds += [seller.strategy.kind for seller in scenario.sellers if seller.strategy is not None]
     return list(dict.fromkeys(kind.partition(":")[0] for kind in kinds if ":" in kind))
+
+
+def fingerprints(scenario: Scenario, jobs: list[Job]) -> list[str]:
+    """What determines each job's run, hashed: the resolved scenario, the focal strategy's kind
+    and parameters, the source of the plug-in modules in its market, and this package's
+    version. A run kept for `--resume` whose fingerprint differs was made by other code or
+    settings."""
+    from market_sim.loader import scenario_to_yaml
+
+    common = [market_sim.__version__, scenario_to_yaml(scenario)]
+    sources: dict[str, str] = {}
+    prints = []
+    for job in jobs:
+        spec = scenario.strategies[job.strategy]
+        modules = _plugin_modules(job)
+        for name in modules:
+            if name not in sources:
+                sources[name] = _source(name)
+        parts = [*common, spec.kind, json.dumps(dict(spec.params), sort_keys=True, default=str)]
+        parts += [f"{name}\n{sources[name]}" for name in modules]
+        prints.append(hashlib.sha256("\0".join(parts).encode()).hexdigest())
+    return prints
+
+
+def _source(module: str) -> str:
+    """The source text of a plug-in module ("" when it has none to read)."""
+    try:
+        spec = importlib.util.find_spec(module)
+        return Path(spec.origin).read_text(encoding="utf-8", errors="replace") if spec and spec.origin else ""
+    except (ImportError, ValueError, OSError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -365,6 +402,21 @@ def _death(code: int | None) -> str:
     return f"the process running it exited with status {code} before the run finished; its days are lost"
 
 
+class SchedulerError(ValueError):
+    """A Dask scheduler address that cannot be used (invalid input: it names the option)."""
+
+
+def _connect(client: Callable[..., Any], scheduler: str | None) -> Any:
+    try:
+        return client(scheduler, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, ValueError, TypeError, AssertionError) as error:  # Dask's words for a bad address
+        detail = str(error) or "not a scheduler address"
+        raise SchedulerError(
+            f"--scheduler {scheduler}: cannot connect ({detail}); check the address and that the "
+            "scheduler is running"
+        ) from None
+
+
 def start_method() -> multiprocessing.context.BaseContext:
     """Fork when this process has a single thread: workers start at once with the engine already
     imported. Forking a multi-threaded process can deadlock, so then a fork server, which has
@@ -392,7 +444,7 @@ def _run_on_dask(
                 )
             client = stack.enter_context(Client(stack.enter_context(cluster)))
         else:
-            client = stack.enter_context(Client(scheduler))
+            client = stack.enter_context(_connect(Client, scheduler))
         futures = client.map(task, jobs, pure=False)
         positions = {future.key: i for i, future in enumerate(futures)}
         try:

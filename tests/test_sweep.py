@@ -306,7 +306,7 @@ def test_resume_refuses_a_different_design_and_keeps_the_folder(scenario_file, t
     assert sweep_cli(scenario_file, "--grid", "days=2,3", "--out", out, "--workers", 1) == 0
     before = sorted(p.name for p in (out / "chunks").iterdir())
     assert sweep_cli(scenario_file, "--grid", "days=2,4", "--out", out, "--resume") == 2
-    assert "different scenario, --set values or design" in capsys.readouterr().err
+    assert "different scenario, --set values, design, plug-in code" in capsys.readouterr().err
     assert sorted(p.name for p in (out / "chunks").iterdir()) == before
 
 

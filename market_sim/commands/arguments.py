@@ -63,12 +63,29 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-_")[:60] or "run"
 
 
-def interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so a stopped command keeps what finished."""
-    import signal
+class Interrupts:
+    """SIGINT and SIGTERM for a command that keeps what finished: they raise KeyboardInterrupt
+    while runs go on, and are only noted once `hold()` is called, so what is being written is
+    finished whole. Installed explicitly, so SIGINT works even in a process started in the
+    background (where the shell makes it ignored)."""
 
-    signal.signal(signal.SIGTERM, _interrupt)
+    def __init__(self) -> None:
+        import signal
 
+        self.held = False
+        self.received: list[int] = []
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, self)
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+    def __call__(self, signum, frame) -> None:
+        self.received.append(signum)
+        if not self.held:
+            raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        """From now on an interrupt is noted, not raised."""
+        self.held = True
+
+    def release(self) -> None:
+        """Interrupts raise again (one noted while held is not raised late)."""
+        self.held = False

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from market_sim.commands import UsageError
 from market_sim.commands.arguments import (
     SET_HELP,
+    Interrupts,
     assignment,
     default_out,
-    interrupt_on_sigterm,
     natural,
     positive,
     seconds,
@@ -58,33 +58,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import functools
 
     from tqdm import tqdm
 
     from market_sim import result_folder, tables
-    from market_sim.loader import load_scenario
     from market_sim.runner import comparison_jobs, run_jobs
 
-    scenario = _with_overrides(load_scenario(args.scenario, args.set), args)
+    interrupts = Interrupts()
+    scenario = _scenario(args)
     _check_baseline(scenario, args.baseline)
     out = args.out or default_out(args.scenario)
     jobs = comparison_jobs(scenario)
-    if args.resume:
-        try:
-            saved = result_folder.resumable_runs(out, scenario, jobs)
-        except result_folder.ResumeError as error:
-            raise UsageError(str(error)) from None
-        finished = {i: tables.tabulate(scenario, run) for i, run in saved.items()}
-    elif out.exists() and not args.overwrite:
-        raise UsageError(f"--out: {out} already exists (use --overwrite to replace it, or --resume)")
-    else:
-        finished = {}
+    try:
+        if args.resume:
+            resumable = result_folder.resumable_runs(out, scenario, jobs)
+            if _complete(out):
+                print(f"{out} is complete: nothing to resume")
+                return 0
+            _say_what_resumes(out, resumable)
+            finished = {i: tables.tabulate(scenario, run) for i, run in resumable.runs.items()}
+        elif out.exists() and not args.overwrite:
+            raise UsageError(f"--out: {out} already exists (use --overwrite to replace it, or --resume)")
+        else:
+            if args.overwrite:
+                result_folder.check_replaceable(out, args.scenario)
+            finished = {}
+    except (result_folder.ResumeError, result_folder.FolderError) as error:
+        raise UsageError(str(error)) from None
 
     started = time.perf_counter()
     todo = [i for i in range(len(jobs)) if i not in finished]
     interrupted = False
-    interrupt_on_sigterm()
     bar = tqdm(
         total=len(jobs),
         initial=len(finished),
@@ -103,15 +109,21 @@ def run(args: argparse.Namespace) -> int:
             args.time_limit,
             prepare=functools.partial(tables.tabulate, scenario),
         )
-        for position, tabulated in work:
-            finished[todo[position]] = tabulated
-            bar.update()
+        with contextlib.closing(work):  # ends the workers at once when interrupted
+            for position, tabulated in work:
+                finished[todo[position]] = tabulated
+                bar.update()
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        interrupts.hold()  # what finished is written whole, whatever signal comes now
         bar.close()
     done = [finished[i] for i in sorted(finished)]
-    _write_results(out, scenario, done, args, time.perf_counter() - started, partial=interrupted)
+    try:
+        _write_results(out, scenario, done, args, time.perf_counter() - started, partial=interrupted)
+    except result_folder.FolderError as error:
+        raise UsageError(str(error)) from None
+    interrupts.release()
 
     runs = [tabulated.run for tabulated in done]
     if interrupted:
@@ -129,7 +141,27 @@ def run(args: argparse.Namespace) -> int:
     failures = [run for run in runs if run.failure]
     for run in failures:
         print(f"failed: {result_folder.failure_text(run)}", file=sys.stderr)
+    if interrupts.received:
+        print(f"interrupted while writing: {out} was written whole first", file=sys.stderr)
+        return 130
     return 1 if failures else 0
+
+
+def _complete(out: Path) -> bool:
+    """Whether `out` is a whole result folder (its manifest says it is not partial)."""
+    import json
+
+    try:
+        return json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("partial") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _say_what_resumes(out: Path, resumable) -> None:
+    if not out.exists():
+        print(f"--resume: {out} holds nothing yet; starting the run", file=sys.stderr)
+    for what in resumable.redone:
+        print(f"--resume: running again {what}", file=sys.stderr)
 
 
 def _write_results(
@@ -155,31 +187,39 @@ def _write_results(
         manifest = result_folder.comparison_manifest(
             scenario, runs, args.scenario, args.baseline, took, partial
         )
-        result_folder.write_json(manifest, folder / "manifest.json")
+        result_folder.write_json(result_folder.record_tables(folder, manifest), folder / "manifest.json")
         write_report(folder, workers=args.workers or default_workers())
         if partial:
             result_folder.keep_runs(folder, scenario, runs)
 
-    result_folder.write_folder(out, fill, overwrite=args.overwrite or args.resume)
+    result_folder.write_folder(out, fill, overwrite=args.overwrite or (args.resume and out.exists()))
 
 
-def _with_overrides(scenario: Scenario, args: argparse.Namespace) -> Scenario:
-    """The scenario with --days, --replications, --seed and --strategies applied."""
-    changes = {
-        name: getattr(args, name)
+def _scenario(args: argparse.Namespace) -> Scenario:
+    """The scenario file with --set, --days, --replications and --seed applied as overrides (so
+    they are held to the file's limits, named by their option), then --strategies."""
+    from market_sim.loader import Override, load_scenario
+
+    options = [
+        Override(name, str(getattr(args, name)), f"--{name}")
         for name in ("days", "replications", "seed")
         if getattr(args, name) is not None
-    }
-    if args.strategies:
-        wanted = [name.strip() for text in args.strategies for name in _split_names(text)]
-        known = {spec.name: spec for spec in scenario.strategies}
-        unknown = [name for name in wanted if name not in known]
-        if unknown:
-            raise UsageError(
-                f"--strategies: no strategy named {unknown[0]!r}; the scenario has: {', '.join(known)}"
-            )
-        changes["strategies"] = tuple(known[name] for name in dict.fromkeys(wanted))
-    return dataclasses.replace(scenario, **changes)
+    ]
+    scenario = load_scenario(args.scenario, [*args.set, *options])
+    if args.strategies is None:
+        return scenario
+    wanted = [name.strip() for text in args.strategies for name in _split_names(text)]
+    known = {spec.name: spec for spec in scenario.strategies}
+    if not wanted:
+        raise UsageError(
+            f"--strategies: give at least one strategy name; the scenario has: {', '.join(known)}"
+        )
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise UsageError(
+            f"--strategies: no strategy named {unknown[0]!r}; the scenario has: {', '.join(known)}"
+        )
+    return dataclasses.replace(scenario, strategies=tuple(known[name] for name in dict.fromkeys(wanted)))
 
 
 def _split_names(text: str) -> list[str]:
