@@ -185,7 +185,7 @@ def comparison_manifest(
         "written_by": WRITTEN_BY,
         "scenario": scenario.name,
         "partial": partial,
-        "runs_finished": len(runs),
+        "runs_finished": sum(not run.lost for run in runs),
         "runs_planned": len(scenario.strategies) * scenario.replications,
         "source": str(source),
         "seed": scenario.seed,
@@ -248,9 +248,10 @@ def _digest(path: Path) -> dict:
 
 def keep_runs(folder: Path, scenario: Scenario, runs: list[Run]) -> None:
     """Save the finished runs of an interrupted comparison in `folder/runs`, each with the
-    fingerprint of its job."""
+    fingerprint of its job; runs lost with their process are left out, to be run again."""
     (folder / RUNS_FOLDER).mkdir()
     order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
+    runs = [run for run in runs if not run.lost]
     jobs = [Job(scenario, order[run.strategy], run.replication) for run in runs]
     for run, job, made_by in zip(runs, jobs, fingerprints(scenario, jobs), strict=True):
         save_run(run_file(folder / RUNS_FOLDER, job.strategy, run.replication), run, made_by)

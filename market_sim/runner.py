@@ -66,8 +66,10 @@ class Run:
     ledger: Ledger
     seconds: float
     failure: str | None = None
+    lost: bool = False  # its process died: nothing of it was kept, `--resume` runs it again
 
 
+WORKER_NAME = "market-sim-worker"  # the name of the processes that run jobs
 SCHEDULER_TIMEOUT = 10  # seconds to reach a Dask scheduler
 GRACE_SECONDS = 2.0  # a run's process is ended this long after its time limit if it has not stopped
 
@@ -113,10 +115,11 @@ def empty_ledger(scenario: Scenario) -> Ledger:
     return Ledger(scenario.days, len(scenario.sellers), len(scenario.consumers.segments))
 
 
-def lost_run(job: Job, reason: str, seconds: float = 0.0) -> Run:
-    """The record of a run whose days are lost with the process that ran it."""
+def lost_run(job: Job, reason: str, seconds: float = 0.0, died: bool = True) -> Run:
+    """The record of a run whose days are lost: with the process that ran it (`died`: it may
+    be run again), or to a failure outside the days."""
     spec = job.scenario.strategies[job.strategy]
-    return Run(spec.name, job.replication, empty_ledger(job.scenario), seconds, reason)
+    return Run(spec.name, job.replication, empty_ledger(job.scenario), seconds, reason, lost=died)
 
 
 @contextlib.contextmanager
@@ -267,7 +270,8 @@ class _Task:
         except BaseException as error:  # a plug-in touch point the model does not guard
             if stops_the_program(error):
                 raise
-            return lost_run(job, f"{type(error).__name__}: {error}", time.perf_counter() - started)
+            took = time.perf_counter() - started
+            return lost_run(job, f"{type(error).__name__}: {error}", took, died=False)
 
     def finish(self, run: Run) -> Any:
         return self.prepare(run) if self.prepare else run
@@ -296,13 +300,14 @@ def _run_in_processes(jobs: list[Job], workers: int, task: _Task) -> Iterator[tu
     pool: list[_Worker] = []
     try:
         while waiting or any(worker.job is not None for worker in pool):
-            pool = [worker for worker in pool if worker.alive]
             for worker in pool:
-                if worker.job is None and waiting:
-                    worker.give(waiting.popleft(), jobs)
+                if worker.job is None and waiting and worker.give(waiting[0], jobs):
+                    waiting.popleft()
+            pool = [worker for worker in pool if worker.alive]
             while waiting and len(pool) < workers:
                 pool.append(_Worker(context, task))
-                pool[-1].give(waiting.popleft(), jobs)
+                if pool[-1].give(waiting[0], jobs):
+                    waiting.popleft()
             busy = [worker.connection for worker in pool if worker.job is not None]
             multiprocessing.connection.wait(busy, timeout=0.5)
             for worker in pool:
@@ -320,7 +325,9 @@ class _Worker:
     def __init__(self, context: multiprocessing.context.BaseContext, task: _Task):
         self.task = task
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(task, theirs), daemon=True)
+        self.process = context.Process(
+            target=_worker_main, args=(task, theirs), name=WORKER_NAME, daemon=True
+        )
         self.process.start()
         theirs.close()  # so the pipe reads as closed once the worker is gone
         self.alive = True
@@ -328,13 +335,19 @@ class _Worker:
         self.started = self.deadline = 0.0
         self.last_job = False
 
-    def give(self, index: int, jobs: list[Job]) -> None:
+    def give(self, index: int, jobs: list[Job]) -> bool:
+        """Send the job; False (and the worker ended) if the worker is gone."""
         job = jobs[index]
         self.last_job = runs_plugins(job)  # plug-in code never shares a process with another run
-        self.connection.send(job)
+        try:
+            self.connection.send(job)
+        except OSError:  # it died between jobs (the out-of-memory killer)
+            self.end()
+            return False
         self.job, self.started = (index, job), time.monotonic()
         limit = self.task.time_limit
         self.deadline = math.inf if limit is None else self.started + limit + GRACE_SECONDS
+        return True
 
     def outcome(self) -> tuple[int, Any] | None:
         """(position, prepared run) once the job is over or lost, else None."""
@@ -360,12 +373,13 @@ class _Worker:
                 job,
                 f"the run did not stop at its time limit of {self.task.time_limit:g} s "
                 "(it swallowed the stop), so its process was ended",
+                died=False,  # it would not stop again: not worth running again
             )
         return None
 
-    def _lost(self, job: Job, reason: str) -> Any:
+    def _lost(self, job: Job, reason: str, died: bool = True) -> Any:
         self.job = None
-        return self.task.finish(lost_run(job, reason, time.monotonic() - self.started))
+        return self.task.finish(lost_run(job, reason, time.monotonic() - self.started, died))
 
     def end(self) -> None:
         if self.alive:

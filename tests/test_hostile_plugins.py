@@ -171,7 +171,7 @@ def run_command(folder: Path, kind: str, *options: str, extra: str = "") -> tupl
     return main(["run", str(path), "--out", str(out), "--quiet", *options]), out
 
 
-def assert_only_the_attack_failed(out: Path) -> list[str]:
+def assert_only_the_attack_failed(out: Path, partial: bool = False) -> list[str]:
     """The folder keeps cost_plus whole and lists the attack's failures, one per replication."""
     summary = pd.read_csv(out / "summary.csv")
     assert summary["strategy"].tolist() == ["cost_plus(markup=2)"]
@@ -181,7 +181,9 @@ def assert_only_the_attack_failed(out: Path) -> list[str]:
         len(daily[daily["strategy"] == "cost_plus(markup=2)"]) == 20 * 2 * 2
     )  # days × replications × sellers
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["partial"] is False and manifest["runs_finished"] == 4
+    # runs lost with their process leave a partial folder: --resume runs them again
+    assert manifest["partial"] is partial and manifest["runs_finished"] == (2 if partial else 4)
+    assert len(list((out / "runs").glob("*.npz"))) == 2 if partial else not (out / "runs").exists()
     assert len(manifest["failures"]) == 2
     return manifest["failures"]
 
@@ -189,7 +191,7 @@ def assert_only_the_attack_failed(out: Path) -> list[str]:
 def test_a_dying_worker_loses_only_its_own_run(plugins, capsys):
     status, out = run_command(plugins, "Dies", "--workers", "2", extra=", how: kill")
     assert status == 1
-    assert assert_only_the_attack_failed(out) == [
+    assert assert_only_the_attack_failed(out, partial=True) == [
         f"attack, replication {r}: the process running it was killed by SIGKILL (as the out-of-memory "
         "killer does); its days are lost"
         for r in (0, 1)
@@ -197,6 +199,7 @@ def test_a_dying_worker_loses_only_its_own_run(plugins, capsys):
     err = capsys.readouterr().err
     assert "Traceback" not in err and "BrokenProcessPool" not in err
     assert "failed: attack, replication 1: the process running it was killed by SIGKILL" in err
+    assert "2 runs were lost with their process; run them again with: " in err
 
 
 @pytest.mark.parametrize(
@@ -303,3 +306,26 @@ def test_a_strategy_swallowing_its_time_limit_is_ended(plugins):
         ]
         * 2
     )
+
+
+SPINS = '''
+from strategies import PricingStrategy
+
+
+class Spins(PricingStrategy):
+    def price(self, obs):
+        while True:
+            pass
+'''
+
+
+def test_the_time_limit_stops_a_strategy_spinning_in_a_dask_worker_thread(plugins):
+    """Dask runs jobs in worker threads, where no timer signal reaches: the run is stopped
+    inside `price()` all the same (issue 11 item 14)."""
+    (plugins / "spins.py").write_text(SPINS)
+    scenario = scenario_from(market("spins:Spins"))
+    jobs = [job for job in comparison_jobs(scenario) if job.strategy == 0]
+    done = [run for _, run in run_jobs(jobs, 1, "dask-local", time_limit=0.5)]
+    assert sorted(run.failure for run in done) == [
+        "stopped on day 0: the run took longer than its time limit of 0.5 s"
+    ] * 2

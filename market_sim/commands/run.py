@@ -119,8 +119,10 @@ def run(args: argparse.Namespace) -> int:
         interrupts.hold()  # what finished is written whole, whatever signal comes now
         bar.close()
     done = [finished[i] for i in sorted(finished)]
+    lost = [tabulated.run for tabulated in done if tabulated.run.lost]
     try:
-        _write_results(out, scenario, done, args, time.perf_counter() - started, partial=interrupted)
+        partial = interrupted or bool(lost)  # a run lost with its process can be run again
+        _write_results(out, scenario, done, args, time.perf_counter() - started, partial)
     except result_folder.FolderError as error:
         raise UsageError(str(error)) from None
     interrupts.release()
@@ -141,6 +143,12 @@ def run(args: argparse.Namespace) -> int:
     failures = [run for run in runs if run.failure]
     for run in failures:
         print(f"failed: {result_folder.failure_text(run)}", file=sys.stderr)
+    if lost:
+        print(
+            f"{len(lost)} runs were lost with their process; run them again with: "
+            f"run {args.scenario} --out {out} --resume",
+            file=sys.stderr,
+        )
     if interrupts.received:
         print(f"interrupted while writing: {out} was written whole first", file=sys.stderr)
         return 130
