@@ -308,7 +308,7 @@ def test_a_strategy_swallowing_its_time_limit_is_ended(plugins):
     )
 
 
-SPINS = '''
+SPINS = """
 from strategies import PricingStrategy
 
 
@@ -316,7 +316,7 @@ class Spins(PricingStrategy):
     def price(self, obs):
         while True:
             pass
-'''
+"""
 
 
 def test_the_time_limit_stops_a_strategy_spinning_in_a_dask_worker_thread(plugins):
@@ -326,6 +326,7 @@ def test_the_time_limit_stops_a_strategy_spinning_in_a_dask_worker_thread(plugin
     scenario = scenario_from(market("spins:Spins"))
     jobs = [job for job in comparison_jobs(scenario) if job.strategy == 0]
     done = [run for _, run in run_jobs(jobs, 1, "dask-local", time_limit=0.5)]
-    assert sorted(run.failure for run in done) == [
-        "stopped on day 0: the run took longer than its time limit of 0.5 s"
-    ] * 2
+    assert (
+        sorted(run.failure for run in done)
+        == ["stopped on day 0: the run took longer than its time limit of 0.5 s"] * 2
+    )
