@@ -981,7 +981,7 @@ def _check_parameters(fields: _Fields, cls: type[strategies.PricingStrategy], pa
         hint = "" if error.param in declared else _suggestion(error.param, declared)
         line = fields.entries[error.param].line if error.param in fields else fields.node.line
         raise _Invalid(_key_path(fields.node.path, error.param), line, f"{error}{hint}") from None
-    except Exception as error:  # a plug-in's own check: the user needs its words
+    except (Exception, SystemExit) as error:  # a plug-in's own check: the user needs its words
         raise _fail(
             fields.node, f"{fields.entries['kind'].value} refused its parameters: {error!r}"
         ) from None

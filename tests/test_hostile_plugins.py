@@ -330,3 +330,23 @@ def test_the_time_limit_stops_a_strategy_spinning_in_a_dask_worker_thread(plugin
         sorted(run.failure for run in done)
         == ["stopped on day 0: the run took longer than its time limit of 0.5 s"] * 2
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("import sys\nsys.exit(0)\n", "cannot import 'exits_on_import': 0"),
+        (
+            "import sys\nfrom strategies import PricingStrategy\n\n\nclass Exits(PricingStrategy):\n"
+            "    def __init__(self, **params):\n        sys.exit('no')\n",
+            "exits_on_import:Exits refused its parameters: SystemExit('no')",
+        ),
+    ],
+)
+def test_sys_exit_while_loading_a_plugin_is_invalid_input(tmp_path, monkeypatch, capsys, code, words):
+    (tmp_path / "exits_on_import.py").write_text(code)
+    monkeypatch.delitem(sys.modules, "exits_on_import", raising=False)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(market("exits_on_import:Exits"))
+    assert main(["validate", str(scenario)]) == 2
+    assert words in capsys.readouterr().err
