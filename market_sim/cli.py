@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _invalid_input() -> tuple[type[Exception], ...]:
     """Errors that mean bad input (exit status 2); the loader is imported only once one is raised."""
+    from market_sim.executors import SchedulerError
     from market_sim.loader import ScenarioError
-    from market_sim.runner import SchedulerError
 
     return (ScenarioError, UsageError, FileExistsError, SchedulerError)

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 import market_sim
 from market_sim.agents import StrategyFailure, TimeLimitExceeded, stops_the_program
-from market_sim.executors import EXECUTORS, default_workers
+from market_sim.executors import EXECUTORS, SchedulerError, default_workers
 from market_sim.ledger import Ledger
 from market_sim.model import MarketModel
 from market_sim.scenario import Scenario
@@ -414,10 +414,6 @@ def _death(code: int | None) -> str:
         }.get(name, "")
         return f"the process running it was killed by {name}{why}; its days are lost"
     return f"the process running it exited with status {code} before the run finished; its days are lost"
-
-
-class SchedulerError(ValueError):
-    """A Dask scheduler address that cannot be used (invalid input: it names the option)."""
 
 
 def _connect(client: Callable[..., Any], scheduler: str | None) -> Any:
