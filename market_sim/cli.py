@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 import market_sim
@@ -36,10 +37,15 @@ COMMANDS = ("run", "sweep", "validate", "report", "strategies")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; `argv` given means called from Python: signal handlers are restored
+    after (as the program, a command that holds interrupts holds them until it exits)."""
     args = parser().parse_args(argv)
     try:
         return args.command(args)
     except KeyboardInterrupt:
+        if argv is None:  # the program: a second interrupt must not spoil its exit
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, signal.SIG_IGN)
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:  # the reader left (`market-sim strategies | head`): no traceback
@@ -53,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)
         return INVALID_INPUT
+    finally:
+        if argv is not None:
+            from market_sim.commands.arguments import Interrupts
+
+            Interrupts.restore()
 
 
 def _os_error_text(error: OSError) -> str:

@@ -69,13 +69,17 @@ class Interrupts:
     finished whole. Installed explicitly, so SIGINT works even in a process started in the
     background (where the shell makes it ignored)."""
 
+    previous: dict[int, object] = {}  # the handlers before the first Interrupts, for `restore`
+
     def __init__(self) -> None:
         import signal
 
         self.held = False
         self.received: list[int] = []
         for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, self)
+            handler = signal.signal(number, self)
+            if not isinstance(handler, Interrupts):
+                Interrupts.previous.setdefault(number, handler)
 
     def __call__(self, signum, frame) -> None:
         self.received.append(signum)
@@ -89,3 +93,13 @@ class Interrupts:
     def release(self) -> None:
         """Interrupts raise again (one noted while held is not raised late)."""
         self.held = False
+
+    @staticmethod
+    def restore() -> None:
+        """The handlers from before (for a command called from Python, which goes on after it;
+        as the program, a command keeps interrupts held until it exits)."""
+        import signal
+
+        for number, handler in Interrupts.previous.items():
+            signal.signal(number, handler)
+        Interrupts.previous.clear()

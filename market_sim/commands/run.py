@@ -125,7 +125,6 @@ def run(args: argparse.Namespace) -> int:
         _write_results(out, scenario, done, args, time.perf_counter() - started, partial)
     except result_folder.FolderError as error:
         raise UsageError(str(error)) from None
-    interrupts.release()
 
     runs = [tabulated.run for tabulated in done]
     if interrupted:
