@@ -330,3 +330,23 @@ def test_npz_of_a_kept_run_needs_no_pickle(scenario, tmp_path, monkeypatch):
     for path in (out / "runs").glob("*.npz"):
         with np.load(path, allow_pickle=False) as data:
             assert len(str(data["fingerprint"])) == 64
+
+
+def test_report_refuses_a_damaged_manifest_in_one_line(scenario, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(scenario, out) == 0
+    (out / "manifest.json").write_text('{"partial": fal')
+    assert main(["report", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / 'manifest.json'}: cannot be read") and err.count("\n") == 1
+
+
+def test_a_damaged_sweep_chunk_is_run_again(scenario, tmp_path):
+    out = tmp_path / "sweep"
+    options = ["sweep", str(scenario), "--out", str(out), "--quiet", "--workers", "1", "--grid", "days=3,4"]
+    assert main(options) == 0
+    results = (out / "results.csv").read_bytes()
+    chunk = sorted((out / "chunks").glob("*.npz"))[1]
+    chunk.write_bytes(b"not a zip file")
+    assert main([*options, "--resume"]) == 0
+    assert (out / "results.csv").read_bytes() == results
