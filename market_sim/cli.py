@@ -67,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _invalid_input() -> tuple[type[Exception], ...]:
     """Errors that mean bad input (exit status 2); the loader is imported only once one is raised."""
+    from market_sim.api import OptionError
     from market_sim.loader import ScenarioError
 
-    return (ScenarioError, UsageError, FileExistsError)
+    return (ScenarioError, OptionError, UsageError, FileExistsError)
