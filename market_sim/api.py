@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from market_sim import report
-    from market_sim.sweep import Sweep
+    from market_sim.sweeps import Sweep
     from market_sim.tables import Tabulated
 
 __all__ = [
@@ -499,7 +499,7 @@ def sweep(
     `score`, `axes`: what the report optimises and maps. Values are checked like `--grid`/`--range`.
     """
     from market_sim import metrics
-    from market_sim import sweep as sweeping
+    from market_sim import sweeps as sweeping
     from market_sim.design import DesignError
     from market_sim.design import grid as full_grid
     from market_sim.loader import Override
