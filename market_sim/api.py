@@ -35,7 +35,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import strategies as strategy_library
-from market_sim.loader import OverrideError, ScenarioError, load_scenario, scenario_to_yaml
+from market_sim.loader import (
+    MAX_DAYS,
+    MAX_REPLICATIONS,
+    OverrideError,
+    ScenarioError,
+    load_scenario,
+    scenario_to_yaml,
+)
 from market_sim.scenario import Scenario, StrategySpec
 
 if TYPE_CHECKING:
@@ -90,9 +97,10 @@ def with_options(
     defined in a notebook. `prefix` is how arguments are named in messages (`--` on the command
     line)."""
     changes: dict[str, Any] = {}
-    for name, value, least in (("days", days, 1), ("replications", replications, 1), ("seed", seed, 0)):
+    limits = (("days", days, 1, MAX_DAYS), ("replications", replications, 1, MAX_REPLICATIONS))
+    for name, value, least, most in (*limits, ("seed", seed, 0, None)):
         if value is not None:
-            changes[name] = _whole(value, least, f"{prefix}{name}")
+            changes[name] = _whole(value, least, f"{prefix}{name}", most)
     if strategies is not None:
         option = f"{prefix}strategies"
         if isinstance(strategies, str | strategy_library.PricingStrategy | type):
@@ -109,13 +117,16 @@ def with_options(
     return dataclasses.replace(scenario, **changes)
 
 
-def _whole(value: Any, least: int, option: str) -> int:
+def _whole(value: Any, least: int, option: str, most: int | None = None) -> int:
+    """`value` as a whole number from `least` to `most` (the limits a scenario file has)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise OptionError(f"{option}: must be a whole number, got {value!r}")
     if value < least:
         raise OptionError(f"{option}: must be at least {least}, got {value!r}")
+    if most is not None and value > most:
+        raise OptionError(f"{option}: must be at most {most:,}, got {value!r}")
     return value
 
 

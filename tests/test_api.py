@@ -115,6 +115,7 @@ def test_load_changes_fields_with_the_checks_of_set(scenario_file, capsys):
         ({"replications": 0}, None, "replications: must be at least 1, got 0"),
         ({"days": 2.5}, None, "days: must be a whole number, got 2.5"),
         ({"workers": 0}, None, "workers: must be at least 1, got 0"),
+        ({"days": 10**9}, ["--days", str(10**9)], "days: must be at most 36,500, got 1000000000"),
         (
             {"strategies": [object()]},
             None,
@@ -193,6 +194,9 @@ def test_strategies_by_name_by_kind_and_as_built_in_instances(scenario_file):
     prices = results.summary.set_index("strategy")["avg_price_paid_mean"]
     assert prices["cost_plus()"] == pytest.approx(8 * (1 + CostPlus.markup))
     assert prices["cost_plus(markup=1.5)"] == pytest.approx(8 * 2.5)
+    # a file path and one strategy name do too
+    one = ms.compare(str(scenario_file), "fixed(price=25)", days=3, replications=2, workers=1, progress=False)
+    pd.testing.assert_frame_equal(one.scores, results.scores[results.scores["strategy"] == "fixed(price=25)"])
     # the instance of a built-in is the scenario's own strategy: the same numbers
     own = ms.compare(scenario, ["cost_plus(markup=1.5)"], workers=1, progress=False)
     pd.testing.assert_frame_equal(

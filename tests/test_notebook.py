@@ -24,3 +24,5 @@ def test_quickstart_notebook_runs_and_shows_its_results():
     assert any("image/png" in output.get("data", {}) for output in outputs)  # the price path
     text = "".join(output.get("text", "") for output in outputs)
     assert "winner:" in text and "report.html" in "".join(map(str, outputs))
+    assert "runs on this process only" not in text  # the notebook's strategy went to the workers
+    assert "Traceback" not in text and "report failed" not in text
