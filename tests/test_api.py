@@ -279,3 +279,11 @@ def test_importing_the_package_stays_light():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_sweep_refuses_a_notebook_strategy_it_could_not_name_at_every_point(scenario_file):
+    notebook = notebook_module()
+    scenario = ms.load(scenario_file, days=2, replications=1)
+    compared = ms.compare(scenario, [notebook["Surge"]()], workers=1, progress=False).scenario
+    with pytest.raises(ms.OptionError, match="Surge\\(\\) is defined in this notebook or function"):
+        ms.sweep(compared, {"sellers[1].unit_cost": [9, 10]}, progress=False)
