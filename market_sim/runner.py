@@ -23,6 +23,7 @@ import json
 import math
 import multiprocessing
 import multiprocessing.connection
+import pickle
 import signal
 import sys
 import threading
@@ -40,7 +41,7 @@ from market_sim.agents import StrategyFailure, TimeLimitExceeded, stops_the_prog
 from market_sim.executors import EXECUTORS, SchedulerError, default_workers
 from market_sim.ledger import Ledger
 from market_sim.model import MarketModel
-from market_sim.scenario import Scenario
+from market_sim.scenario import Scenario, StrategySpec
 
 LOCAL_DASK_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s"}
 
@@ -190,7 +191,8 @@ def run_jobs(
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     workers = max(1, min(workers or default_workers(), len(jobs) or 1))
-    if executor == "local" and workers == 1 and not any(map(runs_plugins, jobs)):
+    plugins = any(map(runs_plugins, jobs)) and _sendable(jobs)  # else they can only run here
+    if executor == "local" and workers == 1 and not plugins:
         task = _Task(time_limit, list(sys.path), prepare)
         for index, job in enumerate(jobs):
             yield index, task(job)
@@ -202,15 +204,33 @@ def run_jobs(
         yield from _run_on_dask(jobs, workers, scheduler if executor == "dask" else None, task)
 
 
+def _sendable(jobs: list[Job]) -> bool:
+    """Whether the jobs can be sent to another process (a class from a notebook that cannot be
+    pickled keeps them in this one)."""
+    try:
+        for scenario in {id(job.scenario): job.scenario for job in jobs}.values():
+            pickle.dumps(scenario)
+    except Exception:
+        return False
+    return True
+
+
 def runs_plugins(job: Job) -> bool:
-    """Whether the job's market has a plug-in strategy (`module:Class`) in any seat."""
-    return bool(_plugin_modules(job))
+    """Whether the job's market has a plug-in strategy (`module:Class`, or a class handed over
+    from Python) in any seat."""
+    return any(":" in spec.kind or spec.python_class is not None for spec in _seated(job))
+
+
+def _seated(job: Job) -> list[StrategySpec]:
+    scenario = job.scenario
+    rivals = [seller.strategy for seller in scenario.sellers if seller.strategy is not None]
+    return [scenario.strategies[job.strategy], *rivals]
 
 
 def _plugin_modules(job: Job) -> list[str]:
-    scenario = job.scenario
-    kinds = [scenario.strategies[job.strategy].kind]
-    kinds += [seller.strategy.kind for seller in scenario.sellers if seller.strategy is not None]
+    """The modules named by the job's `module:Class` strategies (a class handed over from Python
+    travels by value and names none)."""
+    kinds = [spec.kind for spec in _seated(job) if spec.python_class is None]
     return list(dict.fromkeys(kind.partition(":")[0] for kind in kinds if ":" in kind))
 
 
@@ -230,7 +250,8 @@ def fingerprints(scenario: Scenario, jobs: list[Job]) -> list[str]:
         for name in modules:
             if name not in sources:
                 sources[name] = _source(name)
-        parts = [*common, spec.kind, json.dumps(dict(spec.params), sort_keys=True, default=str)]
+        handed = getattr(spec.python_class, "__qualname__", "")
+        parts = [*common, spec.kind, handed, json.dumps(dict(spec.params), sort_keys=True, default=str)]
         parts += [f"{name}\n{sources[name]}" for name in modules]
         prints.append(hashlib.sha256("\0".join(parts).encode()).hexdigest())
     return prints

@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import io
 import math
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib
 
-matplotlib.use("Agg")
-matplotlib.rcParams["text.parse_math"] = False  # names are text: `$20 off` is no formula
+if "ipykernel" not in sys.modules:  # in Jupyter the notebook keeps its backend for its own plots
+    matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names are text: `$20 off` is no formula
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -410,9 +412,13 @@ def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
         return dict.fromkeys(DRAWN)
     if workers <= 1:
         return {name: draw(results) for name, draw in DRAWN.items()}
+    import cloudpickle  # the theory curves are closures: a fork server's workers get them by value
+
     from market_sim.runner import start_method  # the one place that decides how workers start
 
-    pool = ProcessPoolExecutor(min(workers, len(DRAWN)), start_method(), _adopt, (results,))
+    pool = ProcessPoolExecutor(
+        min(workers, len(DRAWN)), start_method(), _adopt, (cloudpickle.dumps(results),)
+    )
     with pool:
         return dict(zip(DRAWN, pool.map(_draw, DRAWN), strict=True))
 
@@ -420,9 +426,11 @@ def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
 _results: Results | None = None
 
 
-def _adopt(results: Results) -> None:
+def _adopt(pickled: bytes) -> None:
+    import cloudpickle
+
     global _results
-    _results = results
+    _results = cloudpickle.loads(pickled)
 
 
 def _draw(name: str) -> str | None:
