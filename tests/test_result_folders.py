@@ -151,14 +151,10 @@ def test_overwrite_never_replaces_a_folder_we_did_not_write(scenario, tmp_path, 
 @pytest.mark.parametrize(
     ("option", "value", "words"),
     [
-        ("--seed", "1000000000001", "--seed seed: must be at most 1e+12 in size, got 1000000000001"),
-        ("--days", "40000", "--days days: must be a whole number between 1 and 36500, got 40000"),
-        (
-            "--replications",
-            "100001",
-            "--replications replications: must be a whole number between 1 and 100000, got 100001",
-        ),
-        ("--strategies", "", "--strategies: give at least one strategy name; the scenario has: "),
+        ("--seed", "1000000000001", "--seed: must be at most 1,000,000,000,000, got 1000000000001"),
+        ("--days", "40000", "--days: must be at most 36,500, got 40000"),
+        ("--replications", "100001", "--replications: must be at most 100,000, got 100001"),
+        ("--strategies", "", "--strategies: no strategy named ''; the scenario has: "),
     ],
 )
 def test_command_line_values_are_checked_before_running(scenario, tmp_path, capsys, option, value, words):
