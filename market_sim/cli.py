@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import functools
+import importlib
 import re
 import signal
 import sys
@@ -78,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(command=_run)
     _add_sweep_command(commands)
+    for name in ("tournament", "dashboard"):  # commands in their own modules (market_sim/commands/)
+        command = importlib.import_module(f"market_sim.commands.{name}")
+        command.add_parser(commands).set_defaults(command=command.run)
 
     validate = commands.add_parser("validate", help="check a scenario file and list its strategies")
     validate.add_argument("scenario", type=Path)

@@ -39,7 +39,7 @@ strategies:
 
 # reads everything an observation holds, so any difference between what an entrant sees in
 # its own process and what it would see in the simulator's shows in its prices
-OBSERVER = '''
+OBSERVER = """
 import math
 from strategies import PricingStrategy, Prices
 
@@ -69,9 +69,9 @@ class Observer(PricingStrategy):
 
     def observe(self, result):
         self.evenings.append(result.units + result.revenue + result.views + result.lost_sales)
-'''
+"""
 
-UNDERCUT = '''
+UNDERCUT = """
 from strategies import PricingStrategy
 
 
@@ -80,7 +80,7 @@ class Undercut(PricingStrategy):
         if obs.day == 0:
             return 15.0
         return max(obs.unit_cost * 1.1, min(p[-1] for p in obs.rival_prices.values()) - 0.5)
-'''
+"""
 
 # what a snooping entrant looks for in its own process: any trace of the simulator
 SNOOP = '''
@@ -118,7 +118,7 @@ class Snooper(PricingStrategy):
 )
 
 HOSTILE = {
-    "crasher": '''
+    "crasher": """
 from strategies import PricingStrategy
 
 class Crasher(PricingStrategy):
@@ -126,8 +126,8 @@ class Crasher(PricingStrategy):
         if obs.day == 2:
             return {}["missing"]
         return 12.0
-''',
-    "hanger": '''
+""",
+    "hanger": """
 from strategies import PricingStrategy
 
 class Hanger(PricingStrategy):
@@ -135,50 +135,50 @@ class Hanger(PricingStrategy):
         while obs.day == 1:
             pass
         return 12.0
-''',
-    "hog": '''
+""",
+    "hog": """
 from strategies import PricingStrategy
 
 class Hog(PricingStrategy):
     def price(self, obs):
         self.hoard = bytearray(4 << 30)  # 4 GiB: fine on this machine, not within the limit
         return 12.0
-''',
-    "chatterbox": '''
+""",
+    "chatterbox": """
 from strategies import PricingStrategy
 
 class Chatterbox(PricingStrategy):
     def price(self, obs):
         print("x" * 400_000)
         return 12.0
-''',
-    "nonsense": '''
+""",
+    "nonsense": """
 from strategies import PricingStrategy
 
 class Nonsense(PricingStrategy):
     def price(self, obs):
         return "cheap"
-''',
-    "not_a_number": '''
+""",
+    "not_a_number": """
 from strategies import PricingStrategy
 
 class NotANumber(PricingStrategy):
     def price(self, obs):
         return float("nan") if obs.day == 1 else 12.0
-''',
-    "no_strategy": '''
+""",
+    "no_strategy": """
 def price(obs):
     return 12.0
-''',
-    "quitter": '''
+""",
+    "quitter": """
 import os
 from strategies import PricingStrategy
 
 class Quitter(PricingStrategy):
     def price(self, obs):
         os._exit(3)
-''',
-    "spawner": '''
+""",
+    "spawner": """
 import subprocess
 from strategies import PricingStrategy
 
@@ -189,12 +189,12 @@ class Spawner(PricingStrategy):
         except Exception:
             pass  # caught: still disqualified
         return 12.0
-''',
+""",
 }
 
 
 def _file_reader(target: Path) -> str:
-    return f'''
+    return f"""
 from strategies import PricingStrategy
 
 class Peeker(PricingStrategy):
@@ -203,7 +203,7 @@ class Peeker(PricingStrategy):
             return len(open({str(target)!r}).read()) + 10.0
         except OSError:
             return 12.0  # caught: still disqualified
-'''
+"""
 
 
 def _write(folder: Path, files: dict[str, str]) -> Path:
@@ -315,7 +315,9 @@ def _load(path: Path) -> type:
 
 
 def test_same_folder_and_seed_give_the_same_leaderboard_byte_for_byte(tmp_path):
-    folder = _write(tmp_path / "entrants", {"observer": OBSERVER, "undercut": UNDERCUT, "crasher": HOSTILE["crasher"]})
+    folder = _write(
+        tmp_path / "entrants", {"observer": OBSERVER, "undercut": UNDERCUT, "crasher": HOSTILE["crasher"]}
+    )
     scenario = scenario_from(MARKET)
     run_tournament(folder, scenario, tmp_path / "first")
     run_tournament(folder, scenario, tmp_path / "second")

@@ -324,5 +324,3 @@ def _prices_data(prices: Prices) -> dict:
 
 def _size(size: int) -> str:
     return f"{size / MiB:g} MiB" if size >= MiB else f"{size:,} bytes"
-
-
