@@ -5,6 +5,7 @@ seed, same leaderboard."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import textwrap
 from collections import Counter
 from itertools import permutations
@@ -178,6 +179,23 @@ class Quitter(PricingStrategy):
     def price(self, obs):
         os._exit(3)
 """,
+    "caller": """
+import socket
+from strategies import PricingStrategy
+
+class Caller(PricingStrategy):
+    def price(self, obs):
+        socket.create_connection(("127.0.0.1", 9))
+        return 12.0
+""",
+    "parent_reader": """
+import os
+from strategies import PricingStrategy
+
+class ParentReader(PricingStrategy):
+    def price(self, obs):
+        return len(open(f"/proc/{os.getppid()}/environ", "rb").read())
+""",
     "spawner": """
 import subprocess
 from strategies import PricingStrategy
@@ -250,6 +268,8 @@ def test_misbehaving_entrants_are_disqualified_with_their_reasons(hostile):
         "no_strategy": "not a strategy: the file defines no subclass of PricingStrategy",
         "quitter": "its process exited with status 3 in price() on day 0",
         "spawner": "tried to start a program (subprocess.Popen) in price() on day 0",
+        "caller": "tried to open a network socket (socket.__new__) in price() on day 0",
+        "parent_reader": f"tried to read /proc/{os.getpid()}/environ in price() on day 0",
         "peeker": f"tried to read {hostile[1].parent / 'answers.txt'} in price() on day 0",
         "sibling_reader": f"tried to read {hostile[1].parent / 'entrants' / 'observer.py'} in price() on day 0",
     }
