@@ -334,17 +334,53 @@ def _load(path: Path) -> type:
     return next(v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__)
 
 
+LIBRARY_USER = """
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from strategies import BUILT_IN
+from strategies.simple import CostPlus
+
+
+class LibraryUser(CostPlus):  # pandas, scipy, the strategy library and warnings: all allowed
+
+    def price(self, obs):
+        frame = pd.DataFrame({"price": obs.history.prices})
+        best = optimize.minimize_scalar(lambda p: (p - 13) ** 2, bounds=(0, 30), method="bounded").x
+        warnings.warn("a warning is fine")
+        np.log(np.zeros(1))  # and so is numpy's
+        return float(best) + 0 * len(frame) + 0 * len(BUILT_IN)
+"""
+
+SHOUTER = """
+from strategies import PricingStrategy
+
+class Shouter(PricingStrategy):
+    def price(self, obs):
+        if obs.day == 1:
+            raise ValueError("<script>alert('the answers')</script>")
+        return 12.0
+"""
+
+
 def test_same_folder_and_seed_give_the_same_leaderboard_byte_for_byte(tmp_path):
-    folder = _write(
-        tmp_path / "entrants", {"observer": OBSERVER, "undercut": UNDERCUT, "crasher": HOSTILE["crasher"]}
-    )
+    entrants = {"observer": OBSERVER, "undercut": UNDERCUT, "shouter": SHOUTER, "library_user": LIBRARY_USER}
+    folder = _write(tmp_path / "entrants", entrants)
     scenario = scenario_from(MARKET)
     run_tournament(folder, scenario, tmp_path / "first")
     run_tournament(folder, scenario, tmp_path / "second")
     for name in ("leaderboard.csv", "matches.csv", "report.html"):
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes()
     board = pd.read_csv(tmp_path / "first" / "leaderboard.csv")
-    assert list(board["status"]) == ["ranked", "ranked", "disqualified"]
+    assert list(board["status"]) == ["ranked", "ranked", "ranked", "disqualified"]
+    assert "library_user" in set(board.loc[board["status"] == "ranked", "entrant"])
+    # an entrant's words reach the page as text, never as markup
+    report = (tmp_path / "first" / "report.html").read_text()
+    assert "&lt;script&gt;alert(&#39;the answers&#39;)&lt;/script&gt;" in report
+    assert "<script>" not in report
 
 
 @pytest.mark.parametrize("entrants, seats", [(4, 2), (5, 3), (2, 3), (3, 3)])

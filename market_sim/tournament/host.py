@@ -344,7 +344,17 @@ def main() -> None:
     requests, replies = private_streams()
     hello = json.loads(requests.readline())
     limit_resources(hello["memory"])
-    roots = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *strategies.__path__]
+    # the Python installation and the simulator's own source (the strategy library imports parts
+    # of it), never its state: nothing of the simulator is imported here unless the entrant asks
+    simulator = importlib.util.find_spec("market_sim").submodule_search_locations
+    roots = [
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        *strategies.__path__,
+        *simulator,
+    ]
     sys.path[:] = [entry for entry in sys.path if any(entry.startswith(root) for root in roots)]
     tripwire = Tripwire(roots)
     sys.addaudithook(tripwire)

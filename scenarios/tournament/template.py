@@ -14,7 +14,8 @@ Rules of the tournament (your file is disqualified otherwise):
 - Return a price: a number, or `Prices(...)`; not text, not None, not NaN, not negative.
 - Your code runs in its own process and sees only your own shop's observations. It may not
   open files, start programs, or use the network: trying to is a disqualification.
-- You may import the standard library, numpy, scipy, pandas and scikit-learn.
+- You may import the standard library, numpy, scipy and pandas (and whatever else is installed
+  where the tournament runs).
 """
 
 from strategies import Prices, PricingStrategy
