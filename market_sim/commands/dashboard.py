@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from market_sim.cli import UsageError
-from market_sim.cli import _natural as natural  # until the thin CLI lands
+from market_sim.commands import UsageError
+from market_sim.commands.arguments import positive
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "dashboard", help="watch the market live in the browser and turn its knobs"
     )
     parser.add_argument("scenario", type=Path, help="scenario YAML file")
-    parser.add_argument("--port", type=natural, default=8765, help="port on 127.0.0.1 (default 8765)")
+    parser.add_argument("--port", type=positive, default=8765, help="port on 127.0.0.1 (default 8765)")
     return parser
 
 

@@ -8,10 +8,8 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from market_sim.cli import UsageError
-from market_sim.cli import _natural as natural  # until the thin CLI lands
-from market_sim.cli import _positive as positive
-from market_sim.cli import _seconds as seconds
+from market_sim.commands import UsageError
+from market_sim.commands.arguments import natural, positive, seconds, slug
 
 MiB = 1 << 20
 
@@ -59,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 f"--house: no strategy named {args.house!r}; the scenario has: {', '.join(named)}"
             )
         house = named[args.house]
-    out = args.out or Path("reports") / f"tournament-{args.folder.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
+    out = args.out or Path("reports") / f"tournament-{slug(args.folder.name)}-{stamp}"
     if out.exists() and not args.overwrite:
         raise UsageError(f"--out: {out} already exists (use --overwrite to replace it)")
     limits = Limits(seconds=args.time_limit, memory=args.memory_limit * MiB)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from market_sim.output import write_folder
+from market_sim.result_folder import write_folder
 from market_sim.scenario import Scenario, StrategySpec
 from market_sim.tournament.entrant import Limits
 from market_sim.tournament.leaderboard import write_results

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from market_sim import metrics
-from market_sim.output import write_csv
+from market_sim.result_folder import write_csv
 from market_sim.tournament.play import Results
 from market_sim.tournament.schedule import HOUSE
 
