@@ -383,6 +383,31 @@ def test_same_folder_and_seed_give_the_same_leaderboard_byte_for_byte(tmp_path):
     assert "<script>" not in report
 
 
+SEGFAULT = """
+import faulthandler
+from strategies import PricingStrategy
+
+class Segfault(PricingStrategy):
+    def price(self, obs):
+        faulthandler._sigsegv()
+"""
+
+
+def test_the_last_entrant_standing_plays_the_house(tmp_path):
+    """Everyone else out: the survivor is ranked on matches against the house, as if it had
+    entered alone."""
+    folder = _write(
+        tmp_path / "entrants", {"crasher": HOSTILE["crasher"], "segfault": SEGFAULT, "undercut": UNDERCUT}
+    )
+    board = run_tournament(folder, scenario_from(MARKET), tmp_path / "out").set_index("entrant")
+    assert board.loc["segfault", "reason"] == "its process killed by signal SIGSEGV in price() on day 0"
+    assert board.loc["undercut", "status"] == "ranked"
+    matches = pd.read_csv(tmp_path / "out" / "matches.csv")
+    assert len(matches) == board.loc["undercut", "matches"] == 4  # 2 seats × 2 replications
+    assert set(matches["rivals"]) == {"house"}
+    assert np.isfinite(board.loc["undercut", ["profit_mean", "vs_house_mean"]].astype(float)).all()
+
+
 @pytest.mark.parametrize("entrants, seats", [(4, 2), (5, 3), (2, 3), (3, 3)])
 def test_round_robin_puts_everyone_in_every_seat_against_every_rival_equally(entrants, seats):
     matches = round_robin(list(range(entrants)), seats, replications=2)

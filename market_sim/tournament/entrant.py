@@ -179,13 +179,17 @@ class Entrant:
             self.fail(f"sent a malformed answer in {what}")
         return reply
 
-    def _died(self, what: str) -> None:
-        process = self._process
-        status = process.wait(timeout=5)
+    def _died(self, what: str) -> typing.NoReturn:
+        """Its answers stopped: say how the process ended (or that it hung up and lives on)."""
+        try:
+            status = self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail(f"closed its answer channel {what}")
         lines = self._tail.decode(errors="replace").strip().splitlines()
         last = f": {lines[-1][:200]}" if lines else ""
         if status < 0:
-            cause = f"killed by signal {signal.Signals(-status).name}"
+            name = signal.Signals(-status).name if -status in signal.valid_signals() else str(-status)
+            cause = f"killed by signal {name}"
         else:
             cause = f"exited with status {status}"
         self.fail(f"its process {cause} {what}{last}")

@@ -63,24 +63,38 @@ def play_tournament(
             entrant.start()
         for entrant in entrants:
             entrant.ready()
-        qualified = [e.index for e in entrants if e.failure is None]
-        results.matches = round_robin(qualified, len(scenario.sellers), scenario.replications)
-        for done, match in enumerate(results.matches):
-            if progress:
-                progress(done, len(results.matches))
-            if not _still_in(match, entrants):
-                continue
-            _play(match, results)
-            for seat, i in enumerate(match.seating):
-                twin = match.twin(seat)
-                if i != HOUSE and twin not in results.profits and _still_in(twin, entrants):
-                    _play(twin, results)
+        players = [e.index for e in entrants if e.failure is None]
+        while True:
+            results.matches = round_robin(players, len(scenario.sellers), scenario.replications)
+            for done, match in enumerate(results.matches):
+                if progress:
+                    progress(done, len(results.matches))
+                _play_with_twins(match, results)
+            survivors = [i for i in players if entrants[i].failure is None]
+            if survivors == players:
+                break
+            # the survivors' round robin is part of this one, unless too few are left to fill
+            # the seats without the house: then they play again, against the house
+            players = survivors
         if progress:
             progress(len(results.matches), len(results.matches))
     finally:
         for entrant in entrants:
             entrant.stop()
     return results
+
+
+def _play_with_twins(match: Match, results: Results) -> None:
+    """Play a match and, for each entrant in it, its twin with the house in that place; each
+    game is played once (twins recur, and a second pass over a schedule finds its games played)."""
+    if match not in results.profits and _still_in(match, results.entrants):
+        _play(match, results)
+    if match not in results.profits:
+        return  # someone in it failed: it does not count, nor do its twins
+    for seat, player in enumerate(match.seating):
+        twin = match.twin(seat)
+        if player != HOUSE and twin not in results.profits and _still_in(twin, results.entrants):
+            _play(twin, results)
 
 
 def _still_in(match: Match, entrants: list[Entrant]) -> bool:
