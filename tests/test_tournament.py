@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from market_sim.cli import main
 from market_sim.model import MarketModel
 from market_sim.tournament import Limits, run_tournament
 from market_sim.tournament.schedule import HOUSE, round_robin
@@ -406,6 +407,28 @@ def test_the_last_entrant_standing_plays_the_house(tmp_path):
     assert len(matches) == board.loc["undercut", "matches"] == 4  # 2 seats × 2 replications
     assert set(matches["rivals"]) == {"house"}
     assert np.isfinite(board.loc["undercut", ["profit_mean", "vs_house_mean"]].astype(float)).all()
+
+
+def test_tournament_command_ranks_writes_and_refuses_bad_input(tmp_path, capsys):
+    folder = _write(tmp_path / "entrants", {"undercut": UNDERCUT, "crasher": HOSTILE["crasher"]})
+    scenario = tmp_path / "market.yaml"
+    scenario.write_text(MARKET)
+    out = tmp_path / "out"
+    assert (
+        main(
+            ["tournament", str(folder), "--scenario", str(scenario), "--out", str(out), "--replications", "3"]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "  1. undercut" in printed
+    assert "crasher                  disqualified: crashed in price() on day 2" in printed
+    assert pd.read_csv(out / "leaderboard.csv")["matches"].tolist() == [6, 0]  # 2 seats × 3 replications
+    assert main(["tournament", str(folder), "--scenario", str(scenario), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["tournament", str(tmp_path / "none"), "--scenario", str(scenario)]) == 2
+    assert main(["tournament", str(folder), "--scenario", str(scenario), "--house", "nobody"]) == 2
+    assert "--house: no strategy named 'nobody'; the scenario has: house" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("entrants, seats", [(4, 2), (5, 3), (2, 3), (3, 3)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import sys
 from pathlib import Path
 
 from market_sim.commands import UsageError
@@ -39,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from market_sim.loader import load_scenario
     from market_sim.tournament import HouseFailure, Limits, run_tournament
 
@@ -62,11 +65,17 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise UsageError(f"--out: {out} already exists (use --overwrite to replace it)")
     limits = Limits(seconds=args.time_limit, memory=args.memory_limit * MiB)
-    try:
-        board = run_tournament(args.folder, scenario, out, house, limits, overwrite=args.overwrite)
-    except HouseFailure as error:
-        print(f"error: {error}")
-        return 1
+    with tqdm(desc="matches", unit="match", leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        try:
+            board = run_tournament(args.folder, scenario, out, house, limits, args.overwrite, progress)
+        except HouseFailure as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     for row in board.itertuples():
         if row.status == "ranked":
             profit, versus = f"{row.profit_mean:12,.2f}", f"{row.vs_house_mean:+,.2f}"
