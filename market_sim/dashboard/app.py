@@ -21,7 +21,7 @@ from market_sim.loader import load_scenario
 from market_sim.scenario import Scenario
 
 SCENARIO_VARIABLE = "MARKET_SIM_DASHBOARD_SCENARIO"
-FIGURE_SIZE = (5.6, 3.2)
+FIGURE_SIZE = (5.6, 3.9)
 
 
 def model_params(scenario: Scenario) -> dict:
@@ -36,7 +36,7 @@ def model_params(scenario: Scenario) -> dict:
         },
         "replication": {
             "type": "SliderInt",
-            "label": "Replication (which shoppers)",
+            "label": "Replication",
             "value": 0,
             "min": 0,
             "max": max(scenario.replications - 1, 1),
@@ -143,6 +143,8 @@ def ExplainToday(model: DashboardModel) -> solara.Element:
             solara.Text(f"Day 0 of {model.days}", classes=["day-counter"])
             solara.Text("Press ▶ (play) or Step to open the market.")
         solara.Text(f"Focal strategy: {model.strategy_name}; replication {model.replication}")
+        settings = ", ".join(f"{label.lower()} {value:.4g}" for label, value in model.settings.items())
+        solara.Text(f"This market (moved sliders apply on Reset): {settings}")
         solara.FileDownload(
             lambda: csv_of(model),
             filename=f"dashboard-{model.spec.name[:40]}.csv".replace(" ", "_"),
@@ -159,7 +161,7 @@ def csv_of(model: DashboardModel) -> str:
     return record.to_csv(index=False, lineterminator="\n")
 
 
-COMPONENTS = [PriceChart, UnitsChart, ProfitChart, SegmentChart, ExplainToday]
+COMPONENTS = [ExplainToday, PriceChart, UnitsChart, ProfitChart, SegmentChart]
 
 
 @solara.component

@@ -78,7 +78,7 @@ def knobs(scenario: Scenario) -> dict[str, Knob]:
             "Focal opening stock", stock, 0.0, _round_up(3 * max(stock, 1)), _step(stock, 1)
         )
     visits = _mean_over(segments, lambda s: s.visit_rate)
-    found["visit_rate"] = Knob("Visit rate (chance a consumer shops a day)", visits, 0.01, 1.0, 0.01)
+    found["visit_rate"] = Knob("Visit rate", visits, 0.01, 1.0, 0.01)
     return found
 
 
@@ -153,16 +153,23 @@ class DashboardModel(MarketModel):
         stock: float | None = None,
         visit_rate: float | None = None,
     ):
-        market = adjusted(
-            spec,
-            mean_wtp=mean_wtp,
-            price_sensitivity=price_sensitivity,
-            undercut=undercut,
-            stock=stock,
-            visit_rate=visit_rate,
-        )
+        given = {
+            "price": price,
+            "mean_wtp": mean_wtp,
+            "price_sensitivity": price_sensitivity,
+            "undercut": undercut,
+            "stock": stock,
+            "visit_rate": visit_rate,
+        }
+        market = adjusted(spec, **{name: value for name, value in given.items() if name != "price"})
         super().__init__(market, chosen_strategy(spec, strategy, price), int(replication))
         self.strategy_name = strategy
+        # what this market was made with: each knob as given, or the scenario's own value
+        self.settings = {
+            knob.label: knob.value if given[name] is None else float(given[name])
+            for name, knob in knobs(spec).items()
+            if name != "price" or strategy == FIXED_PRICE
+        }
         self.theory = closed_forms(market)
         self.rows: list[dict[str, Any]] = []
         self.datacollector = DataCollector(model_reporters={name: _column(name) for name in self.columns()})
