@@ -59,9 +59,7 @@ def knobs(scenario: Scenario) -> dict[str, Knob]:
     segments = scenario.consumers.segments
     found: dict[str, Knob] = {}
     price = default_price(scenario)
-    found["price"] = Knob(
-        "Focal price (fixed price strategy)", price, 0.0, _round_up(3 * price), _step(price)
-    )
+    found["price"] = Knob("Fixed focal price", price, 0.0, _round_up(3 * price), _step(price))
     wtp = _mean_over(segments, lambda s: mean(s.wtp))
     spread = max(abs(wtp), scenario.focal.unit_cost, 1.0)
     found["mean_wtp"] = Knob("Mean willingness to pay", wtp, wtp - spread, wtp + spread, _step(spread))
