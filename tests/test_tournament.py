@@ -172,6 +172,13 @@ class NotANumber(PricingStrategy):
 def price(obs):
     return 12.0
 """,
+    "typo": """
+from strategies import PricingStrategy
+
+class Typo(PricingStrategy)
+    def price(self, obs):
+        return 12.0
+""",
     "quitter": """
 import os
 from strategies import PricingStrategy
@@ -268,6 +275,7 @@ def test_misbehaving_entrants_are_disqualified_with_their_reasons(hostile):
         "not_a_number": "answered nonsense on day 1: price must be finite and not negative, got nan",
         "no_strategy": "not a strategy: the file defines no subclass of PricingStrategy",
         "quitter": "its process exited with status 3 in price() on day 0",
+        "typo": "not a strategy: the file is not valid Python: expected ':' (line 4)",
         "spawner": "tried to start a program (subprocess.Popen) in price() on day 0",
         "caller": "tried to open a network socket (socket.__new__) in price() on day 0",
         "parent_reader": f"tried to read /proc/{os.getpid()}/environ in price() on day 0",

@@ -122,7 +122,9 @@ class Tripwire:
             self.refuse(f"tried to {FORBIDDEN[event]} ({event})")
 
     def check_path(self, path: Any, verb: str) -> None:
-        if isinstance(path, int):
+        # Python looks for the entrant's source by its pseudo-name to show a syntax error (in
+        # the empty working folder: it finds nothing)
+        if isinstance(path, int) or os.fsdecode(path) == FILENAME:
             return
         real = os.path.realpath(os.fsdecode(path))
         if real in ALLOWED_FILES or any(os.path.join(real, "").startswith(root) for root in self.roots):
@@ -151,7 +153,14 @@ class Host:
         module = types.ModuleType(MODULE)
         module.__file__ = FILENAME
         sys.modules[MODULE] = module
-        exec(compile(self.source, FILENAME, "exec"), module.__dict__)
+        try:
+            code = compile(self.source, FILENAME, "exec")
+        except (SyntaxError, ValueError) as error:  # ValueError: a null byte in the source
+            line = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
+            raise NotAStrategy(
+                f"the file is not valid Python: {getattr(error, 'msg', error)}{line}"
+            ) from None
+        exec(code, module.__dict__)
         for value in list(module.__dict__.values()):
             if (
                 isinstance(value, type)
@@ -163,7 +172,10 @@ class Host:
 
     def check(self, message: dict) -> dict:
         cls = self.load()
-        cls()
+        try:
+            cls()
+        except TypeError as error:  # it asks for arguments: a tournament gives none
+            raise NotAStrategy(f"{cls.__name__}() cannot be made without arguments: {error}") from None
         return {"ok": cls.__name__}
 
     def match(self, message: dict) -> dict:
