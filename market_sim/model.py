@@ -104,7 +104,7 @@ class MarketModel(mesa.Model):
         self.wtp_multipliers = [scenario.wtp_multiplier(day) for day in range(scenario.days)]
         focal = strategy or scenario.strategies[0]
         chosen = [focal if spec.focal else spec.strategy for spec in scenario.sellers]
-        made = list(seats) if seats is not None else [build(c.kind, c.params) for c in chosen]
+        made = list(seats) if seats is not None else [build(c.builds, c.params) for c in chosen]
         if len(made) != len(scenario.sellers):
             raise ValueError(f"{len(made)} seats for {len(scenario.sellers)} sellers")
         self.sellers = [

@@ -226,7 +226,7 @@ def rival_undercut(scenario: Scenario) -> float | None:
     for seller in scenario.sellers:
         if not seller.focal and _undercuts(seller.strategy):
             params = seller.strategy.params
-            return float(params.get(UNDERCUTTING, getattr(resolve(seller.strategy.kind), UNDERCUTTING)))
+            return float(params.get(UNDERCUTTING, getattr(_class(seller.strategy), UNDERCUTTING)))
     return None
 
 
@@ -303,7 +303,12 @@ def _mean_over(segments: tuple[Segment, ...], of: Callable[[Segment], float]) ->
 
 
 def _undercuts(spec: StrategySpec | None) -> bool:
-    return spec is not None and UNDERCUTTING in resolve(spec.kind).parameters()
+    return spec is not None and UNDERCUTTING in _class(spec).parameters()
+
+
+def _class(spec: StrategySpec) -> type:
+    builds = spec.builds
+    return builds if isinstance(builds, type) else resolve(builds)
 
 
 def _with(spec: StrategySpec, name: str, value: float) -> StrategySpec:

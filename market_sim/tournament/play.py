@@ -106,7 +106,7 @@ def _play(match: Match, results: Results) -> None:
     entrant that failed."""
     scenario = results.scenario
     seats = [
-        build(results.house.kind, results.house.params)
+        build(results.house.builds, results.house.params)
         if i == HOUSE
         else Seat(results.entrants[i], [scenario.seed, match.replication, int(Purpose.STRATEGY), j])
         for j, i in enumerate(match.seating)
