@@ -350,3 +350,40 @@ def test_sys_exit_while_loading_a_plugin_is_invalid_input(tmp_path, monkeypatch,
     scenario.write_text(market("exits_on_import:Exits"))
     assert main(["validate", str(scenario)]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_sigterm_ends_the_command_while_a_strategy_swallows_every_stop(plugins, tmp_path):
+    """A bare `except:` in a strategy must not leave the command hanging on SIGTERM (item 14)."""
+    import signal
+    import subprocess
+    import time
+
+    (plugins / "stubborn.py").write_text(STUBBORN)
+    scenario = plugins / "scenario.yaml"
+    scenario.write_text(market("stubborn:Stubborn"))
+    out = tmp_path / "out"
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, str(root / "run_sim.py"), "run", str(scenario), "--out", str(out), "--quiet"]
+    process = subprocess.Popen(
+        [*command, "--workers", "1", "--time-limit", "600"], cwd=plugins, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while process.poll() is None and not _spinning(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the stubborn strategy runs
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err.decode()
+    assert b"--resume" in err
+    assert json.loads((out / "manifest.json").read_text())["partial"] is True
+
+
+def _spinning(pid: int) -> bool:
+    """Whether a child of `pid` is using the processor (the stubborn strategy has started)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] == "R":
+            return True
+    return False
