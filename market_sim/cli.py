@@ -186,7 +186,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 130
     if not args.quiet:
-        _print_ranking(out, scenario.focal.name, args.baseline)
+        _print_ranking(out, scenario, args.baseline)
     print(f"wrote {out}/report.html")
     for run in failures:
         print(f"failed: {_failure_text(run)}", file=sys.stderr)
@@ -224,7 +224,7 @@ def _write_results(
     runs = [tabulated.run for tabulated in done]
     failures = [_failure_text(run) for run in runs if run.failure]
     scores = tables.scores_from_rows(scenario, [t.scores for t in done if t.scores is not None])
-    summary = metrics.summarise(scores, args.baseline)
+    summary = metrics.summarise(scores, args.baseline, benchmark=metrics.benchmarks(scenario.strategies))
 
     def fill(folder: Path) -> None:
         output.write_csv(summary, folder / "summary.csv")
@@ -292,7 +292,10 @@ def _manifest(
         "replications": scenario.replications,
         "days": scenario.days,
         "strategies": [spec.name for spec in scenario.strategies],
-        "baseline": args.baseline or scenario.strategies[0].name,
+        "baseline": args.baseline
+        or metrics.default_baseline(
+            [spec.name for spec in scenario.strategies], metrics.benchmarks(scenario.strategies)
+        ),
         "random_streams": "PCG64 per (seed, replication, purpose), jumped per day (market_sim.streams)",
         "versions": output.versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -314,13 +317,14 @@ def _report(args: argparse.Namespace) -> int:
     except RunFolderError as error:
         raise UsageError(str(error)) from None
     if not args.quiet:
-        print(ranking_text(results.scores, results.baseline, results.focal))
+        print(ranking_text(results.scores, results.baseline, results.focal, results.benchmarks))
     print(f"wrote {args.folder}/report.html")
     return 0
 
 
-def _print_ranking(out: Path, focal: str, baseline: str | None) -> None:
-    print(ranking_text(read_table(out / "scores.csv"), baseline, focal))
+def _print_ranking(out: Path, scenario: Scenario, baseline: str | None) -> None:
+    scores = read_table(out / "scores.csv")
+    print(ranking_text(scores, baseline, scenario.focal.name, metrics.benchmarks(scenario.strategies)))
 
 
 # --- overrides and sweeps -----------------------------------------------------------------

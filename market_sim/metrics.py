@@ -10,15 +10,18 @@ replication's scores the honest measure), `comparisons` (every pair) and `verdic
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from market_sim.ledger import Ledger
+
+if TYPE_CHECKING:
+    from market_sim.scenario import StrategySpec
 
 CONFIDENCE = 0.95
 NO_DIFFERENCE = "no clear difference"
@@ -428,22 +431,43 @@ def add_benchmarks(
     return scores
 
 
+def benchmarks(specs: Sequence[StrategySpec]) -> frozenset[str]:
+    """The names of the strategies that use hidden truth (the oracles): benchmarks that no seller
+    could run, ranked apart and never the winner or the default baseline."""
+    from strategies import resolve  # the strategy classes say whether they see hidden truth
+
+    return frozenset(spec.name for spec in specs if resolve(spec.kind).uses_hidden_truth)
+
+
+def default_baseline(names: Sequence[str], benchmark: Collection[str] = ()) -> str:
+    """The first strategy a seller could run (the first of all when every one is a benchmark)."""
+    return next((name for name in names if name not in benchmark), names[0] if names else "")
+
+
 def summarise(
-    scores: pd.DataFrame, baseline: str | None = None, confidence: float = CONFIDENCE
+    scores: pd.DataFrame,
+    baseline: str | None = None,
+    confidence: float = CONFIDENCE,
+    benchmark: Collection[str] = (),
 ) -> pd.DataFrame:
     """Mean, standard deviation and t confidence interval of every score, per strategy, and the
-    paired profit difference against `baseline` (default: the first strategy).
+    paired profit difference against `baseline` (default: the first strategy that is not a
+    `benchmark`).
 
     `scores` has one row per (strategy, replication); the result one row per strategy, in the
-    order strategies first appear.
+    order strategies first appear, with `benchmark` true for the strategies named in `benchmark`.
     """
     if scores.empty:
         return pd.DataFrame()
     names = list(dict.fromkeys(scores["strategy"]))
-    baseline = baseline if baseline in names else names[0]
+    baseline = baseline if baseline in names else default_baseline(names, benchmark)
     rows = []
     for strategy, group in scores.groupby("strategy", sort=False):
-        row: dict[str, object] = {"strategy": strategy, "replications": len(group)}
+        row: dict[str, object] = {
+            "strategy": strategy,
+            "benchmark": strategy in benchmark,
+            "replications": len(group),
+        }
         for score in SCORES:
             column = group[score.name] if score.name in group else pd.Series(dtype=float)
             row.update(_describe(column.dropna().to_numpy(), score.name, confidence))
@@ -667,30 +691,41 @@ def readable(value: float) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Who did best on a score, and whether the others are clearly behind."""
+    """Who did best on a score among the strategies a seller could run, and whether the others
+    are clearly behind; the benchmarks (oracles) are ranked apart."""
 
     leader: str | None
     tied: tuple[str, ...]  # strategies not clearly behind the leader (paired interval includes 0)
     behind: tuple[Comparison, ...]  # the leader against each other strategy
     text: str
+    benchmarks: tuple[Comparison, ...] = ()  # each benchmark against the leader
 
 
-def verdict(scores: pd.DataFrame, score: str = "profit", confidence: float = CONFIDENCE) -> Verdict:
-    """The strategy with the best mean `score`, declared the winner only if its paired interval
-    against every other strategy excludes zero."""
+def verdict(
+    scores: pd.DataFrame,
+    score: str = "profit",
+    confidence: float = CONFIDENCE,
+    benchmark: Collection[str] = (),
+) -> Verdict:
+    """The runnable strategy (not a `benchmark`) with the best mean `score`, declared the winner
+    only if its paired interval against every other runnable strategy excludes zero; the text
+    then says how each benchmark compares with it."""
     means = scores.groupby("strategy", sort=False)[score].mean().dropna() if len(scores) else pd.Series()
+    oracles = [name for name in means.index if name in benchmark]
+    means = means.drop(oracles)
     if means.empty:
-        return Verdict(None, (), (), "No strategy finished.")
+        text = "No strategy finished." if not oracles else "Only benchmarks that use hidden truth finished."
+        return Verdict(None, (), (), text)
     better = SCORE[score].better or "higher"
     leader = str(means.idxmin() if better == "lower" else means.idxmax())
-    if len(means) == 1:
-        return Verdict(leader, (), (), f"Only one strategy was compared: {leader}.")
+    label = SCORE[score].label.lower()
     against = tuple(
         paired(scores, leader, other, score, confidence) for other in means.index if other != leader
     )
     tied = tuple(c.versus for c in against if c.verdict != "better")
-    label = SCORE[score].label.lower()
-    if not tied:
+    if len(means) == 1:
+        text = f"Only one strategy a seller could run was compared: {leader}."
+    elif not tied:
         closest = min(against, key=lambda c: abs(c.mean))
         text = (
             f"Winner on {label}: {leader}. Its paired {confidence:.0%} interval excludes zero against "
@@ -702,4 +737,16 @@ def verdict(scores: pd.DataFrame, score: str = "profit", confidence: float = CON
             f"No clear winner on {label}: {leader} has the best mean, but there is no clear difference "
             f"from {', '.join(tied)} (paired {confidence:.0%} interval includes zero)."
         )
-    return Verdict(leader, tied, against, text)
+    measured = tuple(paired(scores, name, leader, score, confidence) for name in oracles)
+    for comparison in measured:
+        text += (
+            f" Benchmark {comparison.strategy} (uses hidden truth, ranked apart): "
+            f"{_signed(comparison.mean)} [{readable(comparison.ci_low)}, {readable(comparison.ci_high)}] "
+            f"against {leader}."
+        )
+    return Verdict(leader, tied, against, text, measured)
+
+
+def _signed(value: float) -> str:
+    text = readable(value)
+    return f"+{text}" if value > 0 else text

@@ -322,3 +322,37 @@ def test_lesson_files_run_end_to_end_quickly(tmp_path):
 
 def lesson_path(stem: str) -> Path:
     return next(p for p in LESSONS if p.stem.startswith(stem))
+
+
+# --- benchmarks are not contestants (issue 10, item 1) -----------------------------------------
+
+ORACLE_FIRST = TWINS.replace(
+    "strategies:\n", "strategies:\n  - {kind: oracle_best_fixed, grid: 5, name: oracle}\n"
+).replace("replications: 8", "replications: 4")
+
+
+def test_an_oracle_is_a_benchmark_never_the_winner_or_default_baseline(tmp_path, capsys):
+    out = tmp_path / "out"
+    source = tmp_path / "s.yaml"
+    source.write_text(ORACLE_FIRST)
+    assert main(["run", str(source), "--out", str(out), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    summary = read_table(out / "summary.csv").set_index("strategy")
+    # the oracle earns the most, yet the baseline is the first strategy a seller could run
+    assert summary["profit_mean"].idxmax() == "oracle"
+    assert set(summary["baseline"]) == {"fixed(price=25)"}
+    assert json.loads((out / "manifest.json").read_text())["baseline"] == "fixed(price=25)"
+    assert summary["benchmark"].to_dict() == {
+        "oracle": True,
+        "fixed(price=25)": False,
+        "fixed(price=35)": False,
+    }
+    html = page(out)
+    assert "oracle has the best mean" not in html and "Winner on profit: oracle" not in html
+    assert "Benchmark oracle (uses hidden truth, ranked apart)" in html
+    assert "Benchmarks: they use hidden truth" in html
+    # ranked apart: the runnable strategies take places 1 and 2, the oracle none
+    assert re.search(r"<tr><td>–</td><td class='text name'>oracle", html)
+    table = printed.splitlines()[2:5]  # title, header, three strategies
+    assert [line.split()[0] for line in table] == ["1", "2", "benchmark"]
+    assert table[2].split()[1] == "oracle"

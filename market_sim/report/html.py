@@ -230,14 +230,24 @@ def _ranking(results: Results) -> str:
     )
     tied = {results.verdict.leader, *results.verdict.tied}
     rows = []
-    for rank, (_, row) in enumerate(results.ranked.iterrows(), start=1):
+    rank = 0
+    for _, row in results.ranked.iterrows():
         strategy = str(row["strategy"])
+        if row["benchmark"] and rank == len(rows):  # the first benchmark: the group starts
+            rows.append(
+                f"<tr class='group'><th colspan='{6 + len(extra)}'>Benchmarks: they use hidden truth "
+                "(no seller could run them), so they are ranked apart and never win; they show what a "
+                "strategy leaves on the table</th></tr>"
+            )
+        if not row["benchmark"]:
+            rank += 1
         name = f"<td class='text name{' winner' if strategy in tied else ''}'>{escape(strategy)}"
         cells = _mean_cell(row, "profit") + _baseline_cells(results, row)
         cells += "".join(
             f"<td>{number(row[f'{score}_mean'], metrics.SCORE[score].unit)}</td>" for score in extra
         )
-        rows.append(f"<tr><td>{rank}</td>{name}{_leader_mark(results, strategy)}</td>{cells}</tr>")
+        place = "–" if row["benchmark"] else str(rank)
+        rows.append(f"<tr><td>{place}</td>{name}{_leader_mark(results, strategy)}</td>{cells}</tr>")
     note = (
         f"<p class='note'>Focal seller {escape(results.focal)}; baseline <b>{escape(results.baseline)}</b> "
         "(change it with <code>--baseline NAME</code>). Each replication pairs a strategy with the "
