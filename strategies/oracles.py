@@ -2,7 +2,9 @@
 seller could play them; they show how much a real strategy leaves on the table.
 
 Both get the whole market model through `reveal`, which the engine calls only for strategies
-that declare `uses_hidden_truth` and whose kind starts with `oracle_`.
+that declare `uses_hidden_truth` and whose kind starts with `oracle_`; `oracle_best_fixed`
+replays the market through the model's `replay(kind, params)`, so no strategy imports the
+engine (see the import contracts in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
-from market_sim.scenario import StrategySpec
 from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, require
 
 
@@ -131,18 +132,14 @@ class OracleBestFixed(_Oracle):
     grid: int = 16
 
     def reveal(self, model: Any) -> None:
-        # the engine imports the strategies, so it is imported here, when an oracle first runs
-        from market_sim.model import MarketModel
-
         me = next(s.index for s in model.sellers if s.name == self.info.seller)
         if not model.spec.sellers[me].focal:
             raise ValueError("oracle_best_fixed benchmarks the focal seat only")
         replays: dict[float, float] = {}
 
         def loss(price: float) -> float:
-            replay = MarketModel(model.spec, StrategySpec("fixed", {"price": price}), model.replication)
-            replay.run_for(model.days)
-            replays[price] = float(replay.ledger.profit[:, me].sum())
+            ledger = model.replay("fixed", {"price": price})
+            replays[price] = float(ledger.profit[:, me].sum())
             return -replays[price]
 
         population, seller = model.population, model.spec.sellers[me]
