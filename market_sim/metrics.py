@@ -202,8 +202,8 @@ SCORES: tuple[Score, ...] = (
         "Fairness",
         "share",
         "lower",
-        "Share of units sold at a price above the seller's usual price (the median of its posted "
-        "prices over the run).",
+        "Share of units sold at a price above the usual price of the buyer's segment (the median, "
+        "over the run, of the price that segment was offered): surges, not segment prices.",
     ),
     Score(
         "guardrail_hits",
@@ -229,10 +229,17 @@ SCORES: tuple[Score, ...] = (
         "Behaviour",
         "price",
         "",
-        "Mean absolute change of the posted price from one day to the next.",
+        "Mean absolute change from one day to the next of the prices on offer: the price each segment "
+        "was offered (its own, or the base price), averaged over segments. A base price that no shopper "
+        "is offered does not count.",
     ),
     Score(
-        "price_changes", "Price changes", "Behaviour", "count", "", "Days on which the posted price changed."
+        "price_changes",
+        "Price changes",
+        "Behaviour",
+        "count",
+        "",
+        "Days on which a price on offer (to any segment) changed.",
     ),
     Score(
         "regret",
@@ -272,7 +279,7 @@ def run_scores(
         **_inventory_scores(ledger, seller, days),
         **_fairness_scores(ledger, seller, days, valuations),
         "consumer_surplus": float(ledger.segment_surplus[:days].sum()),
-        **_behaviour_scores(ledger.price[:days, seller]),
+        **_behaviour_scores(ledger.offered[:days, seller]),
     }
 
 
@@ -323,7 +330,6 @@ def _fairness_scores(
     bought, visited = units > 0, views > 0
     prices = revenue[bought] / units[bought]
     paid = paid_prices(ledger, seller)
-    usual = float(np.median(ledger.price[:days, seller])) if days else np.nan
     return {
         "price_gap": spread(prices),
         "demand_gap": spread(units[visited] / views[visited]),
@@ -331,17 +337,30 @@ def _fairness_scores(
         "no_purchase_gap": _no_purchase_gap(valuations, revenue, units),
         "price_gini": gini(paid),
         "price_ratio": _price_ratio(prices),
-        "share_above_usual": share_above(paid, usual),
+        "share_above_usual": _share_above_usual(ledger, seller, days),
         "guardrail_hits": float(ledger.guardrail_hits[:days, seller].sum()),
     }
 
 
-def _behaviour_scores(prices: np.ndarray) -> dict[str, float]:
-    steps = np.abs(np.diff(prices))
+def _behaviour_scores(offered: np.ndarray) -> dict[str, float]:
+    """From the prices offered, day × segment."""
+    steps = np.abs(np.diff(offered, axis=0))
     return {
-        "price_volatility": float(steps.mean()) if len(steps) else 0.0,
-        "price_changes": float(np.count_nonzero(steps)),
+        "price_volatility": float(steps.mean()) if steps.size else 0.0,
+        "price_changes": float(np.count_nonzero(steps.any(axis=1))),
     }
+
+
+def _share_above_usual(ledger: Ledger, seller: int, days: int) -> float:
+    """Share of units sold above the usual (median offered) price of the buyer's segment."""
+    units = ledger.segment_units[:days, seller]  # day × segment × new/returning
+    if not days or not units.sum():
+        return np.nan
+    usual = np.broadcast_to(np.median(ledger.offered[:days, seller], axis=0)[None, :, None], units.shape)
+    sold = units > 0
+    paid = ledger.segment_revenue[:days, seller][sold] / units[sold]
+    above = paid > usual[sold] + TOLERANCE * np.maximum(1.0, np.abs(usual[sold]))
+    return float(units[sold][above].sum() / units[sold].sum())
 
 
 def paid_prices(ledger: Ledger, seller: int) -> tuple[np.ndarray, np.ndarray]:
@@ -371,15 +390,6 @@ def gini(weighted: tuple[np.ndarray, np.ndarray]) -> float:
 def spread(values: np.ndarray) -> float:
     """Max − min, 0 with fewer than two values."""
     return float(values.max() - values.min()) if len(values) > 1 else 0.0
-
-
-def share_above(weighted: tuple[np.ndarray, np.ndarray], usual: float) -> float:
-    """Share of the weight on values above `usual` (by more than rounding)."""
-    values, weights = weighted
-    if not weights.sum():
-        return np.nan
-    above = values > usual + TOLERANCE * max(1.0, abs(usual))
-    return float(weights[above].sum() / weights.sum())
 
 
 def no_purchase_valuation(valuations: np.ndarray, price: float) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from market_sim.agents import Consumer, Offer, Seller
+from market_sim.agents import Consumer, Offer, Seller, offered_prices
 from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.ledger import Ledger
 from market_sim.population import Population
@@ -328,6 +328,7 @@ class MarketModel(mesa.Model):
             j = seller.index
             books = seller.settle(day, int(units[j]), last_day)
             ledger.price[day, j] = seller.decision.base
+            ledger.offered[day, j] = offered_prices(seller.decision, population.segment_names)
             ledger.reason[day, j] = seller.decision.reason
             ledger.guardrail_hits[day, j] = seller.guardrail_hits
             ledger.units[day, j] = units[j]

@@ -20,8 +20,9 @@ class SegmentPricing(LearningStrategy):
     prices: given prices of observable segments, e.g. {members: 55}; every observable segment
         not named here gets a learned price, from its own sales, the way demand_response learns.
     base_price: given price for everyone else (segments the seller cannot observe); None:
-        learned likewise. When every shopper is in an observable segment nobody pays the base
-        price; it is then the shoppers' average of the segment prices, for the daily output.
+        learned likewise. When every shopper is in an observable segment nobody is offered the
+        base price: the seller's posted price is then its lowest segment price (the engine's
+        rule), and only the segment prices count for the guardrails and the scores.
     coupon_new, coupon_returning: money off for shoppers who have never bought from this seller,
         or who have. The engine knows only these two statuses (there is no "lapsed" customer);
         coupons are given, not learned, and prices are learned as listed, before coupons.
@@ -93,10 +94,7 @@ class SegmentPricing(LearningStrategy):
         prices, notes = self._plan(obs, learned, rivals, data, keep, {**self.given, **warming})
         notes += [f"{g}: {untaught[g][1]}" for g in warming]
         prices = {**self.given, **prices, **warming}
-        base = prices.pop(OTHERS, self.start)
-        if nobody_else and prices:  # nobody pays the base price: show the shoppers' average
-            shoppers = np.array([data[g][1].sum() for g in prices], dtype=float)
-            base = float(np.average(list(prices.values()), weights=shoppers)) if shoppers.any() else base
+        base = prices.pop(OTHERS, self.start)  # offered to nobody when every segment has a price
         return Prices(
             base,
             segments=prices,

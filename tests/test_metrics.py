@@ -22,6 +22,7 @@ def segment_ledger(cells: list[tuple[float, float, float, float]], days: int = 1
         ledger.segment_units[0, 0, g, 0] = units
         ledger.segment_revenue[0, 0, g, 0] = units * price
         ledger.segment_surplus[0, 0, g, 0] = surplus
+        ledger.offered[:, 0, g] = price
     ledger.units[0, 0] = sum(units for _, units, _, _ in cells)
     ledger.revenue[0, 0] = sum(units * price for _, units, price, _ in cells)
     ledger.shoppers[0] = sum(views for views, _, _, _ in cells)
@@ -71,8 +72,9 @@ def test_discrimination_scores_reproduce_theory_section_5():
     assert split["demand_gap"] == pytest.approx(50 / 110 - 40 / 100)
     assert single["demand_gap"] == pytest.approx(70 / 110 - 20 / 100)
     assert single["surplus_gap"] > split["surplus_gap"]
-    # regulars paid 60 against a posted price of 40: 50 of 90 units above the usual price
-    assert split["share_above_usual"] == pytest.approx(50 / 90)
+    # every segment paid its own usual price: segment prices are not surges (issue 10, item 4;
+    # this assertion said 50 / 90 when the usual price was the median posted base price)
+    assert split["share_above_usual"] == 0
     assert single["share_above_usual"] == 0
     assert np.isnan(split["no_purchase_gap"])  # no valuations given
 
@@ -80,6 +82,7 @@ def test_discrimination_scores_reproduce_theory_section_5():
 def test_inventory_and_behaviour_scores_on_a_constructed_run():
     ledger = Ledger(4, 2, 1)
     ledger.price[:, 0] = [10, 10, 12, 9]
+    ledger.offered[:, 0, 0] = ledger.price[:, 0]
     ledger.units[:, 0] = [5, 5, 2, 0]
     ledger.units[:, 1] = [5, 0, 0, 8]
     ledger.revenue[:, 0] = ledger.units[:, 0] * ledger.price[:, 0]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from market_sim import metrics
 from market_sim.report import plots
+from market_sim.report import theory as report_theory
 from market_sim.report.data import Results
 from market_sim.scenario import Event, Scenario, Segment, Seller
 
@@ -331,20 +332,22 @@ def _theory_check(results: Results) -> str:
         if not np.isclose(summary["avg_price_paid_mean"], price, rtol=1e-9):  # segment prices, coupons
             continue
         expected = theory.profit_at(price)
-        low, high = summary["profit_ci_low"], summary["profit_ci_high"]
-        slack = metrics.TOLERANCE * max(1.0, abs(expected))
-        inside = "–" if pd.isna(low) else "yes" if low - slack <= expected <= high + slack else "no"
+        agreement = report_theory.agrees(expected, summary["profit_ci_low"], summary["profit_ci_high"])
+        inside = {None: "–", True: "yes", False: "no"}[agreement]
         cells = f"<td>{number(price)}</td><td>{number(expected)}</td>{_mean_cell(summary, 'profit')}"
         rows.append(f"<tr><td class='text'>{escape(strategy)}</td>{cells}<td>{inside}</td></tr>")
     if not rows:
         return ""
     head = (
         "<tr><th class='text'>Strategy</th><th>Price</th><th>Expected profit (theory)</th>"
-        "<th>Simulated profit<br><span class='ci'>mean [95% CI]</span></th><th>Theory inside the CI</th></tr>"
+        "<th>Simulated profit<br><span class='ci'>mean [95% CI]</span></th><th>Theory agrees</th></tr>"
     )
     return (
         f"<h3>Fixed prices: theory against simulation</h3><table>{head}{''.join(rows)}</table>"
-        "<p class='note'>About one in twenty 95% intervals misses the true mean by chance.</p>"
+        "<p class='note'>Theory agrees when the expected profit lies in the 95% interval of the simulated "
+        f"mean, give or take {report_theory.AGREEMENT_TOLERANCE:.2%} of the expected profit (so an exact "
+        "match with no spread agrees). About one in twenty 95% intervals misses the true mean by "
+        "chance.</p>"
     )
 
 
