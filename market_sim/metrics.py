@@ -41,6 +41,32 @@ class Score:
     better: Literal["higher", "lower", ""]  # "" where neither direction is better in itself
     definition: str
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the score can take: its intervals are cut there."""
+        return BOUNDS.get(self.name, UNIT_BOUNDS[self.unit])
+
+
+# the range of each kind of score (money may be negative: profit, surplus, regret)
+UNIT_BOUNDS = {
+    "money": (-np.inf, np.inf),
+    "count": (0.0, np.inf),
+    "share": (0.0, 1.0),
+    "price": (0.0, np.inf),
+    "ratio": (0.0, np.inf),
+    "index": (0.0, 1.0),
+}
+BOUNDS = {
+    "revenue": (0.0, np.inf),
+    "cost_of_goods": (0.0, np.inf),
+    "holding_cost": (0.0, np.inf),
+    "order_cost": (0.0, np.inf),
+    "salvage": (0.0, np.inf),
+    "margin": (-np.inf, 1.0),  # profit / revenue: a loss can exceed the revenue
+    "price_ratio": (1.0, np.inf),
+    "profit_gain": (-np.inf, np.inf),  # Δ leaves [0, 1] below Nash or above the cartel
+}
+
 
 SCORES: tuple[Score, ...] = (
     Score(
@@ -480,7 +506,7 @@ def summarise(
         }
         for score in SCORES:
             column = group[score.name] if score.name in group else pd.Series(dtype=float)
-            row.update(_describe(column.dropna().to_numpy(), score.name, confidence))
+            row.update(_describe(column.dropna().to_numpy(), score, confidence))
         comparison = paired(scores, strategy, baseline, "profit", confidence)
         row.update(
             {
@@ -567,25 +593,33 @@ def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> p
     for (strategy, segment), group in table.groupby(["strategy", "segment"], sort=False):
         row: dict[str, object] = {"strategy": strategy, "segment": segment, "replications": len(group)}
         for score in SEGMENT_SCORES:
-            row.update(_describe(group[score.name].dropna().to_numpy(), score.name, confidence))
+            row.update(_describe(group[score.name].dropna().to_numpy(), score, confidence))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _describe(values: np.ndarray, score: str, confidence: float) -> dict[str, float]:
-    mean, sd, low, high = interval(values, confidence)
-    return {f"{score}_mean": mean, f"{score}_sd": sd, f"{score}_ci_low": low, f"{score}_ci_high": high}
+def _describe(values: np.ndarray, score: Score, confidence: float) -> dict[str, float]:
+    mean, sd, low, high = interval(values, confidence, score.bounds)
+    name = score.name
+    return {f"{name}_mean": mean, f"{name}_sd": sd, f"{name}_ci_low": low, f"{name}_ci_high": high}
 
 
-def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
-    """Mean, standard deviation and the t confidence interval of the mean (NaN where undefined)."""
+def interval(
+    values: np.ndarray,
+    confidence: float = CONFIDENCE,
+    bounds: tuple[float, float] = (-np.inf, np.inf),
+) -> tuple[float, float, float, float]:
+    """Mean, standard deviation and the t confidence interval of the mean (NaN where undefined),
+    cut at `bounds`, the values the score can take: the true mean lies within them, so the cut
+    interval covers it exactly as often, and never shows a share above 100% or a negative count."""
     n = len(values)
     mean = float(values.mean()) if n else np.nan
     if n < 2:
         return mean, np.nan, np.nan, np.nan
     sd = float(values.std(ddof=1))
     half = _t_quantile(confidence, n - 1) * sd / np.sqrt(n)
-    return mean, sd, mean - half, mean + half
+    low, high = bounds
+    return mean, sd, float(np.clip(mean - half, low, high)), float(np.clip(mean + half, low, high))
 
 
 @functools.cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market_sim import metrics
@@ -266,3 +266,56 @@ def test_numbers_read_well_and_never_in_exponent_form(value, text):
     assert metrics.readable(value) == text
     assert metrics.readable(12_345_678.9) == "12,345,679"
     assert metrics.readable(np.nan) == "–"
+
+
+# --- intervals within each score's range (issue 10, item 5) -----------------------------------
+
+
+def test_intervals_stay_within_what_each_score_can_take():
+    """A fill rate near 100%, lost sales and leftovers near 0: the t interval alone would say
+    99.7% [99.2%, 100.1%] or lost sales [−0.22, 1.22]."""
+    replications = 8
+    scores = pd.DataFrame(
+        {
+            "strategy": "s",
+            "replication": range(replications),
+            "fill_rate": [1, 1, 1, 1, 1, 1, 1, 0.976],
+            "lost_sales": [0, 0, 0, 0, 0, 0, 0, 1],
+            "leftover_units": [0, 0, 0, 0, 0, 0, 0, 40],
+            "price_ratio": [1, 1, 1, 1, 1, 1, 1, 1.3],
+            "profit": [-5, 0, 5, -5, 0, 5, -5, 0],
+        }
+    )
+    row = metrics.summarise(scores).iloc[0]
+    assert row["fill_rate_ci_high"] == 1 and row["fill_rate_ci_low"] == pytest.approx(
+        0.997 - 2.364624 * 0.0084853 / np.sqrt(8), abs=1e-6
+    )
+    assert row["lost_sales_ci_low"] == 0 and row["leftover_units_ci_low"] == 0
+    assert row["lost_sales_ci_high"] == pytest.approx(
+        0.125 + 2.364624 * np.sqrt(0.125) / np.sqrt(8), abs=1e-5
+    )
+    assert row["price_ratio_ci_low"] == 1
+    assert row["profit_ci_low"] < -3  # money can be negative: not cut
+    # the segment table is cut too: a purchase rate is a share
+    segments = pd.DataFrame(
+        {
+            "strategy": "s",
+            "segment": "a",
+            "replication": range(4),
+            **{s.name: [0.0, 0.0, 0.0, 0.1] for s in metrics.SEGMENT_SCORES},
+        }
+    )
+    assert metrics.summarise_segments(segments).iloc[0]["purchase_rate_ci_low"] == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=2, max_size=30))
+def test_every_summarised_interval_lies_in_the_score_range(values):
+    scores = pd.DataFrame({"strategy": "s", "replication": range(len(values))})
+    for score in metrics.SCORES:
+        low, high = score.bounds
+        scores[score.name] = np.clip(values, low, high)
+    row = metrics.summarise(scores).iloc[0]
+    for score in metrics.SCORES:
+        low, high = score.bounds
+        assert low <= row[f"{score.name}_ci_low"] <= row[f"{score.name}_ci_high"] <= high, score.name

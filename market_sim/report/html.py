@@ -62,7 +62,13 @@ STATISTICS_GLOSSARY = (
         "One replay of the market with its own seed. Every strategy meets the same replications: the same "
         "consumers, visits, arrival order and taste shocks (common random numbers).",
     ),
-    ("Mean [95% CI]", "The mean over replications and the t confidence interval of that mean."),
+    (
+        "Mean [95% CI]",
+        "The mean over replications and the t confidence interval of that mean, cut at the values the "
+        "score can take: 0% and 100% for shares and the Gini, 0 for counts, prices and costs, 1 for the "
+        "highest / lowest segment price, 100% for the margin. The true mean lies within those bounds, so "
+        "the cut interval covers it just as often and never shows an impossible value.",
+    ),
     (
         "Paired difference",
         "Strategy minus baseline, replication by replication, then averaged; its 95% interval comes from "

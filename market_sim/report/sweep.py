@@ -385,7 +385,10 @@ class _Level:
         """Mean and interval of the strategy's runs in each cell of the field."""
         runs = results[results["strategy"] == strategy]
         codes = self.codes(runs[field])
-        stats = [metrics.interval(runs[score].to_numpy()[codes == i]) for i in range(self.count)]
+        bounds = metrics.SCORE[score].bounds if score in metrics.SCORE else (-np.inf, np.inf)
+        stats = [
+            metrics.interval(runs[score].to_numpy()[codes == i], bounds=bounds) for i in range(self.count)
+        ]
         mean, _, low, high = (np.array(column, dtype=float) for column in zip(*stats, strict=True))
         x = np.array(self.order, dtype=float) if self.numeric else np.arange(self.count, dtype=float)
         return x, mean, low, high
