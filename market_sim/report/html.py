@@ -220,7 +220,7 @@ def _markdown(text: str) -> str:
 def _inline(text: str) -> str:
     text = escape(text)
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)  # a lone * (p*) may sit inside
 
 
 def _ranking(results: Results) -> str:
