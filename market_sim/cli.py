@@ -302,6 +302,8 @@ def _manifest(
         "seconds": round(seconds, 3),
         "run_seconds": {f"{run.strategy}#{run.replication}": round(run.seconds, 4) for run in runs},
         "failures": failures,
+        # where each failing run raised: file, line and the strategy's own code, to debug it
+        "tracebacks": {f"{run.strategy}#{run.replication}": run.traceback for run in runs if run.traceback},
     }
 
 

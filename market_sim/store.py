@@ -31,6 +31,7 @@ def save_run(path: Path, run: Run) -> None:
         replication=np.array(run.replication),
         seconds=np.array(run.seconds),
         failure=np.array(run.failure or ""),
+        traceback=np.array(run.traceback),
         **arrays,
     )
     partial.replace(path)
@@ -54,4 +55,5 @@ def load_run(path: Path) -> Run:
             ledger=ledger,
             seconds=float(data["seconds"]),
             failure=str(data["failure"]) or None,
+            traceback=str(data["traceback"]) if "traceback" in data.files else "",
         )

@@ -357,3 +357,35 @@ def test_an_oracle_is_a_benchmark_never_the_winner_or_default_baseline(tmp_path,
     table = printed.splitlines()[2:5]  # title, header, three strategies
     assert [line.split()[0] for line in table] == ["1", "2", "benchmark"]
     assert table[2].split()[1] == "oracle"
+
+
+# --- a failing plug-in can be debugged from the output (issue 10, item 10) ----------------------
+
+OOPS = """from strategies import PricingStrategy
+
+
+class Oops(PricingStrategy):
+    def price(self, obs):
+        table = {}
+        return table["oops"] if obs.day == 1 else 20
+"""
+
+
+def test_a_failing_plugin_leaves_its_traceback_in_the_manifest_and_the_report(tmp_path, monkeypatch):
+    (tmp_path / "oops_plugin.py").write_text(OOPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = TWINS.replace("  - {kind: fixed, price: 35}", "  - {kind: 'oops_plugin:Oops'}").replace(
+        "replications: 8", "replications: 2"
+    )
+    source = tmp_path / "s.yaml"
+    source.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(source), "--out", str(out), "--quiet", "--workers", "1"]) == 1
+    tracebacks = json.loads((out / "manifest.json").read_text())["tracebacks"]
+    assert sorted(tracebacks) == ["oops_plugin:Oops()#0", "oops_plugin:Oops()#1"]
+    plugin = str(tmp_path / "oops_plugin.py")
+    for text in tracebacks.values():
+        assert f'File "{plugin}", line 7, in price' in text and "KeyError: 'oops'" in text
+    html = page(out)
+    assert escape(f'File "{plugin}", line 7, in price') in html
+    assert "Traceback of oops_plugin:Oops(), replication 0 (and 1 more run alike)" in html  # told once

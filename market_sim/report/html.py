@@ -51,6 +51,7 @@ figcaption { color: var(--muted); font-size: .9em; }
 dl { margin: 0; }
 dt { font-weight: 600; margin-top: .6rem; }
 dd { margin-left: 1.2rem; }
+pre.traceback { font-size: .8em; white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }
 code { background: var(--wash); padding: 0 .25rem; border-radius: 3px; font-size: .92em; }
 footer { margin-top: 3rem; color: var(--muted); font-size: .85em; }
 """
@@ -168,7 +169,8 @@ def _header(results: Results) -> str:
     if failures:
         items = "".join(f"<li>{escape(str(f))}</li>" for f in failures)
         parts.append(
-            f"<div class='warning'><b>Failed runs</b> (left out of every score)<ul>{items}</ul></div>"
+            f"<div class='warning'><b>Failed runs</b> (left out of every score)<ul>{items}</ul>"
+            f"{_tracebacks(manifest)}</div>"
         )
     verdict = results.verdict
     clear = " clear" if verdict.leader and not verdict.tied and verdict.behind else ""
@@ -176,6 +178,24 @@ def _header(results: Results) -> str:
     if scenario.description:
         parts.append(_markdown(scenario.description))
     return "\n".join(parts)
+
+
+def _tracebacks(manifest: dict) -> str:
+    """Where each failing strategy raised (file, line, its own code): the first run of each
+    distinct traceback, with how many runs failed the same way."""
+    seen: dict[str, list[str]] = {}
+    for run, text in (manifest.get("tracebacks") or {}).items():
+        seen.setdefault(text, []).append(run.replace("#", ", replication "))
+    return "".join(
+        f"<details open><summary>Traceback of {escape(runs[0])}"
+        f"{_more(len(runs) - 1)}</summary>"
+        f"<pre class='traceback'>{escape(text)}</pre></details>"
+        for text, runs in seen.items()
+    )
+
+
+def _more(runs: int) -> str:
+    return f" (and {_count(runs, 'more run', 'more runs')} alike)" if runs else ""
 
 
 def _count(n: int, one: str, many: str) -> str:
