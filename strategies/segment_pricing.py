@@ -62,6 +62,15 @@ class SegmentPricing(LearningStrategy):
             f"must be at least 1, got {self.max_ratio}",
         )
 
+    def check_segments(self, observable: tuple[str, ...]) -> None:
+        for name in self.prices or {}:
+            require(
+                name in observable,
+                f"prices.{name}",
+                f"{name!r} is not an observable segment, so the seller cannot price it apart "
+                f"(observable: {', '.join(observable) or 'none'}; set `observable: true` on the segment)",
+            )
+
     def reset(self, info: MarketInfo) -> None:
         super().reset(info)
         unknown = sorted(set(self.prices or {}) - set(info.segments))

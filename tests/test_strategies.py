@@ -176,7 +176,7 @@ def test_bad_parameters_are_refused_when_the_scenario_loads(kind, path, message)
 def test_settings_that_do_not_fit_the_market_stop_that_run_with_a_message(tmp_path):
     misfits = {
         "{kind: competitor_response, target: nobody}": "target 'nobody' is not a rival",
-        "{kind: segment_pricing, prices: {hunters: 30}}": "hunters not an observable segment",
+        # a price for a hidden segment is now a scenario error (tests/test_segment_checks.py)
         "{kind: promotions, events: [Cyber Monday]}": "Cyber Monday not on the calendar",
     }
     focal = "\n".join(f"  - {kind}" for kind in ["{kind: fixed, price: 30}", *misfits])
