@@ -171,7 +171,7 @@ SCORES: tuple[Score, ...] = (
     Score("orders_placed", "Orders placed", "Inventory", "count", "", "Replenishment orders placed."),
     Score(
         "price_gap",
-        "Price gap",
+        "Price gap (averages paid)",
         "Fairness",
         "price",
         "lower",
@@ -216,11 +216,13 @@ SCORES: tuple[Score, ...] = (
     ),
     Score(
         "price_ratio",
-        "Highest / lowest segment price",
+        "Highest / lowest segment price (largest daily ratio)",
         "Fairness",
         "ratio",
         "lower",
-        "Highest / lowest average price paid across segments that bought; 1 with one such segment.",
+        "The largest, over the days, of that day's highest ÷ lowest price offered across segments "
+        "(each segment's own price or the base price, before coupons): what a `max_segment_ratio` "
+        "guardrail or `max_ratio` caps. 1 when every segment is offered the same price.",
     ),
     Score(
         "share_above_usual",
@@ -362,7 +364,7 @@ def _fairness_scores(
         "surplus_gap": spread(surplus[visited] / views[visited]),
         "no_purchase_gap": _no_purchase_gap(valuations, revenue, units),
         "price_gini": gini(paid),
-        "price_ratio": _price_ratio(prices),
+        "price_ratio": _largest_daily_ratio(ledger.offered[:days, seller]),
         "share_above_usual": _share_above_usual(ledger, seller, days),
         "guardrail_hits": float(ledger.guardrail_hits[:days, seller].sum()),
     }
@@ -437,10 +439,14 @@ def _no_purchase_gap(
     return spread(np.array([level for level in levels if not np.isnan(level)]))
 
 
-def _price_ratio(prices: np.ndarray) -> float:
-    if len(prices) < 2:
-        return 1.0
-    return float(prices.max() / prices.min()) if prices.min() > 0 else np.nan
+def _largest_daily_ratio(offered: np.ndarray) -> float:
+    """Max over days of the highest ÷ lowest price offered that day (day × segment)."""
+    if not offered.size:
+        return np.nan
+    high, low = offered.max(axis=1), offered.min(axis=1)
+    if (low <= 0).any():
+        return np.nan if (high > 0).any() else 1.0
+    return float((high / low).max())
 
 
 def _ratio(numerator: float, denominator: float) -> float:

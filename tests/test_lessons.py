@@ -279,6 +279,9 @@ def test_lesson4_learning_under_a_fairness_limit(lesson4):
     )
     assert "no clear difference from the single price" in text
     assert lesson4.versus(CAPPED, SINGLE).verdict == metrics.NO_DIFFERENCE
+    # the cap holds every day, so the largest daily ratio stays within it (issue 10, item 7)
+    ratios = lesson4.scores.loc[lesson4.scores["strategy"] == CAPPED, "price_ratio"]
+    assert ratios.max() <= 1.25 + 1e-9 and ratios.max() == pytest.approx(1.25, abs=0.01)
     assert lesson4.mean(CAPPED, "consumer_surplus") == pytest.approx(
         lesson4.mean(SINGLE, "consumer_surplus"), rel=0.05
     )

@@ -319,3 +319,16 @@ def test_every_summarised_interval_lies_in_the_score_range(values):
     for score in metrics.SCORES:
         low, high = score.bounds
         assert low <= row[f"{score.name}_ci_low"] <= row[f"{score.name}_ci_high"] <= high, score.name
+
+
+def test_the_segment_price_ratio_is_the_largest_daily_ratio_not_a_ratio_of_averages():
+    """Two days within a 1.25 cap whose run averages are 1.3 apart would read 1.3 as a ratio of
+    averages (issue 10, item 7)."""
+    ledger = Ledger(2, 1, 2)
+    ledger.offered[:, 0] = [[50, 40], [25, 20]]  # each day 1.25 apart
+    ledger.segment_units[:, 0, :, 0] = [[10, 0], [0, 10]]  # the dear segment buys on the dear day
+    ledger.segment_revenue[:, 0, :, 0] = ledger.segment_units[:, 0, :, 0] * ledger.offered[:, 0]
+    ledger.days_recorded = 2
+    scores = metrics.run_scores(ledger, 0)
+    assert scores["price_ratio"] == pytest.approx(1.25)
+    assert scores["price_gap"] == pytest.approx(50 - 20)  # averages paid: labelled as such
