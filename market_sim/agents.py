@@ -28,6 +28,7 @@ class Offer:
 class Decision:
     bought: int | None  # seller bought from
     lost_sale: int | None  # preferred seller that had run out
+    unmet: tuple[int, ...] = ()  # sellers out of stock that it would have bought from, had each had stock
 
 
 class Consumer(mesa.Agent):
@@ -68,7 +69,9 @@ class Consumer(mesa.Agent):
 
     def choose(self, offers: list[Offer], shocks: np.ndarray) -> Decision:
         """The decision rule: prefer the best offer if it beats buying nothing; if that seller
-        has run out, count a lost sale for it and take the best offer still in stock.
+        has run out, count a lost sale for it and take the best offer still in stock. Every seller
+        out of stock that it would have bought from, had that seller had stock, misses a sale
+        (its unmet demand).
 
         `shocks` holds today's taste shock for every offer and, last, for buying nothing.
         Logit: rank offers by β·u + shock. Max surplus: rank by u, shocks only break ties.
@@ -97,7 +100,9 @@ class Consumer(mesa.Agent):
         preferred = best(offers)
         if preferred is None or offers[preferred].in_stock:
             return Decision(preferred, None)
-        return Decision(best([o for o in offers if o.in_stock]), preferred)
+        in_stock = [o for o in offers if o.in_stock]
+        unmet = tuple(o.seller for o in offers if not o.in_stock and best([*in_stock, o]) == o.seller)
+        return Decision(best(in_stock), preferred, unmet)
 
 
 class StrategyFailure(RuntimeError):

@@ -133,7 +133,8 @@ SCORES: tuple[Score, ...] = (
         "Inventory",
         "count",
         "lower",
-        "Days the seller ended with nothing left on the shelf.",
+        "Days the seller ended with nothing left on the shelf (sold out that day or earlier, before any "
+        "delivery); with unlimited stock always 0.",
     ),
     Score(
         "lost_sales",
@@ -141,8 +142,9 @@ SCORES: tuple[Score, ...] = (
         "Inventory",
         "count",
         "lower",
-        "Shoppers who chose the focal seller when it had run out (they then chose again among the "
-        "sellers still in stock, or bought nothing).",
+        "Unmet demand: shoppers who would have bought from the focal seller had it had stock (the "
+        "other sellers as they were), whether it was their first choice or the one they turned to "
+        "after their first choice had run out. They then bought elsewhere or nothing.",
     ),
     Score(
         "fill_rate",

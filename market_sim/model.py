@@ -274,6 +274,7 @@ class MarketModel(mesa.Model):
         shown = np.broadcast_to(prices, (len(self.sellers), len(shoppers)))
         choice = np.full(len(shoppers), NONE)
         lost_sale = np.full(len(shoppers), NONE)
+        unmet = np.zeros(len(self.sellers), dtype=np.int64)
         for k in arrivals.order():
             offers = [
                 Offer(
@@ -290,13 +291,14 @@ class MarketModel(mesa.Model):
                 stock[decision.bought] -= 1
             if decision.lost_sale is not None:
                 lost_sale[k] = decision.lost_sale
-        return Allocation(choice, lost_sale)
+            unmet[list(decision.unmet)] += 1
+        return Allocation(choice, lost_sale, unmet)
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
         """Book the day: sales and costs per seller, detail per segment, then strategies learn."""
         population, ledger = self.population, self.ledger
         sellers, segments = len(self.sellers), len(population.segment_names)
-        choice, lost_sale = trading.allocation.choice, trading.allocation.lost_sale
+        choice = trading.allocation.choice
         buyers = np.flatnonzero(choice != NONE)
         seller_of = choice[buyers]
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
@@ -321,7 +323,7 @@ class MarketModel(mesa.Model):
 
         units = cell_units.sum(axis=(1, 2))
         revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
-        lost = np.bincount(lost_sale[lost_sale != NONE], minlength=sellers)
+        lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = len(trading.shoppers)
         for seller in self.sellers:
