@@ -35,7 +35,10 @@ class Ledger:
         self.views = np.zeros(detail, dtype=np.int64)
         self.segment_units = np.zeros(detail, dtype=np.int64)
         self.segment_revenue = np.zeros(detail)
-        self.segment_surplus = np.zeros(detail)
+        self.segment_surplus = np.zeros(detail)  # realised money surplus of purchases
+        # the market's consumer surplus per day and segment: realised (max_surplus) or the logit
+        # log-sum (expected maximum utility in money), see MarketModel.consumer_surplus
+        self.consumer_surplus = np.zeros((days, segments))
 
     @property
     def profit(self) -> np.ndarray:

@@ -249,9 +249,12 @@ SCORES: tuple[Score, ...] = (
         "Consumers",
         "money",
         "higher",
-        "Over every purchase in the market (all sellers): the buyer's money value of the offer (wtp × "
-        "event multiplier + quality + loyalty − price) minus the outside utility; taste shocks are not "
-        "money and are left out. Per segment in the segment table.",
+        "Of every shopper in the market (whichever seller they bought from, or none), in money. Logit "
+        "markets: the standard logit surplus, each shopping visit's expected best utility over the "
+        "offers of sellers with stock at opening and the outside option, ln(1 + Σⱼ exp(β (uⱼ − u₀))) / β "
+        "(β the shopper's price sensitivity, uⱼ = wtp × event multiplier + quality + loyalty − price, "
+        "u₀ the outside utility); never negative. Max-surplus markets: the realised surplus of every "
+        "purchase, uⱼ − u₀ of the offer bought.",
     ),
     Score(
         "price_volatility",
@@ -308,7 +311,7 @@ def run_scores(
         **_profit_scores(ledger, seller, days),
         **_inventory_scores(ledger, seller, days),
         **_fairness_scores(ledger, seller, days, valuations),
-        "consumer_surplus": float(ledger.segment_surplus[:days].sum()),
+        "consumer_surplus": float(ledger.consumer_surplus[:days].sum()),
         **_behaviour_scores(ledger.offered[:days, seller]),
     }
 
@@ -555,11 +558,13 @@ SEGMENT_SCORES: tuple[Score, ...] = (
     ),
     Score(
         "consumer_surplus",
-        "Consumer surplus",
+        "Realised surplus",
         "Segments",
         "money",
         "",
-        "The segment's consumer surplus from purchases at every seller.",
+        "The money surplus the segment's purchases at every seller realised (value − price − outside "
+        "utility, taste shocks left out). The ranking's consumer surplus is this in max-surplus markets; "
+        "in logit markets it is the log-sum, which also counts the taste shocks.",
     ),
     Score(
         "surplus_per_visit",

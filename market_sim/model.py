@@ -294,6 +294,29 @@ class MarketModel(mesa.Model):
             unmet[list(decision.unmet)] += 1
         return Allocation(choice, lost_sale, unmet)
 
+    def consumer_surplus(self, day: int, trading: Trading, segments: int) -> np.ndarray:
+        """The day's consumer surplus per segment. Max surplus: the money surplus of every
+        purchase (value − price − outside utility). Logit: the standard expected surplus of every
+        shopper, ln(1 + Σ exp(β (u_j − u₀))) / β over the offers of sellers with stock at the day's
+        opening (taste shocks included, so never negative; shoppers arriving after a sell-out
+        are credited with that seller's offer)."""
+        if self.spec.market.choice != "logit":
+            return self.ledger.segment_surplus[day].sum(axis=(0, 2))
+        from scipy import special  # logsumexp: the log-sum without overflow
+
+        beta = self.population.price_sensitivity[trading.shoppers]
+        gain = trading.utility - self.spec.market.outside_utility  # sellers × shoppers, in money
+        open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
+        sensitive = beta > 0
+        scaled = np.vstack([np.zeros((1, len(beta))), gain[open_] * beta])[:, sensitive]
+        # a shopper with no price sensitivity has no money scale for its taste shocks: its
+        # realised surplus instead
+        buyers = np.flatnonzero(trading.allocation.choice != NONE)
+        surplus = np.zeros(len(beta))
+        surplus[buyers] = gain[trading.allocation.choice[buyers], buyers]
+        surplus[sensitive] = special.logsumexp(scaled, axis=0) / beta[sensitive]
+        return np.bincount(trading.segment, weights=surplus, minlength=segments)
+
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
         """Book the day: sales and costs per seller, detail per segment, then strategies learn."""
         population, ledger = self.population, self.ledger
@@ -321,6 +344,7 @@ class MarketModel(mesa.Model):
             bought_cell, weights=surplus, minlength=cell_units.size
         )
 
+        ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
         units = cell_units.sum(axis=(1, 2))
         revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
         lost = trading.allocation.unmet_demand(sellers)

@@ -23,6 +23,7 @@ def segment_ledger(cells: list[tuple[float, float, float, float]], days: int = 1
         ledger.segment_revenue[0, 0, g, 0] = units * price
         ledger.segment_surplus[0, 0, g, 0] = surplus
         ledger.offered[:, 0, g] = price
+        ledger.consumer_surplus[0, g] = surplus  # a max-surplus market: the realised surplus
     ledger.units[0, 0] = sum(units for _, units, _, _ in cells)
     ledger.revenue[0, 0] = sum(units * price for _, units, price, _ in cells)
     ledger.shoppers[0] = sum(views for views, _, _, _ in cells)

@@ -280,9 +280,16 @@ def _ranking(results: Results) -> str:
         "(change it with <code>--baseline NAME</code>). Each replication pairs a strategy with the "
         "baseline on the same shoppers and shocks; the verdict says “better” or “worse” only when the "
         "paired 95% interval excludes zero. The other columns are means; their intervals are under "
-        "<a href='#scores'>All scores</a>.</p>"
+        f"<a href='#scores'>All scores</a>. Consumer surplus: {_surplus_measure(results.scenario)}.</p>"
     )
     return f"{head}<div class='scroll'><table>{header}{''.join(rows)}</table></div>{note}"
+
+
+def _surplus_measure(scenario: Scenario) -> str:
+    """Which consumer surplus the report shows (metrics.py defines both)."""
+    if scenario.market.choice == "logit":
+        return "the logit surplus, each shopper's expected best utility in money (log-sum ÷ β)"
+    return "the realised money surplus of every purchase (value − price − outside utility)"
 
 
 def _ranking_scores(results: Results) -> list[str]:
