@@ -126,6 +126,8 @@ def _validate(args: argparse.Namespace) -> int:
     )
     for spec in scenario.strategies:
         print(f"  strategy: {spec.name}")
+    for warning in scenario.capped_visits():
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

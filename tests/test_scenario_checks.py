@@ -1,5 +1,5 @@
-"""A strategy that prices a segment the seller cannot tell apart is a scenario error: exit 2 and
-the field named, before any run (issue 10, item 11)."""
+"""Scenario checks: a strategy that prices a segment the seller cannot tell apart is a scenario
+error (exit 2, the field named, before any run: issue 10, item 11); visit chances past 1 warn."""
 
 from __future__ import annotations
 
@@ -41,3 +41,24 @@ def test_a_rival_pricing_a_hidden_segment_is_named_too(tmp_path, capsys):
     path.write_text(HIDDEN.replace("students: 30", "regulars: 50").replace("regulars: 60,", "") % rival)
     assert main(["validate", str(path)]) == 2
     assert "sellers[1].strategy.prices.students" in capsys.readouterr().err
+
+
+def test_validate_warns_when_traffic_pushes_a_visit_chance_past_one(tmp_path, capsys):
+    text = (HIDDEN % "{kind: fixed, price: 30}").replace("\n       students: 30}}", "}}")
+    text = text.replace(
+        "market: {choice: max_surplus}",
+        "market: {choice: max_surplus, events: [{name: rush, day: 3, traffic: 4}]}",
+    )
+    text = text.replace("observable: true,", "observable: true, visit_rate: 0.3,")
+    path = tmp_path / "busy.yaml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    # regulars: 0.3 × 4 = 1.2 on the rush day; students shop every day already (visit rate 1 × 4)
+    assert (
+        "warning: consumers.segments[0].visit_rate: 0.3 × traffic 4 on day 3 (rush) = 1.2, capped at 1" in err
+    )
+    assert "consumers.segments[1].visit_rate: 1 × traffic 4 on day 3 (rush) = 4, capped at 1" in err
+    quiet = path.read_text().replace("traffic: 4", "traffic: 1")
+    path.write_text(quiet)
+    assert main(["validate", str(path)]) == 0 and "warning" not in capsys.readouterr().err
