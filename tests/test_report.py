@@ -389,3 +389,25 @@ def test_a_failing_plugin_leaves_its_traceback_in_the_manifest_and_the_report(tm
     html = page(out)
     assert escape(f'File "{plugin}", line 7, in price') in html
     assert "Traceback of oops_plugin:Oops(), replication 0 (and 1 more run alike)" in html  # told once
+
+
+# --- figures (issue 10, item 13) -------------------------------------------------------------
+
+
+def test_figures_shade_events_compare_with_the_baseline_and_name_rivals_once(market_run):
+    from market_sim.report.plots import rival_label
+
+    html = page(market_run)
+    assert "<h2 id='difference'>Against the baseline</h2><figure><img" in html
+    assert "Shaded: event days." in html  # the market has a promo event
+    assert (rival_label("rival"), rival_label("rival_2"), rival_label("them")) == (
+        "rival",
+        "rival_2",
+        "rival them",
+    )
+
+
+def test_the_fairness_caption_fits_a_one_segment_run(tmp_path):
+    html = page(run(tmp_path, TWINS, "--workers", "1"))
+    assert "Gaps are max − min across segments" not in html
+    assert "Shaded: event days." not in html

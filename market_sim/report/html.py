@@ -203,7 +203,8 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def _contents(results: Results) -> str:
-    links = [("ranking", "Ranking"), ("theory", "Theory"), ("profit", "Profit"), ("prices", "Prices")]
+    links = [("ranking", "Ranking"), ("theory", "Theory"), ("profit", "Profit")]
+    links += [("difference", "Against the baseline"), ("prices", "Prices")]
     links += [("stock", "Stock"), ("segments", "Segments"), ("fairness", "Fairness")]
     links += [("distribution", "Prices paid"), ("scores", "All scores"), ("scenario", "Scenario")]
     links.append(("glossary", "Glossary"))
@@ -396,8 +397,14 @@ def _figure(anchor: str, title: str, uri: str | None, alt: str, caption: str, mi
 def _figures(results: Results, uris: dict[str, str | None]) -> str:
     focal = escape(results.focal)
     theory = " Black dotted lines: theory." if results.theory else ""
-    one_segment = (
-        " One segment: no gaps between segments." if len(results.scenario.consumers.segments) < 2 else ""
+    one_segment = len(results.scenario.consumers.segments) < 2
+    events = " Shaded: event days." if results.scenario.market.events else ""
+    fairness = (
+        "One segment: there are no gaps between segments, so only the Gini of prices paid and the "
+        "purchases above the usual price are drawn (mean and 95% interval per strategy)."
+        if one_segment
+        else "Gaps are max − min across segments (theory.md §6); smaller is fairer. Mean and 95% interval "
+        "per strategy."
     )
     parts = [
         _figure(
@@ -406,7 +413,16 @@ def _figures(results: Results, uris: dict[str, str | None]) -> str:
             uris["cumulative_profit"],
             f"cumulative profit of {results.focal} per strategy",
             f"Mean cumulative profit of {focal} per strategy; the band is the 95% confidence interval of the "
-            f"mean.{theory}",
+            f"mean.{theory}{events}",
+        ),
+        _figure(
+            "difference",
+            "Against the baseline",
+            uris["profit_difference"],
+            f"cumulative profit of each strategy minus the baseline, {results.baseline}",
+            f"Each strategy's cumulative profit minus the baseline's ({escape(results.baseline)}), "
+            "replication by replication: the mean and the 95% band of that paired difference. Where the "
+            f"band leaves zero the strategy is clearly ahead or behind by that day.{events}",
         ),
         _figure(
             "prices",
@@ -416,7 +432,7 @@ def _figures(results: Results, uris: dict[str, str | None]) -> str:
             f"One panel per strategy: {focal}'s posted base price (mean over replications, 10–90% "
             "band); where buyers paid something else (segment prices, coupons), the average price paid, "
             "per segment when there are several (dashed, with markers); the rivals' mean posted prices "
-            f"(grey dashes).{theory}",
+            f"(dark dashes, one colour each).{theory}{events}",
         ),
         _figure(
             "response",
@@ -443,9 +459,9 @@ def _figures(results: Results, uris: dict[str, str | None]) -> str:
             "Fairness",
             uris["fairness"],
             "fairness gaps and Gini of prices paid per strategy",
-            "Gaps are max − min across segments (theory.md §6); smaller is fairer. Mean and 95% interval per "
-            f"strategy.{one_segment}",
-            missing=f"Every fairness score is zero under every strategy.{one_segment}",
+            fairness,
+            missing="Every fairness score is zero under every strategy."
+            + (" One segment: there are no gaps between segments." if one_segment else ""),
         ),
         _figure(
             "distribution",
