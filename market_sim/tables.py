@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from market_sim.metrics import add_benchmarks, run_scores
-from market_sim.output import csv_text
 from market_sim.population import Population
+from market_sim.result_folder import csv_text
 from market_sim.runner import Run
 from market_sim.scenario import Scenario
 from market_sim.streams import Purpose, stream

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
 
 from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, require
 
@@ -83,6 +82,8 @@ class OracleBestResponse(_Oracle):
         high: float,
     ) -> float:
         """Maximise (p − c) · min(Σ visit · logit share, stock): a grid, then a bounded polish."""
+        from scipy import special  # imported when first used: loading a scenario stays fast
+
         beta, outside = self.model.population.price_sensitivity, self.model.spec.market.outside_utility
         # log of the denominator's terms that do not depend on our price: rivals and buying nothing
         rest = special.logsumexp(np.column_stack([beta[:, None] * others, beta * outside]), axis=1)
@@ -179,6 +180,8 @@ def _grid_then_polish(
 ) -> float:
     """The minimiser of `loss` on [low, high]: the best of an even grid, then a bounded Brent
     search between its neighbours."""
+    from scipy import optimize  # imported when first used: loading a scenario stays fast
+
     grid = np.linspace(low, high, points)
     losses = [loss(price) for price in grid]
     k = int(np.argmin(losses))
