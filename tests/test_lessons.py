@@ -133,6 +133,13 @@ def test_lesson1_same_price_same_shoppers_same_profit_and_regret(lesson1):
     assert inside(regret, 50 * 60)
 
 
+def test_lesson1_ten_strategies_fit_1280_pixels(lesson1, tmp_path):
+    from tests.test_report import browser_check
+
+    check = browser_check(lesson1.html, tmp_path)
+    assert check["problems"] == [] and check["overflowing"] == 0 and check["width"] <= 1280
+
+
 def test_lesson1_bold_text_around_p_star_renders(lesson1):
     assert "<b>The loss from a price p is b (p − p*)² a day</b>" in lesson1.html
     lesson = re.search(r"<section class='lesson'>(.*?)</section>", lesson1.html, re.DOTALL).group(1)

@@ -41,6 +41,10 @@ th { background: var(--wash); font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
 tr.group th { text-align: left; background: #eef1f4; }
 .scroll { overflow-x: auto; }
+table.fit { table-layout: fixed; width: 100%; }
+table.fit th, table.fit td { overflow-wrap: anywhere; hyphens: auto; }
+table.fit .ci { white-space: normal; }
+table.fit td.name { min-width: 0; }
 .better { color: var(--good); font-weight: 600; }
 .worse { color: var(--bad); font-weight: 600; }
 .same { color: var(--muted); }
@@ -283,7 +287,7 @@ def _ranking(results: Results) -> str:
         "paired 95% interval excludes zero. The other columns are means; their intervals are under "
         f"<a href='#scores'>All scores</a>. Consumer surplus: {_surplus_measure(results.scenario)}.</p>"
     )
-    return f"{head}<div class='scroll'><table>{header}{''.join(rows)}</table></div>{note}"
+    return f"{head}<div class='scroll'><table class='fit'>{header}{''.join(rows)}</table></div>{note}"
 
 
 def _surplus_measure(scenario: Scenario) -> str:
@@ -503,7 +507,7 @@ def _segments_table(results: Results) -> str:
     head = f"<tr><th class='text'>Strategy</th><th class='text'>Segment</th>{head}</tr>"
     return (
         "<p class='note'>Per segment: mean per replication [95% CI].</p>"
-        f"<div class='scroll'><table>{head}{''.join(rows)}</table></div>"
+        f"<div class='scroll'><table class='fit'>{head}{''.join(rows)}</table></div>"
     )
 
 
@@ -546,7 +550,7 @@ def _all_scores(results: Results) -> str:
         "excludes zero; nothing when there is no clear difference. Definitions in the "
         "<a href='#glossary'>glossary</a>.</p>"
     )
-    table = f"<table><tr><th class='text'>Score</th>{head}</tr>{''.join(rows)}</table>"
+    table = f"<table class='fit'><tr><th class='text'>Score</th>{head}</tr>{''.join(rows)}</table>"
     return (
         f"<h2 id='scores'>All scores</h2>{intro}<div class='scroll'>{table}</div>{same if constant else ''}"
     )
