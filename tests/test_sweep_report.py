@@ -44,3 +44,14 @@ def test_sweep_report_headline_own_parameters_and_edges(tmp_path, markups):
     assert edge == (markups == "0.1,0.2,0.3")  # the grid is made so
     assert edge == (" ⚠ edge</td>" in report) == ("lies at the edge of the grid" in headline)
     assert "(markup swept)" in report
+
+
+def test_a_sampled_design_is_drawn_as_points_not_a_mostly_empty_grid():
+    import numpy as np
+
+    from market_sim.report.sweep import sparse
+
+    diagonal = np.full((8, 8), np.nan)
+    np.fill_diagonal(diagonal, 1.0)  # a Latin hypercube: one point per row and column
+    assert sparse({"a": diagonal, "b": diagonal})
+    assert not sparse({"a": np.ones((3, 3)), "b": np.ones((3, 3))})

@@ -307,6 +307,8 @@ def _heatmaps(report: SweepReport) -> str:
     cells = _Cells(report.results, report.axes, _map_bins(report.points))
     strategies = report.strategies
     means = {s: cells.means(report.results, report.score, s) for s in strategies}
+    if sparse(means) and len(report.axes) == 2:
+        return _scatter_maps(report)
     finite = np.concatenate([m[np.isfinite(m)] for m in means.values()])
     low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
     figure, panels = _panels(len(strategies), cells)
@@ -318,6 +320,39 @@ def _heatmaps(report: SweepReport) -> str:
         if means[strategy].size <= 64:  # beyond that the numbers would not fit their cells
             _annotate(axes, means[strategy], (low + high) / 2)
     for axes in panels[len(strategies) :]:
+        axes.set_visible(False)
+    figure.colorbar(image, ax=panels, label=_score_label(report.score), shrink=0.9)
+    return _png(figure)
+
+
+def sparse(means: dict[str, np.ndarray]) -> bool:
+    """Whether most cells of the map are empty (a sampled design): then the points are drawn
+    where they are instead of a mostly empty grid."""
+    cells = np.stack(list(means.values()))
+    return bool(np.isnan(cells).mean() > 0.4)
+
+
+def _scatter_maps(report: SweepReport) -> str:
+    """Every point where it lies in the two fields, coloured by its mean score, one panel per
+    strategy (for sampled designs)."""
+    x_field, y_field = report.axes
+    score = report.score + "_mean"
+    values = report.summary[score].to_numpy(dtype=float)
+    low, high = (np.nanmin(values), np.nanmax(values)) if np.isfinite(values).any() else (0.0, 1.0)
+    columns = min(3, len(report.strategies))
+    rows = math.ceil(len(report.strategies) / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns + 1.2, 3.6 * rows), squeeze=False)
+    panels = list(grid.ravel())
+    for axes, strategy in zip(panels, report.strategies, strict=False):
+        rows_of = report.summary[report.summary["strategy"] == strategy]
+        image = axes.scatter(
+            rows_of[x_field], rows_of[y_field], c=rows_of[score], cmap="viridis", vmin=low, vmax=high, s=36
+        )
+        axes.set_xlabel(_wrapped(x_field), fontsize=9)
+        axes.set_ylabel(_wrapped(y_field), fontsize=9)
+        axes.set_title(_wrapped(strategy), fontsize=10)
+        axes.grid(alpha=0.3)
+    for axes in panels[len(report.strategies) :]:
         axes.set_visible(False)
     figure.colorbar(image, ax=panels, label=_score_label(report.score), shrink=0.9)
     return _png(figure)
