@@ -45,6 +45,10 @@ table.fit { table-layout: fixed; width: 100%; }
 table.fit th, table.fit td { overflow-wrap: anywhere; hyphens: auto; }
 table.fit .ci { white-space: normal; }
 table.fit td.name { min-width: 0; }
+table.ranking th:first-child { width: 2.2rem; }
+table.ranking th:nth-child(2) { width: 12rem; }
+table.scores th:first-child { width: 11rem; }
+table.segments th:first-child { width: 11rem; }
 .better { color: var(--good); font-weight: 600; }
 .worse { color: var(--bad); font-weight: 600; }
 .same { color: var(--muted); }
@@ -287,7 +291,7 @@ def _ranking(results: Results) -> str:
         "paired 95% interval excludes zero. The other columns are means; their intervals are under "
         f"<a href='#scores'>All scores</a>. Consumer surplus: {_surplus_measure(results.scenario)}.</p>"
     )
-    return f"{head}<div class='scroll'><table class='fit'>{header}{''.join(rows)}</table></div>{note}"
+    return f"{head}<div class='scroll'><table class='fit ranking'>{header}{''.join(rows)}</table></div>{note}"
 
 
 def _surplus_measure(scenario: Scenario) -> str:
@@ -507,7 +511,7 @@ def _segments_table(results: Results) -> str:
     head = f"<tr><th class='text'>Strategy</th><th class='text'>Segment</th>{head}</tr>"
     return (
         "<p class='note'>Per segment: mean per replication [95% CI].</p>"
-        f"<div class='scroll'><table class='fit'>{head}{''.join(rows)}</table></div>"
+        f"<div class='scroll'><table class='fit segments'>{head}{''.join(rows)}</table></div>"
     )
 
 
@@ -550,7 +554,7 @@ def _all_scores(results: Results) -> str:
         "excludes zero; nothing when there is no clear difference. Definitions in the "
         "<a href='#glossary'>glossary</a>.</p>"
     )
-    table = f"<table class='fit'><tr><th class='text'>Score</th>{head}</tr>{''.join(rows)}</table>"
+    table = f"<table class='fit scores'><tr><th class='text'>Score</th>{head}</tr>{''.join(rows)}</table>"
     return (
         f"<h2 id='scores'>All scores</h2>{intro}<div class='scroll'>{table}</div>{same if constant else ''}"
     )
