@@ -918,7 +918,7 @@ def _check_segments(nodes: list[_Node], specs: Iterable[StrategySpec], observabl
     """Segments a strategy names must be observable ones (`check_segments`)."""
     for node, spec in zip(nodes, specs, strict=True):
         try:
-            strategies.build(spec.kind, spec.params).check_segments(observable)
+            strategies.build(spec.builds, spec.params).check_segments(observable)
         except strategies.ParameterError as error:
             where = node
             for key in error.param.split("."):  # the deepest node written in the file

@@ -483,7 +483,9 @@ def benchmarks(specs: Sequence[StrategySpec]) -> frozenset[str]:
     could run, ranked apart and never the winner or the default baseline."""
     from strategies import resolve  # the strategy classes say whether they see hidden truth
 
-    return frozenset(spec.name for spec in specs if resolve(spec.kind).uses_hidden_truth)
+    return frozenset(
+        spec.name for spec in specs if (spec.python_class or resolve(spec.kind)).uses_hidden_truth
+    )
 
 
 def default_baseline(names: Sequence[str], benchmark: Collection[str] = ()) -> str:
