@@ -687,6 +687,12 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     compared = fields.read(
         "strategies", lambda node: _strategies(node, base_dir), (focal.strategy or DEFAULT_STRATEGY,)
     )
+    observable = tuple(segment.name for segment in consumers.segments if segment.observable)
+    if "strategies" in fields:
+        _check_segments(fields.entries["strategies"].value, compared, observable, base_dir)
+    for item, seller in zip(fields.entries["sellers"].value, sellers, strict=True):
+        if seller.strategy is not None and "strategy" in item.value:
+            _check_segments([item.value["strategy"]], [seller.strategy], observable, base_dir)
     return Scenario(
         name=name,
         days=days,
@@ -949,6 +955,23 @@ class _NotImported(strategies.PricingStrategy):
 
 
 _NO_IMPORTS = Path("<plug-ins not imported>")  # a base_dir meaning: import no plug-in
+
+
+def _check_segments(
+    nodes: list[_Node], specs: Iterable[StrategySpec], observable: tuple[str, ...], base_dir: Path | None
+) -> None:
+    """Segments a strategy names must be observable ones (`check_segments`)."""
+    for node, spec in zip(nodes, specs, strict=True):
+        if ":" in spec.kind and base_dir == _NO_IMPORTS:
+            continue  # a plug-in that is not to be imported is taken as written
+        try:
+            strategies.build(spec.builds, spec.params).check_segments(observable)
+        except strategies.ParameterError as error:
+            where = node
+            for key in error.param.split("."):  # the deepest node written in the file
+                if isinstance(where.value, dict) and key in where.value:
+                    where = where.value[key]
+            raise _Invalid(_key_path(node.path, error.param), where.line, str(error)) from None
 
 
 def _strategy_class(node: _Node, base_dir: Path | None) -> type[strategies.PricingStrategy]:

@@ -181,6 +181,8 @@ def comparison_manifest(
     partial: bool,
 ) -> dict:
     """manifest.json of a comparison: what ran, from which file, with which seeds and versions."""
+    from market_sim import metrics  # pandas and scipy: only when writing results
+
     return {
         "written_by": WRITTEN_BY,
         "scenario": scenario.name,
@@ -192,13 +194,18 @@ def comparison_manifest(
         "replications": scenario.replications,
         "days": scenario.days,
         "strategies": [spec.name for spec in scenario.strategies],
-        "baseline": baseline or scenario.strategies[0].name,
+        "baseline": baseline
+        or metrics.default_baseline(
+            [spec.name for spec in scenario.strategies], metrics.benchmarks(scenario.strategies)
+        ),
         "random_streams": "PCG64 per (seed, replication, purpose), jumped per day (market_sim.streams)",
         "versions": versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "run_seconds": {f"{run.strategy}#{run.replication}": round(run.seconds, 4) for run in runs},
         "failures": [failure_text(run) for run in runs if run.failure],
+        # where each failing run raised: file, line and the strategy's own code, to debug it
+        "tracebacks": {f"{run.strategy}#{run.replication}": run.traceback for run in runs if run.traceback},
     }
 
 
@@ -318,6 +325,7 @@ def save_run(path: Path, run: Run, made_by: str = "") -> None:
         seconds=np.array(run.seconds),
         failure=np.array(run.failure or ""),
         fingerprint=np.array(made_by),
+        traceback=np.array(run.traceback),
         **arrays,
     )
     partial.replace(path)
@@ -342,5 +350,6 @@ def load_run(path: Path) -> tuple[Run, str]:
             ledger=ledger,
             seconds=float(data["seconds"]),
             failure=str(data["failure"]) or None,
+            traceback=str(data["traceback"]) if "traceback" in data.files else "",
         )
         return run, str(data["fingerprint"]) if "fingerprint" in data.files else ""

@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class Run:
     ledger: Ledger
     seconds: float
     failure: str | None = None
+    traceback: str = ""  # where a failing strategy raised (file and line), for its author
     lost: bool = False  # its process died: nothing of it was kept, `--resume` runs it again
 
 
@@ -95,6 +97,7 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
     started = time.perf_counter()
     model = None
     failure = None
+    where = ""
     try:
         with _deadline(time_limit):
             model = MarketModel(scenario, spec, job.replication)
@@ -104,11 +107,12 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
                     raise TimeLimitExceeded  # between days, where no timer can interrupt (threads)
     except StrategyFailure as error:
         failure = str(error)
+        where = traceback.format_exc()
     except TimeLimitExceeded:
         day = model.ledger.days_recorded if model else 0  # the first day not finished
         failure = f"stopped on day {day}: the run took longer than its time limit of {time_limit:g} s"
     ledger = model.ledger if model else empty_ledger(scenario)
-    return Run(spec.name, job.replication, ledger, time.perf_counter() - started, failure)
+    return Run(spec.name, job.replication, ledger, time.perf_counter() - started, failure, where)
 
 
 def empty_ledger(scenario: Scenario) -> Ledger:
