@@ -57,6 +57,7 @@ class Trading:
     tables: np.ndarray  # (sellers, segments, new/returning): today's posted price tables
     utility: np.ndarray  # (sellers, shoppers): money value of each offer, shocks excluded
     allocation: Allocation
+    prices: np.ndarray  # (sellers, shoppers) or (sellers, 1): the price each shopper saw
 
 
 class MarketModel(mesa.Model):
@@ -232,7 +233,7 @@ class MarketModel(mesa.Model):
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
         else:
             allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch)
-        return Trading(shoppers, segment, returning, tables, utility, allocation)
+        return Trading(shoppers, segment, returning, tables, utility, allocation, prices)
 
     def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """(sellers, shoppers): wtp (scaled on event days) + quality + loyalty − price, in the
@@ -333,7 +334,10 @@ class MarketModel(mesa.Model):
             ledger.salvage[day, j] = books["salvage"]
             ledger.inventory[day, j] = seller.on_hand
         ledger.days_recorded = day + 1
-        population.record_purchases(trading.shoppers[buyers], seller_of, status)
+        prices = trading.prices
+        paid = prices[seller_of, buyers if prices.shape[1] > 1 else 0]
+        population.record_visits(trading.shoppers)
+        population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day)
         for seller in self.sellers:
             j = seller.index
             seller.observe(
