@@ -29,6 +29,8 @@ class Ledger:
         self.stockout = np.zeros(by_seller, dtype=bool)  # sold out: none left after sales
         self.guardrail_hits = np.zeros(by_seller, dtype=np.int64)
         self.reason = np.full(by_seller, "", dtype=object)
+        self.personal = np.zeros(by_seller, dtype=bool)  # priced shoppers one by one that day
+        self.paid_square = np.zeros(by_seller)  # Σ price paid² over the day's purchases
         self.views = np.zeros(detail, dtype=np.int64)
         self.segment_units = np.zeros(detail, dtype=np.int64)
         self.segment_revenue = np.zeros(detail)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
@@ -26,6 +27,9 @@ from strategies.base import (
     _read_only,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 ENGINES = ("vectorised", "agents")
 
 
@@ -38,6 +42,7 @@ class Arrivals:
         self.shoppers = shoppers  # consumer rows, ascending
         self._order_stream = order_stream
         self._order: np.ndarray | None = None
+        self.table_order: np.ndarray | None = None  # rows of obs.shoppers (see MarketModel.table_order)
 
     def order(self) -> np.ndarray:
         """Positions in `shoppers`, first arrival first."""
@@ -58,6 +63,7 @@ class Trading:
     utility: np.ndarray  # (sellers, shoppers): money value of each offer, shocks excluded
     allocation: Allocation
     prices: np.ndarray  # (sellers, shoppers) or (sellers, 1): the price each shopper saw
+    personal: bool = False  # some seller priced shoppers one by one today
 
 
 class MarketModel(mesa.Model):
@@ -124,6 +130,7 @@ class MarketModel(mesa.Model):
             }
             for seller in self.sellers
         ]
+        self._pseudonyms: np.ndarray | None = None
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
         self.streams = {
@@ -155,6 +162,7 @@ class MarketModel(mesa.Model):
         day = self.steps - 1
         shoppers = self.arrivals(day)
         received = [seller.receive(day) for seller in self.sellers]
+        self.today = shoppers
         prices = self.post_prices(day)
         trading = self.clear(day, shoppers, prices)
         self.settle(day, trading, received)
@@ -174,13 +182,68 @@ class MarketModel(mesa.Model):
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
         calendar = self.calendar(day)
+        shoppers = len(self.today.shoppers)
         for seller in self.sellers:
             self.tables[seller.index] = seller.post_prices(
                 self.observation(seller, day, calendar),
                 self.population.segment_names,
                 self.population.observable,
+                shoppers,
             )
         return self.tables
+
+    def pseudonyms(self) -> np.ndarray:
+        """Every consumer's pseudonymous id (a random permutation, drawn from its own stream the
+        first time a seller looks at its shoppers): it says nothing about the consumer's row,
+        so nothing about the consumer's segment."""
+        if self._pseudonyms is None:
+            rng = stream(self.spec.seed, self.replication, Purpose.POPULATION, 1)
+            self._pseudonyms = rng.permutation(len(self.population))
+            self._by_pseudonym = np.argsort(self._pseudonyms)
+            self._position = np.zeros(len(self.population), dtype=np.intp)
+        return self._pseudonyms
+
+    def table_order(self) -> np.ndarray:
+        """Positions in today's shoppers (consumer order) of the rows of `obs.shoppers`, which
+        come in pseudonym order (consumer order would give away hidden segments)."""
+        today = self.today
+        if today.table_order is None:
+            self.pseudonyms()
+            shoppers, position = today.shoppers, self._position
+            position[:] = -1
+            position[shoppers] = np.arange(len(shoppers))
+            in_order = position[self._by_pseudonym]  # O(consumers), no sort
+            today.table_order = in_order[in_order >= 0]
+        return today.table_order
+
+    def shopper_table(self, seller: Seller, day: int) -> pd.DataFrame:
+        """`obs.shoppers` for `seller` today: pseudonym, visible segment, observable features and
+        the seller's own history with each shopper, read-only."""
+        import pandas as pd  # only strategies that price shoppers need it
+
+        population, j = self.population, seller.index
+        rows = self.today.shoppers[self.table_order()]
+        names = zip(population.segment_names, population.observable, strict=True)
+        visible = [name if seen else "" for name, seen in names]
+        categories = list(dict.fromkeys(visible))
+        code = np.array([categories.index(name) for name in visible], dtype=np.int8)
+        codes = code[population.segment[rows]]
+        last = population.last_purchase[j, rows]
+        segment = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories), validate=False)
+        columns = {"shopper": self.pseudonyms()[rows], "segment": segment}
+        for f, name in enumerate(population.feature_names):
+            if population.feature_observable[f]:
+                columns[name] = population.features[rows, f]
+        columns |= {
+            "visits": population.visits[rows],
+            "purchases": population.purchases[j, rows],
+            "days_since_purchase": np.where(last >= 0, day - last, np.nan),
+            "spend": population.spend[j, rows],
+        }
+        for column in columns.values():
+            if isinstance(column, np.ndarray):
+                column.flags.writeable = False
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
 
     def calendar(self, day: int) -> dict[str, object]:
         """The public calendar of `day`, the same for every seller."""
@@ -204,6 +267,7 @@ class MarketModel(mesa.Model):
             rival_prices=MappingProxyType(
                 {name: column[:day] for name, column in self.posted[seller.index].items()}
             ),
+            shopper_table=_Once(partial(self.shopper_table, seller, day)),
         )
 
     def clear(self, day: int, arrivals: Arrivals, tables: np.ndarray) -> Trading:
@@ -214,6 +278,12 @@ class MarketModel(mesa.Model):
         segment = population.segment[shoppers]
         returning = np.take(population.bought_from, shoppers, axis=0)  # 5x faster than [shoppers] here
         prices = shown_prices(tables, segment, returning)
+        personal = [seller for seller in self.sellers if seller.personal is not None]
+        if personal:  # a row of prices per seller; personal prices replace the seller's row
+            prices = np.array(np.broadcast_to(prices, (sellers, count)))
+            order = self.table_order()
+            for seller in personal:
+                prices[seller.index, order] = seller.personal
         utility = self.utilities(shoppers, prices)
         # one uniform per offer and shopper, and one for buying nothing
         draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
@@ -233,7 +303,7 @@ class MarketModel(mesa.Model):
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
         else:
             allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch)
-        return Trading(shoppers, segment, returning, tables, utility, allocation, prices)
+        return Trading(shoppers, segment, returning, tables, utility, allocation, prices, bool(personal))
 
     def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """(sellers, shoppers): wtp (scaled on event days) + quality + loyalty − price, in the
@@ -305,7 +375,14 @@ class MarketModel(mesa.Model):
         bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
         cell_units = ledger.segment_units[day]
         cell_units.flat = np.bincount(bought_cell, minlength=cell_units.size)
-        ledger.segment_revenue[day] = cell_units * trading.tables  # everyone in a cell paid its price
+        prices = trading.prices
+        paid = prices[seller_of, buyers if prices.shape[1] > 1 else 0]
+        if trading.personal:  # buyers in a cell paid different prices
+            revenue_by_cell = np.bincount(bought_cell, weights=paid, minlength=cell_units.size)
+            ledger.segment_revenue[day].flat = revenue_by_cell
+        else:
+            ledger.segment_revenue[day] = cell_units * trading.tables  # everyone in a cell paid its price
+        ledger.paid_square[day] = np.bincount(seller_of, weights=paid * paid, minlength=sellers)
         surplus = trading.utility.ravel()[seller_of * len(choice) + buyers] - self.spec.market.outside_utility
         ledger.segment_surplus[day].flat = np.bincount(
             bought_cell, weights=surplus, minlength=cell_units.size
@@ -322,6 +399,7 @@ class MarketModel(mesa.Model):
             ledger.price[day, j] = seller.decision.base
             ledger.reason[day, j] = seller.decision.reason
             ledger.guardrail_hits[day, j] = seller.guardrail_hits
+            ledger.personal[day, j] = seller.personal is not None
             ledger.units[day, j] = units[j]
             ledger.revenue[day, j] = revenue[j]
             ledger.lost_sales[day, j] = lost[j]
@@ -334,8 +412,6 @@ class MarketModel(mesa.Model):
             ledger.salvage[day, j] = books["salvage"]
             ledger.inventory[day, j] = seller.on_hand
         ledger.days_recorded = day + 1
-        prices = trading.prices
-        paid = prices[seller_of, buyers if prices.shape[1] > 1 else 0]
         population.record_visits(trading.shoppers)
         population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day)
         for seller in self.sellers:
@@ -351,6 +427,18 @@ class MarketModel(mesa.Model):
                     stock=seller.on_hand,
                 )
             )
+
+
+class _Once:
+    """A function called at most once: the shopper table is built only if a strategy asks."""
+
+    def __init__(self, make: Callable[[], object]):
+        self._make, self._value = make, None
+
+    def __call__(self) -> object:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
 
 
 def shown_prices(tables: np.ndarray, segment: np.ndarray, returning: np.ndarray) -> np.ndarray:

@@ -35,8 +35,9 @@ class Population:
     features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     feature_names: tuple[str, ...] = ()
     feature_observable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    # each seller's own history with each consumer. Every shopper sees every seller's offer,
-    # so a consumer's visits to any seller are their shopping days: one count per consumer.
+    # each seller's own history with each consumer, (sellers, consumers): a seller's row is
+    # contiguous. Every shopper sees every seller's offer, so a consumer's visits to any seller
+    # are their shopping days: one count per consumer.
     visits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     purchases: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
     last_purchase: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))  # day, -1
@@ -62,7 +63,8 @@ class Population:
         columns = [
             trait(lambda s, name=name: s.features.get(name, consumers.features[name].dist)) for name in names
         ]
-        features = np.column_stack(columns) if columns else np.zeros((n, 0))
+        # one contiguous column per feature (tables read them feature by feature)
+        features = np.asfortranarray(np.column_stack(columns)) if columns else np.zeros((n, 0))
         weights = np.array([[s.wtp_per_feature.get(name, 0.0) for name in names] for s in segments])
         if weights.any():  # wtp = drawn wtp + Σ weight × feature, per segment
             wtp = wtp + (features * np.repeat(weights, sizes, axis=0)).sum(axis=1)
@@ -80,9 +82,9 @@ class Population:
             feature_names=names,
             feature_observable=np.array([consumers.features[name].observable for name in names], dtype=bool),
             visits=np.zeros(n, dtype=np.int32),
-            purchases=np.zeros((n, sellers), dtype=np.int32),
-            last_purchase=np.full((n, sellers), -1, dtype=np.int32),
-            spend=np.zeros((n, sellers)),
+            purchases=np.zeros((sellers, n), dtype=np.int32),
+            last_purchase=np.full((sellers, n), -1, dtype=np.int32),
+            spend=np.zeros((sellers, n)),
         )
 
     def __len__(self) -> int:
@@ -132,7 +134,7 @@ class Population:
         """Remember today's purchases: consumer `buyers[k]` bought from seller `sellers[k]` at
         price `paid[k]` (if given) on `day`; `returning[k]`, if given, says the buyer had bought
         from that seller before."""
-        cell = buyers * self.purchases.shape[1] + sellers  # each buyer buys once a day: distinct
+        cell = sellers * len(self.segment) + buyers  # each buyer buys once a day: distinct
         self.purchases.ravel()[cell] += 1
         self.last_purchase.ravel()[cell] = day
         if paid is not None:

@@ -107,12 +107,12 @@ def test_the_engine_keeps_each_sellers_history_with_each_consumer():
     model = run_model(scenario)
     population, ledger = model.population, model.ledger
     assert population.visits.sum() == ledger.shoppers.sum()
-    np.testing.assert_array_equal(population.purchases.sum(axis=0), ledger.units.sum(axis=0))
-    np.testing.assert_allclose(population.spend.sum(axis=0), ledger.revenue.sum(axis=0))
+    np.testing.assert_array_equal(population.purchases.sum(axis=1), ledger.units.sum(axis=0))
+    np.testing.assert_allclose(population.spend.sum(axis=1), ledger.revenue.sum(axis=0))
     bought = population.purchases > 0
     assert (population.last_purchase[bought] >= 0).all() and (population.last_purchase[~bought] == -1).all()
     assert population.last_purchase.max() == scenario.days - 1
-    assert (population.purchases <= population.visits[:, None]).all()
+    assert (population.purchases <= population.visits[None, :]).all()
 
 
 def error_of(text: str) -> ScenarioError:
