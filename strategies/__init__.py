@@ -21,6 +21,7 @@ from strategies.base import (
 from strategies.demand_response import DemandResponse
 from strategies.inventory_aware import InventoryAware
 from strategies.oracles import OracleBestFixed, OracleBestResponse
+from strategies.personal import OraclePersonal
 from strategies.promotions import Promotions
 from strategies.segment_pricing import SegmentPricing
 from strategies.simple import CompetitorResponse, CostPlus, Fixed
@@ -51,6 +52,7 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         InventoryAware,
         OracleBestFixed,
         OracleBestResponse,
+        OraclePersonal,
     )
 }
 
