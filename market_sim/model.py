@@ -131,6 +131,7 @@ class MarketModel(mesa.Model):
             for seller in self.sellers
         ]
         self._pseudonyms: np.ndarray | None = None
+        self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
         self.streams = {
@@ -162,7 +163,7 @@ class MarketModel(mesa.Model):
         day = self.steps - 1
         shoppers = self.arrivals(day)
         received = [seller.receive(day) for seller in self.sellers]
-        self.today = shoppers
+        self.today, self._tables = shoppers, {}
         prices = self.post_prices(day)
         trading = self.clear(day, shoppers, prices)
         self.settle(day, trading, received)
@@ -257,7 +258,10 @@ class MarketModel(mesa.Model):
         }
 
     def observation(self, seller: Seller, day: int, calendar: dict[str, object] | None = None) -> Observation:
-        """What `seller` may see this morning: the calendar, its own past, rivals' past prices."""
+        """What `seller` may see this morning: the calendar, its own past, rivals' past prices
+        and, if it asks, today's shoppers."""
+        if seller.index not in self._tables:
+            self._tables[seller.index] = _Once(partial(self.shopper_table, seller, day))
         return Observation(
             **(calendar or self.calendar(day)),
             info=seller.info,
@@ -267,7 +271,7 @@ class MarketModel(mesa.Model):
             rival_prices=MappingProxyType(
                 {name: column[:day] for name, column in self.posted[seller.index].items()}
             ),
-            shopper_table=_Once(partial(self.shopper_table, seller, day)),
+            shopper_table=self._tables[seller.index],
         )
 
     def clear(self, day: int, arrivals: Arrivals, tables: np.ndarray) -> Trading:
@@ -416,6 +420,11 @@ class MarketModel(mesa.Model):
         population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day)
         for seller in self.sellers:
             j = seller.index
+            table = self._tables.get(j)
+            bought = None
+            if table is not None and table.called:  # whom of the rows of its table it sold to
+                bought = choice[self.table_order()] == j
+                bought.flags.writeable = False
             seller.observe(
                 DayResult(
                     day=day,
@@ -425,6 +434,7 @@ class MarketModel(mesa.Model):
                     revenue=float(revenue[j]),
                     lost_sales=int(lost[j]),
                     stock=seller.on_hand,
+                    bought=bought,
                 )
             )
 
@@ -439,6 +449,10 @@ class _Once:
         if self._make is not None:
             self._value, self._make = self._make(), None
         return self._value
+
+    @property
+    def called(self) -> bool:
+        return self._make is None
 
 
 def shown_prices(tables: np.ndarray, segment: np.ndarray, returning: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from strategies.base import (
 )
 from strategies.demand_response import DemandResponse
 from strategies.inventory_aware import InventoryAware
+from strategies.ml_pricing import MLPricing
 from strategies.oracles import OracleBestFixed, OracleBestResponse
 from strategies.personal import OraclePersonal
 from strategies.promotions import Promotions
@@ -53,6 +54,7 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         OracleBestFixed,
         OracleBestResponse,
         OraclePersonal,
+        MLPricing,
     )
 }
 

@@ -207,6 +207,9 @@ class DayResult:
     revenue: float
     lost_sales: int
     stock: float  # on hand at the end of the day
+    # when the strategy read `obs.shoppers` today: for each of its rows, whether that shopper
+    # bought from this seller (a seller knows its own customers)
+    bought: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class ParameterError(ValueError):

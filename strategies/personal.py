@@ -32,8 +32,8 @@ from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, re
 
 NODES = 24  # quadrature nodes per continuous hidden component
 GRID = 64  # prices compared per shopper before the best is polished
-POLISH = 60  # golden-section steps of the polish (the bracket shrinks by 0.618 each)
-BLOCK = 256  # shoppers whose purchase chances are worked out at once
+POLISH = 40  # golden-section steps of the polish (the bracket shrinks by 0.618 each: 4e-9)
+BLOCK = 16_384  # shoppers × prices whose purchase chances are worked out at once
 
 
 def frozen(dist: Any) -> Any:
@@ -174,18 +174,19 @@ class TrueDemand:
         multiplier: float,
     ) -> np.ndarray:
         """P(buy from this seller) for each shopper (rows) at each of their prices (rows, k)."""
-        if len(prices) > BLOCK:  # in blocks of rows: the quadrature arrays stay small
+        block = max(BLOCK // prices.shape[1], 16)
+        if len(prices) > block:  # in blocks of rows: the quadrature arrays stay small
             return np.concatenate(
                 [
                     self.probability(
-                        prices[i : i + BLOCK],
-                        weights[i : i + BLOCK],
-                        observed[i : i + BLOCK],
+                        prices[i : i + block],
+                        weights[i : i + block],
+                        observed[i : i + block],
                         quality,
                         rivals,
                         multiplier,
                     )
-                    for i in range(0, len(prices), BLOCK)
+                    for i in range(0, len(prices), block)
                 ]
             )
         result = np.zeros(prices.shape)
@@ -212,9 +213,9 @@ class TrueDemand:
         value = (seen[:, None] + base[None, :]) * multiplier  # (rows, nodes)
         # log-denominator of everything but our offer: outside option and rivals (rival prices
         # are the same for everyone, so their terms depend on the shopper's value only)
-        terms = [np.broadcast_to(beta * self.outside, value.shape)]
-        terms += [beta * (value + q - r) for q, r in rivals]
-        rest = special.logsumexp(np.stack(terms), axis=0)  # (rows, nodes)
+        rest = np.broadcast_to(beta * self.outside, value.shape)  # (rows, nodes)
+        for q, r in rivals:
+            rest = np.logaddexp(rest, beta * (value + q - r))
         own = beta * (value[:, None, :] + quality - p[:, :, None])  # (rows, k, nodes)
         return (special.expit(own - rest[:, None, :]) * weight).sum(axis=-1)
 

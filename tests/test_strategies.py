@@ -78,6 +78,7 @@ def test_every_strategy_is_registered_with_every_parameter_documented():
         "oracle_best_fixed",
         "oracle_best_response",
         "oracle_personal",
+        "ml_pricing",
     }
     for kind, cls in BUILT_IN.items():
         assert cls.kind == kind
