@@ -22,7 +22,7 @@ from strategies.demand_response import DemandResponse
 from strategies.inventory_aware import InventoryAware
 from strategies.ml_pricing import MLPricing
 from strategies.oracles import OracleBestFixed, OracleBestResponse
-from strategies.personal import OraclePersonal
+from strategies.personal import OraclePersonal, PersonalRule
 from strategies.promotions import Promotions
 from strategies.segment_pricing import SegmentPricing
 from strategies.simple import CompetitorResponse, CostPlus, Fixed
@@ -55,6 +55,7 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         OracleBestResponse,
         OraclePersonal,
         MLPricing,
+        PersonalRule,
     )
 }
 

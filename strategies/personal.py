@@ -361,3 +361,43 @@ class OraclePersonal(PricingStrategy):
             low = max(low, rails.min_price)
             high = max(min(high, rails.max_price), low)
         return low, high
+
+
+class PersonalRule(PricingStrategy):
+    """A rule of thumb for personal prices, for class: unit cost × (1 + markup), plus `per_unit`
+    for every unit of an observable feature and `per_purchase` for every earlier purchase
+    from this seller, never below unit cost. What a seller might write without any model.
+
+    markup: the base price's markup on unit cost.
+    feature: the observable feature (a column of obs.shoppers) the price rises with; empty for none.
+    per_unit: money added per unit of that feature.
+    per_purchase: money added per earlier purchase from this seller.
+    """
+
+    kind = "personal_rule"
+    markup: float = 0.5
+    feature: str = ""
+    per_unit: float = 0.0
+    per_purchase: float = 0.0
+
+    def check(self) -> None:
+        require(self.markup >= -1, "markup", f"must be at least -1, got {self.markup}")
+
+    def price(self, obs: Observation) -> Prices:
+        table = obs.shoppers
+        base = obs.unit_cost * (1 + self.markup)
+        personal = np.full(len(table), base) + self.per_purchase * table["purchases"].to_numpy(dtype=float)
+        if self.feature:
+            if self.feature not in table.columns or self.feature in ("shopper", "segment"):
+                observable = [c for c in table.columns if c not in ("shopper", "segment")]
+                raise ValueError(
+                    f"personal_rule: feature {self.feature!r} is not a column of obs.shoppers "
+                    f"(a seller sees: {', '.join(observable)})"
+                )
+            personal += self.per_unit * table[self.feature].to_numpy(dtype=float)
+        return Prices(
+            base,
+            personal=np.maximum(personal, obs.unit_cost),
+            reason=f"rule: {base:.2f} + {self.per_unit:g} × {self.feature or 'nothing'} "
+            f"+ {self.per_purchase:g} × purchases",
+        )

@@ -79,6 +79,7 @@ def test_every_strategy_is_registered_with_every_parameter_documented():
         "oracle_best_response",
         "oracle_personal",
         "ml_pricing",
+        "personal_rule",
     }
     for kind, cls in BUILT_IN.items():
         assert cls.kind == kind
