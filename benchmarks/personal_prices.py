@@ -1,4 +1,4 @@
-"""Benchmark 6: a price per shopper against one price, 20,000 consumers, 3 sellers.
+"""Benchmark 7: a price per shopper against one price, 20,000 consumers, 3 sellers.
 
 The market of `common.market` with two observable features and a hidden one. The focal seller
 either posts one price (`cost_plus`) or reads `obs.shoppers` every day and prices each shopper

@@ -36,6 +36,18 @@ class Ledger:
         self.segment_revenue = np.zeros(detail)
         self.segment_surplus = np.zeros(detail)
 
+    def keep_audit(self, audit: dict) -> None:
+        """With shopper features: the focal seller's dealings with every consumer and who they
+        truly are (`MarketModel.audit`), for the personal-pricing scores; kept as `audit_*`
+        arrays so that a saved run reads back without pickles."""
+        for key, value in audit.items():
+            setattr(self, f"audit_{key}", value)
+
+    @property
+    def audit(self) -> dict | None:
+        kept = vars(self).items()
+        return {key.removeprefix("audit_"): value for key, value in kept if key.startswith("audit_")} or None
+
     @property
     def profit(self) -> np.ndarray:
         """Revenue − cost of goods − holding − order costs + salvage, per day and seller."""

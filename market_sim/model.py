@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
@@ -180,6 +180,14 @@ class MarketModel(mesa.Model):
         """Today's random stream for `purpose` (common to every strategy on this replication)."""
         return self.streams[purpose].on(day)
 
+    def replay(self, kind: str, params: Mapping[str, Any]) -> Ledger:
+        """This replication of this market again, with strategy `kind(**params)` in the focal seat,
+        run for as many days: the ledger it leaves. Handed to oracle benchmarks through `reveal`
+        (the model is their hidden truth), so that the strategies never import the engine."""
+        replay = MarketModel(self.spec, StrategySpec(kind, dict(params)), self.replication)
+        replay.run_for(self.days)
+        return replay.ledger
+
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
         calendar = self.calendar(day)
@@ -192,6 +200,33 @@ class MarketModel(mesa.Model):
                 shoppers,
             )
         return self.tables
+
+    def audit(self) -> dict[str, object]:
+        """The focal seller's dealings with every consumer, next to what the consumer truly is
+        (features hidden or not, segment, willingness to pay), for the personal-pricing scores:
+        views of the population's arrays, so they fill in as the run goes on."""
+        population, focal = self.population, self.spec.focal_index
+        rivals = [s.index for s in self.sellers if s.index != focal]
+        return {
+            "segment": population.segment,
+            "segment_names": np.array(population.segment_names, dtype=str),
+            "segment_observable": population.observable,
+            "feature_names": np.array(population.feature_names, dtype=str),
+            "feature_observable": population.feature_observable,
+            "features": population.features,
+            "wtp": population.wtp,
+            "price_sensitivity": population.price_sensitivity,
+            "visits": population.visits,
+            "purchases": population.purchases[focal],
+            "spend": population.spend[focal],
+            "surplus": population.surplus,  # (sellers, consumers)
+            "choice": self.spec.market.choice,
+            "outside_utility": self.spec.market.outside_utility,
+            "quality": float(self.quality[focal]),
+            "unit_cost": self.sellers[focal].unit_cost,
+            "rival_quality": self.quality[rivals],
+            "rivals": np.array(rivals, dtype=int),
+        }
 
     def pseudonyms(self) -> np.ndarray:
         """Every consumer's pseudonymous id (a random permutation, drawn from its own stream the
@@ -417,7 +452,9 @@ class MarketModel(mesa.Model):
             ledger.inventory[day, j] = seller.on_hand
         ledger.days_recorded = day + 1
         population.record_visits(trading.shoppers)
-        population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day)
+        population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day, surplus)
+        if population.feature_names and day == 0:
+            ledger.keep_audit(self.audit())
         for seller in self.sellers:
             j = seller.index
             table = self._tables.get(j)

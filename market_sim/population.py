@@ -42,6 +42,7 @@ class Population:
     purchases: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
     last_purchase: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))  # day, -1
     spend: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # money paid to each seller
+    surplus: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # consumer surplus, by seller
 
     @classmethod
     def draw(cls, consumers: Consumers, sellers: int, rng: np.random.Generator) -> Population:
@@ -85,6 +86,7 @@ class Population:
             purchases=np.zeros((sellers, n), dtype=np.int32),
             last_purchase=np.full((sellers, n), -1, dtype=np.int32),
             spend=np.zeros((sellers, n)),
+            surplus=np.zeros((sellers, n)),
         )
 
     def __len__(self) -> int:
@@ -130,6 +132,7 @@ class Population:
         returning: np.ndarray | None = None,
         paid: np.ndarray | None = None,
         day: int = -1,
+        surplus: np.ndarray | None = None,
     ) -> None:
         """Remember today's purchases: consumer `buyers[k]` bought from seller `sellers[k]` at
         price `paid[k]` (if given) on `day`; `returning[k]`, if given, says the buyer had bought
@@ -139,6 +142,8 @@ class Population:
         self.last_purchase.ravel()[cell] = day
         if paid is not None:
             self.spend.ravel()[cell] += paid
+        if surplus is not None:
+            self.surplus.ravel()[cell] += surplus
         self.last_seller[buyers] = sellers
         if returning is not None:  # only first purchases from a seller change `bought_from`
             first = ~returning

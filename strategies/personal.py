@@ -17,17 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
-from market_sim.distributions import (
-    Bernoulli,
-    Constant,
-    Exponential,
-    LogNormal,
-    Normal,
-    Triangular,
-    Uniform,
-)
 from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, require
 
 NODES = 24  # quadrature nodes per continuous hidden component
@@ -36,44 +26,56 @@ POLISH = 40  # golden-section steps of the polish (the bracket shrinks by 0.618 
 BLOCK = 16_384  # shoppers × prices whose purchase chances are worked out at once
 
 
+def written(dist: Any) -> dict[str, Any]:
+    """A scenario distribution in its written form (`{dist: normal, mean: 0, sd: 1}`; a number
+    for a constant as `{dist: constant, value: v}`): strategies read the scenario's public
+    description, never the simulator's classes."""
+    form = dist.to_yaml()
+    return form if isinstance(form, dict) else {"dist": "constant", "value": float(form)}
+
+
 def frozen(dist: Any) -> Any:
-    """The scipy distribution of a scenario distribution (None for a constant)."""
-    if isinstance(dist, Constant):
+    """The scipy distribution of a scenario distribution (None when it has no spread)."""
+    from scipy import stats  # only when an oracle prices
+
+    d = written(dist)
+    kind = d["dist"]
+    if kind == "constant":
         return None
-    if isinstance(dist, Bernoulli):
-        return stats.bernoulli(dist.p)
-    if isinstance(dist, Uniform):
-        return None if dist.high == dist.low else stats.uniform(dist.low, dist.high - dist.low)
-    if isinstance(dist, Normal):
-        if dist.sd == 0:
+    if kind == "bernoulli":
+        return stats.bernoulli(d["p"])
+    if kind == "uniform":
+        return None if d["high"] == d["low"] else stats.uniform(d["low"], d["high"] - d["low"])
+    if kind == "normal":
+        if d["sd"] == 0:
             return None
-        if dist.min is None and dist.max is None:
-            return stats.norm(dist.mean, dist.sd)
-        low = -math.inf if dist.min is None else (dist.min - dist.mean) / dist.sd
-        high = math.inf if dist.max is None else (dist.max - dist.mean) / dist.sd
-        return stats.truncnorm(low, high, loc=dist.mean, scale=dist.sd)
-    if isinstance(dist, LogNormal):
-        if dist.sd == 0:
+        if "min" not in d and "max" not in d:
+            return stats.norm(d["mean"], d["sd"])
+        low = (d["min"] - d["mean"]) / d["sd"] if "min" in d else -math.inf
+        high = (d["max"] - d["mean"]) / d["sd"] if "max" in d else math.inf
+        return stats.truncnorm(low, high, loc=d["mean"], scale=d["sd"])
+    if kind == "lognormal":
+        if d["sd"] == 0:
             return None
-        sigma2 = math.log1p((dist.sd / dist.mean) ** 2)
-        return stats.lognorm(math.sqrt(sigma2), scale=math.exp(math.log(dist.mean) - sigma2 / 2))
-    if isinstance(dist, Exponential):
-        return stats.expon(scale=dist.mean)
-    if isinstance(dist, Triangular):
-        if dist.high == dist.low:
+        sigma2 = math.log1p((d["sd"] / d["mean"]) ** 2)
+        return stats.lognorm(math.sqrt(sigma2), scale=math.exp(math.log(d["mean"]) - sigma2 / 2))
+    if kind == "exponential":
+        return stats.expon(scale=d["mean"])
+    if kind == "triangular":
+        if d["high"] == d["low"]:
             return None
-        return stats.triang((dist.mode - dist.low) / (dist.high - dist.low), dist.low, dist.high - dist.low)
-    raise TypeError(f"no quadrature for {dist!r}")
+        return stats.triang((d["mode"] - d["low"]) / (d["high"] - d["low"]), d["low"], d["high"] - d["low"])
+    raise TypeError(f"no quadrature for {d!r}")
 
 
 def constant_value(dist: Any) -> float:
-    if isinstance(dist, Constant):
-        return dist.value
-    if isinstance(dist, Normal):
-        return float(np.clip(dist.mean, dist.min, dist.max))
-    if isinstance(dist, Uniform | Triangular):
-        return dist.low
-    return dist.mean  # a lognormal without spread
+    """The one value of a distribution without spread."""
+    d = written(dist)
+    if d["dist"] == "constant":
+        return d["value"]
+    if d["dist"] == "normal":
+        return float(np.clip(d["mean"], d.get("min"), d.get("max")))
+    return d["low"] if "low" in d else d["mean"]
 
 
 def nodes(dist: Any, count: int = NODES) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +83,9 @@ def nodes(dist: Any, count: int = NODES) -> tuple[np.ndarray, np.ndarray]:
     rv = frozen(dist)
     if rv is None:
         return np.array([constant_value(dist)]), np.array([1.0])
-    if isinstance(dist, Bernoulli):
-        return np.array([0.0, 1.0]), np.array([1 - dist.p, dist.p])
+    if written(dist)["dist"] == "bernoulli":
+        p = written(dist)["p"]
+        return np.array([0.0, 1.0]), np.array([1 - p, p])
     # Gauss–Legendre in probability space, X = F⁻¹(U): for a steep logistic in a normal draw
     # (β·b = 4 in tests/test_personal_oracle.py) 24 nodes put the optimal price within 1e-7,
     # where Gauss–Hermite needs about 150
@@ -95,7 +98,7 @@ def density(dist: Any, x: np.ndarray) -> np.ndarray:
     rv = frozen(dist)
     if rv is None:
         return np.isclose(x, constant_value(dist)).astype(float)
-    if isinstance(dist, Bernoulli):
+    if written(dist)["dist"] == "bernoulli":
         return rv.pmf(np.round(x))
     return rv.pdf(x)
 
@@ -217,6 +220,8 @@ class TrueDemand:
         for q, r in rivals:
             rest = np.logaddexp(rest, beta * (value + q - r))
         own = beta * (value[:, None, :] + quality - p[:, :, None])  # (rows, k, nodes)
+        from scipy import special
+
         return (special.expit(own - rest[:, None, :]) * weight).sum(axis=-1)
 
     def _max_surplus(self, p, seen, hidden, quality, rivals, multiplier):

@@ -12,6 +12,7 @@ import pandas as pd
 from market_sim import metrics
 from market_sim.report import plots
 from market_sim.report.data import Results
+from market_sim.report.personal import personal_section
 from market_sim.scenario import Event, Scenario, Segment, Seller
 
 STYLE = """
@@ -88,6 +89,7 @@ def render_report(results: Results, workers: int = 1) -> str:
         _ranking(results),
         _theory(results),
         _figures(results, plots.draw_all(results, workers)),
+        personal_section(results),
         _all_scores(results),
         _scenario_table(results),
         _glossary(),
