@@ -43,6 +43,13 @@ class Ledger:
         for key, value in audit.items():
             setattr(self, f"audit_{key}", value)
 
+    def keep_offers(self, days: list[dict[str, np.ndarray]]) -> None:
+        """The offer log (`MarketModel.log_offers`), days joined, as `offers_*` arrays: one row per
+        shopper and day; `offers_price` has a column per seller, `offers_choice` the seller bought
+        from (−1: none), `offers_segment` the visible segment (−1: hidden)."""
+        for key in ("day", "shopper", "segment", "features", "price", "choice"):
+            setattr(self, f"offers_{key}", np.concatenate([d[key] for d in days]) if days else np.zeros(0))
+
     @property
     def audit(self) -> dict | None:
         kept = vars(self).items()

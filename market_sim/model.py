@@ -82,6 +82,7 @@ class MarketModel(mesa.Model):
         replication: int = 0,
         engine: str = "vectorised",
         consumer_agents: bool = False,
+        log_offers: bool = False,
     ):
         seed = scenario.seed
         super().__init__(rng=stream(seed, replication, Purpose.MESA))
@@ -131,6 +132,7 @@ class MarketModel(mesa.Model):
             for seller in self.sellers
         ]
         self._pseudonyms: np.ndarray | None = None
+        self.offers: list[dict[str, np.ndarray]] | None = [] if log_offers else None  # by day
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
@@ -167,7 +169,11 @@ class MarketModel(mesa.Model):
         prices = self.post_prices(day)
         trading = self.clear(day, shoppers, prices)
         self.settle(day, trading, received)
+        if self.offers is not None:
+            self.log_offers(day, trading)
         self.running = self.steps < self.days
+        if not self.running and self.offers is not None:
+            self.ledger.keep_offers(self.offers)
 
     def arrivals(self, day: int) -> Arrivals:
         """Who shops today (each consumer with their visit probability); the order in which
@@ -200,6 +206,26 @@ class MarketModel(mesa.Model):
                 shoppers,
             )
         return self.tables
+
+    def log_offers(self, day: int, trading: Trading) -> None:
+        """Keep today's offers as a seller sees them (`--log-offers`): per shopper, in the order
+        of `obs.shoppers`, the pseudonym, visible segment and observable features; per seller
+        and shopper, the price shown and whether they bought."""
+        population = self.population
+        order = self.table_order()
+        rows = trading.shoppers[order]
+        visible = np.where(population.observable[population.segment[rows]], population.segment[rows], -1)
+        prices = np.broadcast_to(trading.prices, (len(self.sellers), len(trading.shoppers)))[:, order]
+        self.offers.append(
+            {
+                "day": np.full(len(rows), day, dtype=np.int32),
+                "shopper": self.pseudonyms()[rows],
+                "segment": visible,
+                "features": population.features[rows][:, population.feature_observable],
+                "price": prices.T.copy(),
+                "choice": trading.allocation.choice[order],
+            }
+        )
 
     def audit(self) -> dict[str, object]:
         """The focal seller's dealings with every consumer, next to what the consumer truly is

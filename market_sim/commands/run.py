@@ -54,6 +54,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--set", type=assignment, action="append", default=[], metavar="PATH=VALUE", help=SET_HELP
     )
+    parser.add_argument(
+        "--log-offers",
+        nargs="?",
+        const="csv",
+        choices=("csv", "parquet"),
+        help="also write every offer shown (shopper × seller × day: observable features, price, "
+        "bought) to offers.csv, or offers.parquet (needs pyarrow)",
+    )
     return parser
 
 
@@ -69,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
     scenario = _with_overrides(load_scenario(args.scenario, args.set), args)
     _check_baseline(scenario, args.baseline)
     out = args.out or default_out(args.scenario)
-    jobs = comparison_jobs(scenario)
+    if args.log_offers == "parquet":
+        try:
+            import pyarrow  # noqa: F401  (only to say early that it is missing)
+        except ImportError:
+            raise UsageError("--log-offers parquet needs pyarrow: pip install pyarrow") from None
+    jobs = comparison_jobs(scenario, log_offers=bool(args.log_offers))
     if args.resume:
         try:
             saved = result_folder.resumable_runs(out, scenario, jobs)
@@ -152,6 +165,8 @@ def _write_results(
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         result_folder.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
+        if args.log_offers:
+            _write_offers(folder, [t.offers for t in done if t.offers is not None], args.log_offers)
         manifest = result_folder.comparison_manifest(
             scenario, runs, args.scenario, args.baseline, took, partial
         )
@@ -161,6 +176,19 @@ def _write_results(
             result_folder.keep_runs(folder, scenario, runs)
 
     result_folder.write_folder(out, fill, overwrite=args.overwrite or args.resume)
+
+
+def _write_offers(folder: Path, parts: list, form: str) -> None:
+    """offers.csv or offers.parquet: one row per shopper × seller × day shown an offer."""
+    import pandas as pd
+
+    from market_sim import result_folder
+
+    offers = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if form == "parquet":
+        offers.to_parquet(folder / "offers.parquet", index=False)
+    else:
+        result_folder.write_csv(offers, folder / "offers.csv")
 
 
 def _with_overrides(scenario: Scenario, args: argparse.Namespace) -> Scenario:
