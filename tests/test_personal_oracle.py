@@ -136,3 +136,33 @@ def test_oracle_personal_is_a_benchmark():
 
     cls = resolve("oracle_personal")
     assert cls.uses_hidden_truth and cls.kind.startswith("oracle_")
+
+
+def test_a_hidden_segment_is_integrated_out_by_its_posterior_given_the_observed_features():
+    text = f"""
+    name: hidden segments
+    days: 2
+    market: {{choice: logit}}
+    consumers:
+      population: 400
+      features: {{x: {{dist: normal, mean: 0, sd: 1}}}}
+      segments:
+        - {{name: rich, share: 0.3, visit_rate: 0.5, features: {{x: {{dist: normal, mean: 1, sd: 1}}}}, wtp: 30, wtp_per_feature: {{x: 4}}, price_sensitivity: {BETA}}}
+        - {{name: poor, share: 0.7, visit_rate: 1, wtp: 20, wtp_per_feature: {{x: 4}}, price_sensitivity: {BETA}}}
+    sellers:
+      - {{name: us, focal: true, unit_cost: {COST}}}
+    strategies: [{{kind: oracle_personal}}]
+    """
+    decision, population, rows = first_day_prices(scenario_from(text))
+    x = population.features[rows, 0]
+    # Bayes: P(rich | x, shopping today) ∝ 120 consumers × visit chance 0.5 × φ(x − 1)
+    rich = 120 * 0.5 * stats.norm.pdf(x, 1, 1)
+    poor = 280 * 1.0 * stats.norm.pdf(x, 0, 1)
+    w = rich / (rich + poor)
+    for k in range(0, len(x), 37):
+        def loss(p, k=k):
+            chance = w[k] * special.expit(BETA * (30 + 4 * x[k] - p)) + (1 - w[k]) * special.expit(BETA * (20 + 4 * x[k] - p))
+            return -(p - COST) * chance
+
+        best = optimize.minimize_scalar(loss, bounds=(COST, 80), method="bounded", options={"xatol": 1e-10}).x
+        assert decision.personal[k] == pytest.approx(best, abs=1e-4)
