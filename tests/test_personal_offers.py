@@ -60,8 +60,3 @@ def test_offers_as_parquet(tmp_path):
     out = run(tmp_path, "--log-offers", "parquet")
     offers = pd.read_parquet(out / "offers.parquet")
     assert len(offers) > 1000 and {"income", "price", "bought"} <= set(offers.columns)
-
-
-def test_without_the_option_there_is_no_offer_log(tmp_path):
-    out = run(tmp_path)
-    assert not (out / "offers.csv").exists()

@@ -30,3 +30,4 @@ def test_run_reports_gains_hidden_gaps_winners_losers_and_model_quality(tmp_path
     assert "<h2 id='personal'>Personal prices</h2>" in html
     assert "older (hidden)" in html and "loses" in html
     assert "Model quality over time" in html and "ml_pricing(retrain_every=2)" in html
+    assert not (out / "offers.csv").exists()  # only with --log-offers
