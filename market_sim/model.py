@@ -441,7 +441,7 @@ class MarketModel(mesa.Model):
         cell_units = ledger.segment_units[day]
         cell_units.flat = np.bincount(bought_cell, minlength=cell_units.size)
         prices = trading.prices
-        paid = prices[seller_of, buyers if prices.shape[1] > 1 else 0]
+        paid = prices[seller_of, 0 if prices.shape[1] == 1 else buyers]
         if trading.personal:  # buyers in a cell paid different prices
             revenue_by_cell = np.bincount(bought_cell, weights=paid, minlength=cell_units.size)
             ledger.segment_revenue[day].flat = revenue_by_cell

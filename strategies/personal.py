@@ -295,6 +295,8 @@ class OraclePersonal(PricingStrategy):
     def price(self, obs: Observation) -> Prices:
         model = self.model
         table = obs.shoppers
+        if table.empty:
+            return Prices(obs.last_price or obs.unit_cost, personal=np.zeros(0), reason="no shoppers today")
         rivals = [s for s in model.sellers if s.index != self.me]
         rival_price = [float(obs.rival_prices[s.name][-1]) if obs.day else s.unit_cost for s in rivals]
         offers = [(s.quality, p) for s, p in zip(rivals, rival_price, strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from market_sim.model import MarketModel
 from market_sim.runner import Job, run_once
@@ -33,3 +34,14 @@ def test_a_feature_the_seller_cannot_see_fails_the_run_with_the_names_it_can():
     run = run_once(Job(scenario_from(text), 0, 0))
     assert run.failure.startswith("us on day 0: ValueError: personal_rule: feature 'x' is not a column of obs.shoppers")
     assert "(a seller sees: visits, purchases, days_since_purchase, spend)" in run.failure
+
+
+def test_personal_strategies_cope_with_a_day_without_shoppers():
+    pytest.importorskip("sklearn")
+    text = LOGIT.replace("OBSERVABLE", "true").replace("visit_rate: 1", "visit_rate: 0.002").replace("population: 2000", "population: 300")
+    text = text.replace("[{kind: oracle_personal}]", "[{kind: oracle_personal}, {kind: ml_pricing}, {kind: personal_rule}]")
+    scenario = scenario_from(text)
+    for strategy in range(3):
+        run = run_once(Job(scenario, strategy, 0))
+        assert run.failure is None
+        assert (run.ledger.shoppers == 0).any()
