@@ -169,6 +169,7 @@ class Seller(mesa.Agent):
         self.on_hand = inventory.initial
         self.in_transit: list[tuple[int, int]] = []  # (arrival day, units)
         self.decision: Prices | None = None  # today's prices, after guardrails
+        self.personal: np.ndarray | None = None  # today's personal prices (rows of obs.shoppers)
         self.info: MarketInfo | None = None  # public facts, set by `start`
         self.guardrail_hits = 0  # prices the guardrails changed today
         self.below_cost_allowed = False  # the strategy's `allow_below_cost`, read by `start`
@@ -194,21 +195,35 @@ class Seller(mesa.Agent):
         return arrived
 
     def post_prices(
-        self, obs: Observation, segment_names: tuple[str, ...], observable: np.ndarray
+        self,
+        obs: Observation,
+        segment_names: tuple[str, ...],
+        observable: np.ndarray,
+        shoppers: int | None = None,
     ) -> np.ndarray:
         """Ask the strategy for today's prices; return the price table (segment × new/returning).
-
-        Everything that touches the strategy's answer is guarded: a user's strategy stops its
-        own run, never the others."""
+        Personal prices (one per row of `obs.shoppers`, of which there are `shoppers`) are
+        checked, held to the guardrails and kept in `self.personal`. Everything that touches
+        the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
         day = obs.day
         decision = guarded(self.name, day, lambda: _as_prices(self.strategy.price(obs), self.name, day))
         decision = _posted(decision, segment_names, observable)
+        personal = guarded(self.name, day, lambda: _personal_prices(decision, shoppers, self.name, day))
         if self.guardrails is not None:
             cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
-            decision, self.guardrail_hits = apply_guardrails(
-                decision, self.decision, self.guardrails, cost_floor
-            )
-        self.decision = decision
+            yesterday = self.decision
+            decision, self.guardrail_hits = apply_guardrails(decision, yesterday, self.guardrails, cost_floor)
+            if personal is not None:
+                personal, moved, note = guard_personal(personal, yesterday, self.guardrails, cost_floor)
+                self.guardrail_hits += moved
+                if moved:
+                    decision = dataclasses.replace(
+                        decision, reason=f"{decision.reason}; guardrails: {note}".lstrip("; ")
+                    )
+        if personal is not None:
+            personal.flags.writeable = False
+            decision = dataclasses.replace(decision, personal=personal)
+        self.decision, self.personal = decision, personal
         guarded(self.name, day, lambda: self.strategy.posted(decision))
         return _price_table(decision, segment_names, observable, self.name, day)
 
@@ -263,6 +278,7 @@ def _as_prices(decision: object, seller: str, day: int) -> Prices:
         _price(decision.coupon_new, "coupon_new", seller, day),
         _price(decision.coupon_returning, "coupon_returning", seller, day),
         str(decision.reason),
+        decision.personal,  # checked with the day's shoppers (`_personal_prices`)
     )
 
 
@@ -282,6 +298,61 @@ def _short(value: object) -> str:
     except BaseException:  # noqa: BLE001 - a hostile __repr__
         text = f"a {type(value).__name__}"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _personal_prices(decision: Prices, shoppers: int | None, seller: str, day: int) -> np.ndarray | None:
+    """The decision's personal prices as a fresh float array, checked: one finite, non-negative
+    number per row of `obs.shoppers`."""
+    if decision.personal is None:
+        return None
+    try:
+        personal = np.array(decision.personal, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise StrategyFailure(seller, day, f"personal prices must be numbers: {error}") from None
+    if personal.ndim != 1 or (shoppers is not None and len(personal) != shoppers):
+        raise StrategyFailure(
+            seller,
+            day,
+            f"personal prices must be one number per row of obs.shoppers ({shoppers}), "
+            f"got an array of shape {personal.shape}",
+        )
+    bad = ~np.isfinite(personal) | (personal < 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise StrategyFailure(
+            seller,
+            day,
+            f"personal prices must be finite and not negative, got {float(personal[k])!r} in row {k} "
+            f"({int(bad.sum())} such rows)",
+        )
+    return personal
+
+
+def guard_personal(
+    personal: np.ndarray, yesterday: Prices | None, rails: Guardrails, cost_floor: float
+) -> tuple[np.ndarray, int, str]:
+    """Every personal price moved inside the guardrails (as `apply_guardrails` moves one price:
+    the daily-change limit around yesterday's base price, then the floor and `max_price`, then
+    `max_segment_ratio` × the cheapest personal price); how many moved, and a note naming the rules."""
+    guarded, rules = personal.copy(), []
+
+    def limit(rule: str, low: float, high: float) -> None:
+        below, above = guarded < low, guarded > high
+        if below.any() or above.any():
+            guarded[below], guarded[above] = low, high
+            rules.append(rule)
+
+    if rails.max_daily_change is not None and yesterday is not None:
+        step = rails.max_daily_change * yesterday.base
+        limit("max_daily_change", yesterday.base - step, yesterday.base + step)
+    floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
+    limit(floor_rule, max(rails.min_price, cost_floor), np.inf)
+    limit("max_price", -np.inf, rails.max_price)
+    if rails.max_segment_ratio is not None and len(guarded):
+        limit("max_segment_ratio", -np.inf, guarded.min() * rails.max_segment_ratio)
+    moved = int(np.count_nonzero(guarded != personal))
+    note = f"{moved} of {len(personal)} personal prices moved ({', '.join(rules)})" if moved else ""
+    return guarded, moved, note
 
 
 def _posted(decision: Prices, names: tuple[str, ...], observable: np.ndarray) -> Prices:
