@@ -11,12 +11,17 @@ import numpy as np
 
 
 class Ledger:
-    def __init__(self, days: int, sellers: int, segments: int):
+    """`fractional`: counts (shoppers, units, views) are expected values, not whole numbers
+    (`market.demand: expected`). `first_day`: the day of the run its first row records."""
+
+    def __init__(self, days: int, sellers: int, segments: int, fractional: bool = False, first_day: int = 0):
         by_seller, detail = (days, sellers), (days, sellers, segments, 2)
+        count = float if fractional else np.int64
         self.days_recorded = 0
-        self.shoppers = np.zeros(days, dtype=np.int64)
+        self.first_day = first_day
+        self.shoppers = np.zeros(days, dtype=count)
         self.price = np.zeros(by_seller)  # posted base price
-        self.units = np.zeros(by_seller, dtype=np.int64)
+        self.units = np.zeros(by_seller, dtype=count)
         self.revenue = np.zeros(by_seller)
         self.lost_sales = np.zeros(by_seller, dtype=np.int64)
         self.cost_of_goods = np.zeros(by_seller)
@@ -29,8 +34,8 @@ class Ledger:
         self.stockout = np.zeros(by_seller, dtype=bool)  # sold out: none left after sales
         self.guardrail_hits = np.zeros(by_seller, dtype=np.int64)
         self.reason = np.full(by_seller, "", dtype=object)
-        self.views = np.zeros(detail, dtype=np.int64)
-        self.segment_units = np.zeros(detail, dtype=np.int64)
+        self.views = np.zeros(detail, dtype=count)
+        self.segment_units = np.zeros(detail, dtype=count)
         self.segment_revenue = np.zeros(detail)
         self.segment_surplus = np.zeros(detail)
 

@@ -51,6 +51,7 @@ SHARE_TOLERANCE = 1e-6
 MAX_MAGNITUDE = 1e12  # the largest number any field accepts
 MAX_POPULATION = 50_000_000  # about 5 GB of consumer arrays
 MAX_DAYS = 36_500
+MAX_EXPECTED_DAYS = 100_000_000  # periods of a learning experiment with `demand: expected`
 MAX_REPLICATIONS = 100_000
 MAX_NAME_LENGTH = 200  # names head tables and plot legends
 DEFAULT_STRATEGY = StrategySpec("cost_plus", MappingProxyType({}), "cost_plus()")
@@ -637,6 +638,7 @@ _TOP_KEYS = (
     "start_date",
     "replications",
     "seed",
+    "stop_when_stable",
     "market",
     "consumers",
     "sellers",
@@ -650,13 +652,19 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     name = fields.read("name", _name)
     description = fields.read("description", _text, "")
     lesson = fields.read("lesson", _text, "")
-    days = fields.read("days", DAYS.whole)
+    days = fields.read("days", _Range(1, MAX_EXPECTED_DAYS).whole)
     start_date = fields.read("start_date", _date, None)
     replications = fields.read("replications", REPLICATIONS.whole, 10)
     seed = fields.read("seed", NON_NEGATIVE.whole, 0)
     market = fields.read("market", lambda node: _market(node, start_date), Market())
+    if days > MAX_DAYS and market.demand != "expected":
+        raise _fail(
+            fields.entries["days"], f"must be at most {MAX_DAYS} (more only with market.demand: expected)"
+        )
     consumers = fields.read("consumers", _consumers)
     sellers = fields.read("sellers", lambda node: _sellers(node, base_dir))
+    if market.demand == "expected":
+        _check_expected(fields, consumers, sellers)
     focal = next(seller for seller in sellers if seller.focal)
     compared = fields.read(
         "strategies", lambda node: _strategies(node, base_dir), (focal.strategy or DEFAULT_STRATEGY,)
@@ -674,14 +682,38 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
         start_date=start_date,
         replications=replications,
         seed=seed,
+        stop_when_stable=fields.read("stop_when_stable", AT_LEAST_ONE.whole, None),
         source=source,
     )
 
 
+def _check_expected(fields: _Fields, consumers: Consumers, sellers: tuple[Seller, ...]) -> None:
+    """Expected demand draws no purchases: no logit shares without logit choice, no loyalty
+    without purchases, no stock to run out of."""
+    market = fields.entries["market"]
+    if market.value.get("choice") is not None and market.value["choice"].value != "logit":
+        raise _fail(
+            market.value["demand"], "expected demand is the expected logit share: it needs choice: logit"
+        )
+    segments = fields.entries["consumers"].value["segments"].value
+    for node, segment in zip(segments, consumers.segments, strict=True):
+        if segment.loyalty is not None:
+            raise _fail(
+                node.value["loyalty"],
+                "is not available with market.demand: expected (no purchases are drawn)",
+            )
+    for node, seller in zip(fields.entries["sellers"].value, sellers, strict=True):
+        if not seller.inventory.unlimited:
+            raise _fail(
+                node.value["inventory"], "must be unlimited with market.demand: expected (no stock is kept)"
+            )
+
+
 def _market(node: _Node, start_date: dt.date | None) -> Market:
-    fields = _Fields(node, ("choice", "outside_utility", "weekly_traffic", "events"))
+    fields = _Fields(node, ("choice", "demand", "outside_utility", "weekly_traffic", "events"))
     return Market(
         choice=fields.read("choice", _one_of("logit", "max_surplus"), "logit"),
+        demand=fields.read("demand", _one_of("sampled", "expected"), "sampled"),
         outside_utility=fields.read("outside_utility", ANY.number, 0.0),
         weekly_traffic=fields.read("weekly_traffic", _weekly_traffic, (1.0,) * 7),
         events=fields.read("events", lambda events: tuple(_event(e, start_date) for e in _items(events)), ()),
@@ -972,6 +1004,7 @@ def _scenario_data(scenario: Scenario) -> dict[str, Any]:
         start_date=scenario.start_date,
         replications=scenario.replications,
         seed=scenario.seed,
+        stop_when_stable=scenario.stop_when_stable,
         market=_market_data(scenario.market),
         consumers={
             "population": scenario.consumers.population,
@@ -1002,6 +1035,7 @@ def _market_data(market: Market) -> dict[str, Any]:
     ]
     return {
         "choice": market.choice,
+        **({"demand": market.demand} if market.demand != "sampled" else {}),
         "outside_utility": market.outside_utility,
         "weekly_traffic": list(market.weekly_traffic),
         "events": events,

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from strategies.bandits import UCB, ThompsonGrid
 from strategies.base import (
     DayResult,
     MarketInfo,
@@ -22,6 +23,7 @@ from strategies.demand_response import DemandResponse
 from strategies.inventory_aware import InventoryAware
 from strategies.oracles import OracleBestFixed, OracleBestResponse
 from strategies.promotions import Promotions
+from strategies.q_learning import QLearning
 from strategies.segment_pricing import SegmentPricing
 from strategies.simple import CompetitorResponse, CostPlus, Fixed
 
@@ -51,6 +53,9 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         InventoryAware,
         OracleBestFixed,
         OracleBestResponse,
+        QLearning,
+        UCB,
+        ThompsonGrid,
     )
 }
 

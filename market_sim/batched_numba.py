@@ -1,0 +1,83 @@
+"""The batched learning loop of `market_sim.batched`, compiled with numba (the `fast` extra):
+the same operations in the same order as `_block_numpy`, one replication at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from strategies.q_learning import BLOCK
+
+
+@njit(cache=True)
+def _argmax(row: np.ndarray) -> int:
+    best = 0
+    for k in range(1, row.size):
+        if row[k] > row[best]:
+            best = k
+    return best
+
+
+@njit(cache=True)
+def block(
+    first, days, stop, q, state, stable, alpha, discount, width, maps, seller_of, explore, actions,
+    rewards, reward_tables, table_of, strides, done, days_run, taken,
+):  # fmt: skip
+    """Up to BLOCK days from day `first` for every replication not done."""
+    learners, sellers = seller_of.size, actions.shape[1]
+    yesterday = np.empty(sellers, dtype=np.int64)
+    for b in range(done.size):
+        if done[b]:
+            continue
+        for offset in range(BLOCK):
+            day = first + offset
+            yesterday[:] = actions[b]  # every learner's state is made of yesterday's prices
+            for i in range(learners):
+                j = seller_of[i]
+                grid, states = width[i, 0], width[i, 1]
+                current = state[i, b]
+                if day > 0:
+                    code = 0
+                    for position in range(sellers):
+                        seller = maps[i, position, 0]
+                        code = code * grid + maps[i, position, 1 + yesterday[seller]]
+                    following = (current * grid**sellers + code) % states
+                    row = q[i, b, current]
+                    before = _argmax(row)
+                    played = yesterday[j]
+                    target = rewards[b, j] + discount[i] * row_max(q[i, b, following])
+                    row[played] = (1 - alpha[i]) * row[played] + alpha[i] * target
+                    if _argmax(row) != before:
+                        stable[i, b] = 0
+                    else:
+                        stable[i, b] += 1
+                    state[i, b] = following
+                    current = following
+                chosen = explore[i, b, offset]
+                actions[b, j] = chosen if chosen >= 0 else _argmax(q[i, b, current])
+            combo = 0
+            for k in range(sellers):
+                taken[offset, b, k] = actions[b, k]
+                combo += actions[b, k] * strides[k]
+            for k in range(sellers):
+                rewards[b, k] = reward_tables[table_of[b], combo, k]
+            finished = day + 1 >= days
+            if stop > 0:
+                all_stable = True
+                for i in range(learners):
+                    if stable[i, b] < stop:
+                        all_stable = False
+                finished = finished or all_stable
+            if finished:
+                done[b] = True
+                days_run[b] = day + 1
+                break
+
+
+@njit(cache=True)
+def row_max(row: np.ndarray) -> float:
+    best = row[0]
+    for k in range(1, row.size):
+        if row[k] > best:
+            best = row[k]
+    return best
