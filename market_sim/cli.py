@@ -232,6 +232,9 @@ def _write_results(
         output.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
         output.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         output.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
+        impulses = [t.impulse_csv for t in done if t.run.impulse is not None]
+        if impulses:  # batched learning runs: the impulse response after learning
+            output.write_csv_parts(impulses, folder / "impulse.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         manifest = _manifest(args, scenario, runs, seconds, failures, partial)
         output.write_json(manifest, folder / "manifest.json")

@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from market_sim.agents import StrategyFailure
@@ -53,6 +54,8 @@ class Run:
     ledger: Ledger
     seconds: float
     failure: str | None = None
+    learning: dict[str, float] | None = None  # batched learning runs: converged, learning_days
+    impulse: np.ndarray | None = None  # batched learning runs: (days, sellers) impulse response
 
 
 class TimeLimitExceeded(BaseException):
@@ -143,37 +146,106 @@ def run_jobs(
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     workers = max(1, min(workers or default_workers(), len(jobs) or 1))
     task = _Task(time_limit, list(sys.path), prepare)
+    units = work_units(jobs, workers)
     if executor == "local" and workers == 1:
-        for index, job in enumerate(jobs):
-            yield index, task(job)
+        for unit in units:
+            yield from task(unit)
     elif executor == "local":
-        yield from _run_on_pool(jobs, workers, task)
+        yield from _run_on_pool(units, workers, task)
     else:
-        yield from _run_on_dask(jobs, workers, scheduler if executor == "dask" else None, task)
+        yield from _run_on_dask(units, workers, scheduler if executor == "dask" else None, task)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Replications of one strategy that the batched learning engine runs together, and the
+    positions of their jobs."""
+
+    scenario: Scenario
+    strategy: int
+    replications: tuple[int, ...]
+    positions: tuple[int, ...]
+
+
+Unit = tuple[int, Job] | Batch
+
+BATCH_SIZE = 100  # replications per batch at most: the pool shares them out, progress shows
+
+
+def work_units(jobs: list[Job], workers: int) -> list[Unit]:
+    """The jobs as units of work: (position, job) for a run of its own, or a Batch of the
+    replications of a strategy that the batched learning engine runs exactly (`batched.qualifies`)."""
+    from market_sim import batched
+
+    units: list[Unit] = []
+    grouped: dict[tuple[int, int], list[int]] = {}
+    qualifying: dict[tuple[int, int], bool] = {}
+    for position, job in enumerate(jobs):
+        key = (id(job.scenario), job.strategy)
+        if key not in qualifying:
+            qualifying[key] = batched.qualifies(job.scenario, job.scenario.strategies[job.strategy])
+        if qualifying[key]:
+            grouped.setdefault(key, []).append(position)
+        else:
+            units.append((position, job))
+    for positions in grouped.values():
+        size = min(BATCH_SIZE, -(-len(positions) // workers))
+        for start in range(0, len(positions), size):
+            chunk = positions[start : start + size]
+            first = jobs[chunk[0]]
+            replications = tuple(jobs[p].replication for p in chunk)
+            units.append(Batch(first.scenario, first.strategy, replications, tuple(chunk)))
+    return units
+
+
+def run_batch(batch: Batch) -> list[Run]:
+    """The runs of a Batch, by the batched learning engine: each run's ledger holds its limit
+    play (`batched.TAIL_DAYS` greedy days after learning)."""
+    from market_sim import batched
+
+    started = time.perf_counter()
+    spec = batch.scenario.strategies[batch.strategy]
+    outcomes = batched.run_batch(batch.scenario, spec, batch.replications)
+    seconds = (time.perf_counter() - started) / len(outcomes)
+    return [
+        Run(
+            spec.name,
+            outcome.replication,
+            outcome.ledger,
+            seconds,
+            learning={"converged": float(outcome.converged), "learning_days": float(outcome.days)},
+            impulse=outcome.impulse,
+        )
+        for outcome in outcomes
+    ]
 
 
 @dataclass(frozen=True)
 class _Task:
-    """What a worker does with a job: run it (with the submitting process's plug-in folders
-    importable) and prepare the result."""
+    """What a worker does with a unit of work: run it (with the submitting process's plug-in
+    folders importable) and prepare each result; yields (position, prepared run)."""
 
     time_limit: float | None
     path: list[str]
     prepare: Callable[[Run], Any] | None
 
-    def __call__(self, job: Job) -> Any:
+    def __call__(self, unit: Unit) -> list[tuple[int, Any]]:
         sys.path.extend(folder for folder in self.path if folder not in sys.path)
-        run = run_once(job, self.time_limit)
-        return self.prepare(run) if self.prepare else run
+        if isinstance(unit, Batch):
+            done = list(zip(unit.positions, run_batch(unit), strict=True))
+        else:
+            position, job = unit
+            done = [(position, run_once(job, self.time_limit))]
+        return [(position, self.prepare(run) if self.prepare else run) for position, run in done]
 
 
-def _run_on_pool(jobs: list[Job], workers: int, task: _Task) -> Iterator[tuple[int, Any]]:
+def _run_on_pool(units: list[Unit], workers: int, task: _Task) -> Iterator[tuple[int, Any]]:
     with ProcessPoolExecutor(workers, mp_context=start_method()) as pool:
-        futures = {pool.submit(task, job): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(task, unit) for unit in units}
         try:
             for future in as_completed(futures):
-                # popped, so a finished run's ledger is freed once the caller is done with it
-                yield futures.pop(future), future.result()
+                futures.discard(future)  # so a finished run's ledger is freed once the caller is done with it
+                yield from future.result()
         finally:  # interrupted: drop what has not started
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -190,7 +262,7 @@ def start_method() -> multiprocessing.context.BaseContext:
 
 
 def _run_on_dask(
-    jobs: list[Job], workers: int, scheduler: str | None, task: _Task
+    units: list[Unit], workers: int, scheduler: str | None, task: _Task
 ) -> Iterator[tuple[int, Any]]:
     import dask  # only when asked for
     from dask.distributed import Client, LocalCluster, as_completed
@@ -206,11 +278,10 @@ def _run_on_dask(
             client = stack.enter_context(Client(stack.enter_context(cluster)))
         else:
             client = stack.enter_context(Client(scheduler))
-        futures = client.map(task, jobs, pure=False)
-        positions = {future.key: i for i, future in enumerate(futures)}
+        futures = client.map(task, units, pure=False)
         try:
             for future in as_completed(futures):
-                yield positions[future.key], future.result()
+                yield from future.result()
                 future.release()  # so the workers drop the run's ledger instead of holding every one
         finally:
             client.cancel(futures)
