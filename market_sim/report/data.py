@@ -39,6 +39,7 @@ class Results:
     verdict: metrics.Verdict
     theory: Theory | None
     baseline_comparisons: dict[tuple[str, str], metrics.Comparison]
+    impulse: pd.DataFrame | None = None  # impulse.csv of batched learning runs
 
     @property
     def focal(self) -> str:
@@ -96,6 +97,7 @@ def load_results(folder: Path, baseline: str | None = None) -> Results:
         verdict=metrics.verdict(scores),
         theory=closed_forms(scenario),
         baseline_comparisons=_against(scores, baseline),
+        impulse=read_table(folder / "impulse.csv") if (folder / "impulse.csv").is_file() else None,
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from market_sim import metrics
-from market_sim.report import plots
+from market_sim.report import collusion, plots
 from market_sim.report.data import Results
 from market_sim.scenario import Event, Scenario, Segment, Seller
 
@@ -88,6 +88,7 @@ def render_report(results: Results, workers: int = 1) -> str:
         _ranking(results),
         _theory(results),
         _figures(results, plots.draw_all(results, workers)),
+        collusion.section(results),
         _all_scores(results),
         _scenario_table(results),
         _glossary(),
