@@ -29,10 +29,12 @@ from market_sim.population import Population
 from market_sim.scenario import Scenario, StrategySpec
 from market_sim.streams import Purpose, stream
 from strategies import build
+from strategies.bandits import UCB, day_logs
 from strategies.base import MarketInfo, PublicEvent
 from strategies.q_learning import BLOCK, QLearning, epsilon, explored, initial_state, nearest, reward
 
-BATCHABLE = ("fixed", "q_learning")
+BATCHABLE = ("fixed", "q_learning", "ucb")
+LEARNERS = ("q_learning", "ucb")
 TAIL_DAYS = 100  # greedy days after learning: the limit play that is scored
 IMPULSE_DAYS = 20  # days recorded after the deviation
 
@@ -43,7 +45,7 @@ def qualifies(scenario: Scenario, strategy: StrategySpec) -> bool:
     if market.demand != "expected" or market.events or len(set(market.weekly_traffic)) != 1:
         return False
     specs = _chosen(scenario, strategy)
-    if any(spec.kind not in BATCHABLE for spec in specs) or not any(s.kind == "q_learning" for s in specs):
+    if any(spec.kind not in BATCHABLE for spec in specs) or not any(s.kind in LEARNERS for s in specs):
         return False
     rails, focal = scenario.guardrails, scenario.focal_index
     if rails.max_daily_change is not None:
@@ -73,6 +75,7 @@ class _Player:
     unit_cost: float
     prices: np.ndarray  # the prices it can post: a grid, or one fixed price
     learner: QLearning | None
+    bandit: UCB | None = None
 
 
 def _chosen(scenario: Scenario, strategy: StrategySpec) -> list[StrategySpec]:
@@ -102,6 +105,9 @@ def _players(scenario: Scenario, strategy: StrategySpec, rng: np.random.Generato
         if isinstance(built, QLearning):
             built.reset(_info(scenario, j, rng))
             players.append(_Player(j, seller.name, seller.unit_cost, built.prices, built))
+        elif isinstance(built, UCB):
+            built.reset(_info(scenario, j, rng))
+            players.append(_Player(j, seller.name, seller.unit_cost, built.prices, None, built))
         else:
             players.append(_Player(j, seller.name, seller.unit_cost, np.array([built.fixed_price]), None))
     return players
@@ -179,6 +185,7 @@ def run_batch(
 
     learners = [p for p in players if p.learner is not None]
     state = _Learners(scenario, players, learners, replications)
+    bandits = _Bandits(players, batch)
     n = len(players)
     actions = np.zeros((batch, n), dtype=np.int64)
     rewards = np.zeros((batch, n))
@@ -193,19 +200,23 @@ def run_batch(
         taken = np.full((BLOCK, batch, n), -1, dtype=np.int64)
         step(
             first, scenario.days, stop, state.q, state.state, state.stable, state.alpha, state.discount,
-            state.width, state.maps, state.seller_of, explore, actions, rewards, reward_tables, table_of,
-            market.strides, done, days_run, taken,
+            state.width, state.maps, state.seller_of, explore, bandits.seller_of, bandits.grid,
+            bandits.explore, bandits.pulls, bandits.means, bandits.greedy, bandits.stable,
+            day_logs(first, BLOCK), actions, rewards, reward_tables, table_of, market.strides, done,
+            days_run, taken,
         )  # fmt: skip
         if history is not None:
             history.append(taken)
         first += BLOCK
     converged = np.zeros(batch, dtype=bool)
     if stop > 0:
-        converged = (state.stable >= stop).all(axis=0)
+        converged = np.concatenate([state.stable, bandits.stable]).min(axis=0, initial=stop) >= stop
     outcomes = []
     for b, replication in enumerate(replications):
         trades, table = tables[b]
-        ledger, impulse = _limit_play(scenario, market, state, b, int(days_run[b]), actions[b], trades, table)
+        ledger, impulse = _limit_play(
+            scenario, market, state, bandits, b, int(days_run[b]), actions[b], trades, table
+        )
         prices = None
         if history is not None:
             taken_all = np.concatenate([h[:, b] for h in history])[: days_run[b]]
@@ -225,7 +236,7 @@ class _Learners:
         batch, count = len(replications), len(learners)
         grids = [p.learner.grid for p in learners]
         states = [len(p.learner.q) for p in learners]
-        self.q = np.full((count, batch, max(states), max(grids)), -np.inf)
+        self.q = np.full((count, batch, max(states, default=1), max(grids, default=1)), -np.inf)
         self.state = np.zeros((count, batch), dtype=np.int64)
         self.stable = np.zeros((count, batch), dtype=np.int64)
         self.alpha = np.array([p.learner.alpha for p in learners])
@@ -233,7 +244,9 @@ class _Learners:
         self.seller_of = np.array([p.index for p in learners], dtype=np.int64)
         # per learner: (grid size, states) and, per seller in the learner's state order (itself
         # first, then its rivals), the learner's grid index of each of that seller's prices
-        self.width = np.array([[g, s] for g, s in zip(grids, states, strict=True)], dtype=np.int64)
+        self.width = np.array([[g, s] for g, s in zip(grids, states, strict=True)], dtype=np.int64).reshape(
+            -1, 2
+        )
         widest = max(len(p.prices) for p in players)
         self.maps = np.zeros((count, len(players), widest + 1), dtype=np.int64)
         self.rngs = []
@@ -264,9 +277,32 @@ class _Learners:
         return explore
 
 
+class _Bandits:
+    """The UCB sellers' counts and mean rewards per grid price: (bandits, batch, grid)."""
+
+    def __init__(self, players: list[_Player], batch: int):
+        bandits = [p for p in players if p.bandit is not None]
+        widest = max((len(p.prices) for p in bandits), default=1)
+        self.seller_of = np.array([p.index for p in bandits], dtype=np.int64)
+        self.grid = np.array([len(p.prices) for p in bandits], dtype=np.int64)
+        self.explore = np.array([p.bandit.explore for p in bandits])
+        self.pulls = np.zeros((len(bandits), batch, widest))
+        self.means = np.zeros((len(bandits), batch, widest))
+        self.greedy = np.full((len(bandits), batch), -1, dtype=np.int64)
+        self.stable = np.zeros((len(bandits), batch), dtype=np.int64)
+
+    def best_arms(self, b: int) -> list[int]:
+        """Each bandit's greedy price index in replication b: the best mean among prices tried."""
+        return [
+            int(np.argmax(np.where(self.pulls[i, b, :g] > 0, self.means[i, b, :g], -np.inf)))
+            for i, g in enumerate(self.grid)
+        ]
+
+
 def _block_numpy(
-    first, days, stop, q, state, stable, alpha, discount, width, maps, seller_of, explore, actions,
-    rewards, reward_tables, table_of, strides, done, days_run, taken,
+    first, days, stop, q, state, stable, alpha, discount, width, maps, seller_of, explore, b_seller,
+    b_grid, b_explore, pulls, means, b_greedy, b_stable, logs, actions, rewards, reward_tables,
+    table_of, strides, done, days_run, taken,
 ):  # fmt: skip
     """Up to BLOCK days from day `first` for every replication not done, vectorised across them."""
     learners, sellers = len(seller_of), actions.shape[1]
@@ -299,12 +335,31 @@ def _block_numpy(
             chosen = explore[i, live, offset]
             greedy = q[i, live, current].argmax(axis=1)
             actions[live, j] = np.where(chosen >= 0, chosen, greedy)
+        for i in range(len(b_seller)):  # UCB: every price once, then the highest upper bound
+            grid = b_grid[i]
+            counts = pulls[i, live, :grid]
+            untried = counts == 0
+            bound = means[i, live, :grid] + b_explore[i] * np.sqrt(
+                2 * logs[offset] / np.where(untried, 1, counts)
+            )
+            actions[live, b_seller[i]] = np.where(
+                untried.any(axis=1), untried.argmax(axis=1), bound.argmax(axis=1)
+            )
         taken[offset, live] = actions[live]
         combo = actions[live] @ strides
         rewards[live] = reward_tables[table_of[live], combo]
+        for i in range(len(b_seller)):
+            grid, arm = b_grid[i], actions[live, b_seller[i]]
+            pulls[i, live, arm] += 1
+            old = means[i, live, arm]
+            means[i, live, arm] = old + (rewards[live, b_seller[i]] - old) / pulls[i, live, arm]
+            tried = pulls[i, live, :grid] > 0
+            greedy = np.where(tried, means[i, live, :grid], -np.inf).argmax(axis=1)
+            b_stable[i, live] = np.where(greedy == b_greedy[i, live], b_stable[i, live] + 1, 0)
+            b_greedy[i, live] = greedy
         finished = np.full(live.size, day + 1 >= days)
         if stop > 0:
-            finished |= (stable[:, live] >= stop).all(axis=0)
+            finished |= (stable[:, live] >= stop).all(axis=0) & (b_stable[:, live] >= stop).all(axis=0)
         done[live[finished]] = True
         days_run[live[finished]] = day + 1
 
@@ -327,6 +382,7 @@ def _limit_play(
     scenario: Scenario,
     market: _Market,
     learners: _Learners,
+    bandits: _Bandits,
     b: int,
     days: int,
     actions: np.ndarray,
@@ -336,6 +392,7 @@ def _limit_play(
     """TAIL_DAYS of greedy play after learning (booked in a ledger from day `days`), then the
     impulse response: the focal seller's one-day deviation to its static best response."""
     players = market.players
+    best_arms = bandits.best_arms(b)
     states = learners.state[:, b].copy()
     actions = actions.copy()
     ledger = Ledger(TAIL_DAYS, len(players), market.segments, fractional=True, first_day=days)
@@ -350,6 +407,8 @@ def _limit_play(
                 code = code * grid + learners.maps[i, position, 1 + yesterday[seller]]
             states[i] = (states[i] * grid ** len(players) + code) % count
             actions[learner.index] = int(np.argmax(learners.q[i, b, states[i]]))
+        for seller, arm in zip(bandits.seller_of, best_arms, strict=True):
+            actions[seller] = arm
 
     for day in range(TAIL_DAYS):
         greedy_day()

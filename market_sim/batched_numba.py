@@ -3,6 +3,8 @@ the same operations in the same order as `_block_numpy`, one replication at a ti
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -20,8 +22,9 @@ def _argmax(row: np.ndarray) -> int:
 
 @njit(cache=True)
 def block(
-    first, days, stop, q, state, stable, alpha, discount, width, maps, seller_of, explore, actions,
-    rewards, reward_tables, table_of, strides, done, days_run, taken,
+    first, days, stop, q, state, stable, alpha, discount, width, maps, seller_of, explore, b_seller,
+    b_grid, b_explore, pulls, means, b_greedy, b_stable, logs, actions, rewards, reward_tables,
+    table_of, strides, done, days_run, taken,
 ):  # fmt: skip
     """Up to BLOCK days from day `first` for every replication not done."""
     learners, sellers = seller_of.size, actions.shape[1]
@@ -55,17 +58,48 @@ def block(
                     current = following
                 chosen = explore[i, b, offset]
                 actions[b, j] = chosen if chosen >= 0 else _argmax(q[i, b, current])
+            for i in range(b_seller.size):  # UCB: every price once, then the highest upper bound
+                arm = -1
+                for k in range(b_grid[i]):
+                    if pulls[i, b, k] == 0:
+                        arm = k
+                        break
+                if arm < 0:
+                    arm = 0
+                    top = means[i, b, 0] + b_explore[i] * math.sqrt(2 * logs[offset] / pulls[i, b, 0])
+                    for k in range(1, b_grid[i]):
+                        bound = means[i, b, k] + b_explore[i] * math.sqrt(2 * logs[offset] / pulls[i, b, k])
+                        if bound > top:
+                            top, arm = bound, k
+                actions[b, b_seller[i]] = arm
             combo = 0
             for k in range(sellers):
                 taken[offset, b, k] = actions[b, k]
                 combo += actions[b, k] * strides[k]
             for k in range(sellers):
                 rewards[b, k] = reward_tables[table_of[b], combo, k]
+            for i in range(b_seller.size):
+                arm = actions[b, b_seller[i]]
+                pulls[i, b, arm] += 1
+                old = means[i, b, arm]
+                means[i, b, arm] = old + (rewards[b, b_seller[i]] - old) / pulls[i, b, arm]
+                greedy = -1
+                for k in range(b_grid[i]):
+                    if pulls[i, b, k] > 0 and (greedy < 0 or means[i, b, k] > means[i, b, greedy]):
+                        greedy = k
+                if greedy == b_greedy[i, b]:
+                    b_stable[i, b] += 1
+                else:
+                    b_stable[i, b] = 0
+                b_greedy[i, b] = greedy
             finished = day + 1 >= days
             if stop > 0:
                 all_stable = True
                 for i in range(learners):
                     if stable[i, b] < stop:
+                        all_stable = False
+                for i in range(b_seller.size):
+                    if b_stable[i, b] < stop:
                         all_stable = False
                 finished = finished or all_stable
             if finished:

@@ -5,12 +5,16 @@ on them. Both learn from the day's profit per shopper.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from strategies.base import DayResult, MarketInfo, Observation, Prices, require
-from strategies.q_learning import GridPricing
+from strategies.q_learning import BLOCK, GridPricing
+
+
+def day_logs(first: int, days: int) -> np.ndarray:
+    """ln t for days first .. first + days − 1 (day 0 counts as 1), computed a block at a time
+    so that `market_sim.batched` gets the very same numbers."""
+    return np.log(np.maximum(np.arange(first, first + days, dtype=float), 1.0))
 
 
 class _GridBandit(GridPricing):
@@ -55,11 +59,18 @@ class UCB(_GridBandit):
         super().check()
         require(self.explore >= 0, "explore", f"must not be negative, got {self.explore}")
 
+    def reset(self, info: MarketInfo) -> None:
+        super().reset(info)
+        self.logs_from, self.logs = 0, day_logs(0, BLOCK)
+
     def price(self, obs: Observation) -> Prices:
         untried = np.flatnonzero(self.pulls == 0)
         if len(untried):
             return self.posted_arm(int(untried[0]), "UCB tries every price once")
-        bonus = self.explore * np.sqrt(2 * math.log(obs.day) / self.pulls)
+        if obs.day >= self.logs_from + BLOCK:
+            self.logs_from = obs.day - obs.day % BLOCK
+            self.logs = day_logs(self.logs_from, BLOCK)
+        bonus = self.explore * np.sqrt(2 * self.logs[obs.day - self.logs_from] / self.pulls)
         return self.posted_arm(int(np.argmax(self.means + bonus)), "UCB")
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pytest
 
-from market_sim import batched, runner, tables
+from market_sim import batched, metrics, runner, tables
 from market_sim.expected import expected_day
 from market_sim.loader import ScenarioError, parse_scenario, scenario_to_yaml
 from market_sim.model import MarketModel
@@ -17,6 +18,7 @@ from market_sim.streams import Purpose, stream
 from strategies import build
 from strategies.base import MarketInfo
 
+ROOT = Path(__file__).resolve().parents[1]
 NASH, JOINT = 1.472927, 1.924981  # theory.md §3
 NASH_PROFIT, JOINT_PROFIT = 0.222927, 0.337490
 
@@ -89,18 +91,25 @@ def plain_prices(scenario, replication):
     return model.ledger.price[: model.ledger.days_recorded]
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_batched_engine_gives_market_models_prices_exactly(compiled):
-    if compiled:
-        pytest.importorskip("numba")
-    scenario = calvano(days=2500, stable=400, focal="{kind: q_learning, beta: 1.0e-3}")
+@pytest.mark.parametrize(
+    ("focal", "rival"),
+    [
+        ("{kind: q_learning, beta: 1.0e-3}", None),
+        ("{kind: ucb, explore: 0.05}", "{kind: q_learning, beta: 1.0e-3, memory: 2, grid: 5}"),
+        ("{kind: fixed, price: 1.6}", "{kind: ucb}"),
+    ],
+)
+def test_batched_engine_gives_market_models_prices_exactly(focal, rival):
+    scenario = calvano(days=1500, stable=300, focal=focal, rival=rival)
     assert batched.qualifies(scenario, scenario.strategies[0])
-    outcomes = batched.run_batch(scenario, scenario.strategies[0], [0, 1, 2], record=True, compiled=compiled)
-    for outcome in outcomes:
-        plain = plain_prices(scenario, outcome.replication)
-        assert outcome.days == len(plain) <= 2500
-        np.testing.assert_array_equal(outcome.prices, plain)
-    assert any(outcome.days < 2500 for outcome in outcomes)  # stop_when_stable ended some early
+    plain = {r: plain_prices(scenario, r) for r in (0, 1)}
+    for compiled in (False, True) if batched._numba_available() else (False,):
+        outcomes = batched.run_batch(scenario, scenario.strategies[0], [0, 1], record=True, compiled=compiled)
+        for outcome in outcomes:
+            assert outcome.days == len(plain[outcome.replication]) <= 1500
+            np.testing.assert_array_equal(outcome.prices, plain[outcome.replication])
+    if rival is None:
+        assert any(len(prices) < 1500 for prices in plain.values())  # stop_when_stable ended one early
 
 
 def test_results_do_not_depend_on_the_batch():
@@ -227,3 +236,22 @@ def test_long_runs_need_expected_demand_and_the_fields_round_trip():
     with pytest.raises(ScenarioError) as error:
         parse_scenario(text.replace("demand: expected", "demand: sampled"))
     assert error.value.path == "days"
+
+
+def test_lesson_9_says_what_the_runs_show():
+    scenario = parse_scenario(
+        (ROOT / "scenarios" / "lessons" / "09_algorithmic_collusion.yaml").read_text(encoding="utf-8")
+    )
+    scenario = dataclasses.replace(scenario, replications=4)
+    assert all(batched.qualifies(scenario, spec) for spec in scenario.strategies)
+    summary = metrics.summarise(deltas(scenario)).set_index("strategy")
+    delta, days = summary["delta_mean"], summary["learning_days_mean"]
+    pair = "Q-learning (baseline)"
+    assert delta[pair] > 0.6 and summary.loc[pair, "converged_mean"] >= 0.75
+    assert delta["myopic Q-learning (δ = 0)"] < delta[pair]
+    assert days["more exploration (β = 2e-6)"] > days[pair]
+    assert delta["UCB bandit (ignores the rival)"] < delta[pair]
+    step = (JOINT - NASH) * 1.2 / 14
+    assert abs(summary.loc["Bertrand-Nash (1.4729)", "rival_limit_price_mean"] - NASH) <= step
+    assert summary.loc["joint optimum (1.9250)", "rival_limit_price_mean"] < 1.8
+    assert delta["joint optimum (1.9250)"] < 0
