@@ -255,3 +255,30 @@ def test_lesson_9_says_what_the_runs_show():
     assert abs(summary.loc["Bertrand-Nash (1.4729)", "rival_limit_price_mean"] - NASH) <= step
     assert summary.loc["joint optimum (1.9250)", "rival_limit_price_mean"] < 1.8
     assert delta["joint optimum (1.9250)"] < 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            "price_sensitivity: 4}",
+            "price_sensitivity: 4, loyalty: 1}",
+            "consumers.segments[0].loyalty",
+            "no purchases",
+        ),
+        (
+            "quality: 2}\n",
+            "quality: 2, inventory: {initial: 50}}\n",
+            "sellers[0].inventory",
+            "must be unlimited",
+        ),
+    ],
+)
+def test_expected_demand_refuses_what_needs_drawn_purchases(old, new, field, message):
+    text = CALVANO.format(
+        days=10, replications=1, stable=5, focal="{kind: q_learning}", rival="{kind: q_learning}"
+    )
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(text.replace(old, new, 1))
+    assert error.value.path == field
+    assert message in error.value.message
