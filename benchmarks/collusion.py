@@ -16,7 +16,7 @@ import numpy as np
 from common import ROOT, machine
 
 from market_sim import runner, tables
-from market_sim.batched import _numba_available
+from market_sim.batched import numba_available
 from market_sim.loader import load_scenario
 from market_sim.model import MarketModel
 
@@ -41,7 +41,7 @@ def main() -> None:
     scores = tables.scores_table(scenario, runs)
     days = scores["learning_days"].to_numpy()
     print(
-        f"batched ({'numba' if _numba_available() else 'numpy'}), {args.workers} workers: "
+        f"batched ({'numba' if numba_available() else 'numpy'}), {args.workers} workers: "
         f"{len(runs)} replications in {batched_seconds:.1f} s "
         f"= {len(runs) / batched_seconds:.2f} replications/s; "
         f"converged {scores['converged'].mean():.1%}, days to convergence mean {days.mean():,.0f}, "

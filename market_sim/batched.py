@@ -170,7 +170,7 @@ def run_batch(
 
     `compiled`: use the numba loop (default: when numba is installed) or the numpy one.
     """
-    compiled = _numba_available() if compiled is None else compiled
+    compiled = numba_available() if compiled is None else compiled
     players = _players(scenario, strategy, np.random.default_rng(0))
     market = _Market(scenario, players)
     batch = len(replications)
@@ -364,7 +364,7 @@ def _block_numpy(
         days_run[live[finished]] = day + 1
 
 
-def _numba_available() -> bool:
+def numba_available() -> bool:
     try:
         import numba  # noqa: F401
     except ImportError:

@@ -103,7 +103,7 @@ def test_batched_engine_gives_market_models_prices_exactly(focal, rival):
     scenario = calvano(days=1500, stable=300, focal=focal, rival=rival)
     assert batched.qualifies(scenario, scenario.strategies[0])
     plain = {r: plain_prices(scenario, r) for r in (0, 1)}
-    for compiled in (False, True) if batched._numba_available() else (False,):
+    for compiled in (False, True) if batched.numba_available() else (False,):
         outcomes = batched.run_batch(scenario, scenario.strategies[0], [0, 1], record=True, compiled=compiled)
         for outcome in outcomes:
             assert outcome.days == len(plain[outcome.replication]) <= 1500
@@ -123,7 +123,7 @@ def test_results_do_not_depend_on_the_batch():
         np.testing.assert_array_equal(one.prices, same.prices)
         np.testing.assert_array_equal(one.impulse, same.impulse)
         np.testing.assert_array_equal(one.ledger.price, same.ledger.price)
-    if batched._numba_available():  # the numpy loop agrees with the compiled one
+    if batched.numba_available():  # the numpy loop agrees with the compiled one
         slow = batched.run_batch(scenario, spec, [4], record=True, compiled=False)[0]
         np.testing.assert_array_equal(slow.prices, alone[1].prices)
 
