@@ -15,6 +15,8 @@ streams, so a replication gives the same prices however it is run.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from strategies.base import DayResult, MarketInfo, Observation, Prices, PricingStrategy, require
@@ -23,11 +25,18 @@ BLOCK = 4096  # uniforms drawn from the stream at a time (part of the stream's c
 
 
 def logit_prices(players: int, quality: float, cost: float, outside: float, mu: float) -> tuple[float, float]:
-    """(Bertrand–Nash, joint-optimum) price of `players` identical sellers in a logit market."""
-    from market_sim.report.theory import logit_joint, logit_nash
+    """(Bertrand–Nash, joint-optimum) price of `players` identical sellers in a logit market
+    (theory.md §3): the first-order condition (p − c)(1 − s) = μ at equal prices, and equal
+    markups μ(1 + W(n·e^((a − c − a₀)/μ − 1)))."""
+    from scipy import optimize, special
 
-    same = np.full(players, quality), np.full(players, cost)
-    return float(logit_nash(*same, outside, mu)[0]), float(logit_joint(*same, outside, mu)[0])
+    def share(price: float) -> float:
+        return 1 / (players + math.exp((outside - quality + price) / mu))
+
+    high = max(cost, quality - outside) + 40 * mu  # there the share is nil and the markup above μ
+    nash = optimize.brentq(lambda p: (p - cost) * (1 - share(p)) - mu, cost, high, xtol=1e-14)
+    joint = cost + mu * (1 + special.lambertw(players * math.exp((quality - cost - outside) / mu - 1)).real)
+    return float(nash), float(joint)
 
 
 def price_grid(nash: float, joint: float, size: int, xi: float) -> np.ndarray:
