@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import resource
 import time
 
 import numpy as np
@@ -35,9 +36,9 @@ def main() -> None:
         scenario, strategies=scenario.strategies[:1], replications=args.replications
     )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     runs = [run for _, run in runner.run_jobs(runner.comparison_jobs(scenario), workers=args.workers)]
-    batched_seconds = time.perf_counter() - started
+    batched_seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     scores = tables.scores_table(scenario, runs)
     days = scores["learning_days"].to_numpy()
     print(
@@ -45,7 +46,8 @@ def main() -> None:
         f"{len(runs)} replications in {batched_seconds:.1f} s "
         f"= {len(runs) / batched_seconds:.2f} replications/s; "
         f"converged {scores['converged'].mean():.1%}, days to convergence mean {days.mean():,.0f}, "
-        f"Δ mean {scores['delta'].mean():.3f} (sd {scores['delta'].std():.3f})"
+        f"Δ mean {scores['delta'].mean():.3f} (sd {scores['delta'].std():.3f}); "
+        f"CPU {cpu:.0f} s in all (a busy machine stretches the wall time, not this)"
     )
 
     plain = dataclasses.replace(scenario, days=args.plain_days, stop_when_stable=None)
@@ -60,6 +62,12 @@ def main() -> None:
         f"takes about {plain_seconds:,.0f} s = {1 / plain_seconds:.5f} replications/s"
     )
     print(f"batched / plain: {len(runs) / batched_seconds * plain_seconds:,.0f}x replications per second")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 if __name__ == "__main__":
