@@ -527,6 +527,7 @@ SHARE = _Range(0, 1, low_open=True)
 AT_LEAST_ONE = _Range(1)
 POPULATION = _Range(1, MAX_POPULATION)
 DAYS = _Range(1, MAX_DAYS)
+EXPECTED_DAYS = _Range(1, MAX_EXPECTED_DAYS)
 REPLICATIONS = _Range(1, MAX_REPLICATIONS)
 
 
@@ -652,15 +653,11 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     name = fields.read("name", _name)
     description = fields.read("description", _text, "")
     lesson = fields.read("lesson", _text, "")
-    days = fields.read("days", _Range(1, MAX_EXPECTED_DAYS).whole)
     start_date = fields.read("start_date", _date, None)
+    market = fields.read("market", lambda node: _market(node, start_date), Market())
+    days = fields.read("days", lambda node: _days(node, market.demand == "expected"))
     replications = fields.read("replications", REPLICATIONS.whole, 10)
     seed = fields.read("seed", NON_NEGATIVE.whole, 0)
-    market = fields.read("market", lambda node: _market(node, start_date), Market())
-    if days > MAX_DAYS and market.demand != "expected":
-        raise _fail(
-            fields.entries["days"], f"must be at most {MAX_DAYS} (more only with market.demand: expected)"
-        )
     consumers = fields.read("consumers", _consumers)
     sellers = fields.read("sellers", lambda node: _sellers(node, base_dir))
     if market.demand == "expected":
@@ -685,6 +682,17 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
         stop_when_stable=fields.read("stop_when_stable", AT_LEAST_ONE.whole, None),
         source=source,
     )
+
+
+def _days(node: _Node, expected: bool) -> int:
+    """Up to MAX_DAYS, or MAX_EXPECTED_DAYS with expected demand (a day costs no draws)."""
+    if not expected and _is_number(node.value) and node.value > MAX_DAYS:
+        raise _fail(
+            node,
+            f"must be at most {MAX_DAYS}, got {_shown(node.value)} (up to {MAX_EXPECTED_DAYS} with "
+            "market.demand: expected)",
+        )
+    return (EXPECTED_DAYS if expected else DAYS).whole(node)
 
 
 def _check_expected(fields: _Fields, consumers: Consumers, sellers: tuple[Seller, ...]) -> None:

@@ -77,6 +77,9 @@ def test_every_strategy_is_registered_with_every_parameter_documented():
         "inventory_aware",
         "oracle_best_fixed",
         "oracle_best_response",
+        "q_learning",
+        "ucb",
+        "thompson_grid",
     }
     for kind, cls in BUILT_IN.items():
         assert cls.kind == kind
