@@ -76,7 +76,8 @@ def load_results(folder: Path, baseline: str | None = None, scenario: Scenario |
     scenario = scenario or _scenario(folder, manifest)
     scores = read_table(folder / "scores.csv")
     daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
-    return results_from(scenario, manifest, scores, daily, segments, baseline)
+    impulse = read_table(folder / "impulse.csv") if (folder / "impulse.csv").is_file() else None
+    return results_from(scenario, manifest, scores, daily, segments, baseline, impulse)
 
 
 def results_from(
@@ -86,6 +87,7 @@ def results_from(
     daily: pd.DataFrame,
     segments: pd.DataFrame,
     baseline: str | None = None,
+    impulse: pd.DataFrame | None = None,
 ) -> Results:
     """What a report shows, from a run's tables (read from its folder, or still in memory)."""
     present = set(scores["strategy"]) if len(scores) else set()
@@ -110,7 +112,7 @@ def results_from(
         verdict=metrics.verdict(scores),
         theory=closed_forms(scenario),
         baseline_comparisons=_against(scores, baseline),
-        impulse=read_table(folder / "impulse.csv") if (folder / "impulse.csv").is_file() else None,
+        impulse=impulse,
     )
 
 
