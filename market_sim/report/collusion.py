@@ -6,15 +6,11 @@ from __future__ import annotations
 
 from html import escape
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from market_sim.metrics import END_DAYS, interval  # noqa: E402
-from market_sim.report.data import Results  # noqa: E402
-from market_sim.report.plots import _data_uri, colours  # noqa: E402
+from market_sim.metrics import END_DAYS, interval
+from market_sim.report.data import Results
+from market_sim.report.plots import _data_uri, colours, plt  # plots chooses the backend
 
 SHOWN_DAYS = 30  # days of limit play drawn per replication
 SHOWN_REPLICATIONS = 3
