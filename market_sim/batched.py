@@ -199,7 +199,8 @@ def run_batch(
         explore = state.exploration(first, ~done)
         taken = np.full((BLOCK, batch, n), -1, dtype=np.int64)
         step(
-            first, scenario.days, stop, state.q, state.state, state.stable, state.alpha, state.discount,
+            first, scenario.days, stop, state.q, state.best, state.top, state.state, state.stable,
+            state.alpha, state.discount,
             state.width, state.maps, state.seller_of, explore, bandits.seller_of, bandits.grid,
             bandits.explore, bandits.pulls, bandits.means, bandits.greedy, bandits.stable,
             day_logs(first, BLOCK), actions, rewards, reward_tables, table_of, market.strides, done,
@@ -264,6 +265,8 @@ class _Learners:
             for b, rng in enumerate(rngs):
                 self.state[i, b] = initial_state(rng, q.grid, len(players), q.memory)
             self.rngs.append(rngs)
+        # each row's greedy price (first maximum) and top value, kept up to date by the compiled loop
+        self.best, self.top = self.q.argmax(axis=3), self.q.max(axis=3)
 
     def exploration(self, first: int, live: np.ndarray) -> np.ndarray:
         """(learners, batch, BLOCK) exploring grid indexes (−1: greedy) for days first.. of the
@@ -300,8 +303,8 @@ class _Bandits:
 
 
 def _block_numpy(
-    first, days, stop, q, state, stable, alpha, discount, width, maps, seller_of, explore, b_seller,
-    b_grid, b_explore, pulls, means, b_greedy, b_stable, logs, actions, rewards, reward_tables,
+    first, days, stop, q, best, top, state, stable, alpha, discount, width, maps, seller_of, explore,
+    b_seller, b_grid, b_explore, pulls, means, b_greedy, b_stable, logs, actions, rewards, reward_tables,
     table_of, strides, done, days_run, taken,
 ):  # fmt: skip
     """Up to BLOCK days from day `first` for every replication not done, vectorised across them."""

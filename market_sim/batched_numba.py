@@ -22,8 +22,8 @@ def _argmax(row: np.ndarray) -> int:
 
 @njit(cache=True)
 def block(
-    first, days, stop, q, state, stable, alpha, discount, width, maps, seller_of, explore, b_seller,
-    b_grid, b_explore, pulls, means, b_greedy, b_stable, logs, actions, rewards, reward_tables,
+    first, days, stop, q, best, top, state, stable, alpha, discount, width, maps, seller_of, explore,
+    b_seller, b_grid, b_explore, pulls, means, b_greedy, b_stable, logs, actions, rewards, reward_tables,
     table_of, strides, done, days_run, taken,
 ):  # fmt: skip
     """Up to BLOCK days from day `first` for every replication not done."""
@@ -45,19 +45,31 @@ def block(
                         seller = maps[i, position, 0]
                         code = code * grid + maps[i, position, 1 + yesterday[seller]]
                     following = (current * grid**sellers + code) % states
+                    # the greedy price and the top value of every row are kept up to date
+                    # (`best`, `top`), so a day reads them instead of scanning rows: the same
+                    # numbers as np.argmax and max, first maximum on ties
                     row = q[i, b, current]
-                    before = _argmax(row)
                     played = yesterday[j]
-                    target = rewards[b, j] + discount[i] * row_max(q[i, b, following])
-                    row[played] = (1 - alpha[i]) * row[played] + alpha[i] * target
-                    if _argmax(row) != before:
+                    before, highest = best[i, b, current], top[i, b, current]
+                    target = rewards[b, j] + discount[i] * top[i, b, following]
+                    value = (1 - alpha[i]) * row[played] + alpha[i] * target
+                    row[played] = value
+                    if played == before:
+                        if value >= highest:
+                            top[i, b, current] = value
+                        else:
+                            k = _argmax(row)
+                            best[i, b, current], top[i, b, current] = k, row[k]
+                    elif value > highest or (value == highest and played < before):
+                        best[i, b, current], top[i, b, current] = played, value
+                    if best[i, b, current] != before:
                         stable[i, b] = 0
                     else:
                         stable[i, b] += 1
                     state[i, b] = following
                     current = following
                 chosen = explore[i, b, offset]
-                actions[b, j] = chosen if chosen >= 0 else _argmax(q[i, b, current])
+                actions[b, j] = chosen if chosen >= 0 else best[i, b, current]
             for i in range(b_seller.size):  # UCB: every price once, then the highest upper bound
                 arm = -1
                 for k in range(b_grid[i]):
@@ -66,11 +78,11 @@ def block(
                         break
                 if arm < 0:
                     arm = 0
-                    top = means[i, b, 0] + b_explore[i] * math.sqrt(2 * logs[offset] / pulls[i, b, 0])
+                    upper = means[i, b, 0] + b_explore[i] * math.sqrt(2 * logs[offset] / pulls[i, b, 0])
                     for k in range(1, b_grid[i]):
                         bound = means[i, b, k] + b_explore[i] * math.sqrt(2 * logs[offset] / pulls[i, b, k])
-                        if bound > top:
-                            top, arm = bound, k
+                        if bound > upper:
+                            upper, arm = bound, k
                 actions[b, b_seller[i]] = arm
             combo = 0
             for k in range(sellers):
@@ -106,12 +118,3 @@ def block(
                 done[b] = True
                 days_run[b] = day + 1
                 break
-
-
-@njit(cache=True)
-def row_max(row: np.ndarray) -> float:
-    best = row[0]
-    for k in range(1, row.size):
-        if row[k] > best:
-            best = row[k]
-    return best
