@@ -100,7 +100,7 @@ def _info(scenario: Scenario, j: int, rng: np.random.Generator) -> MarketInfo:
 def _players(scenario: Scenario, strategy: StrategySpec, rng: np.random.Generator) -> list[_Player]:
     players = []
     for j, spec in enumerate(_chosen(scenario, strategy)):
-        built = build(spec.kind, spec.params)
+        built = build(spec.builds, spec.params)
         seller = scenario.sellers[j]
         if isinstance(built, QLearning):
             built.reset(_info(scenario, j, rng))
