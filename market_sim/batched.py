@@ -418,7 +418,8 @@ def _limit_play(
         combo = int(actions @ market.strides)
         prices = market.prices(combo)
         reasons = ["limit play (greedy)"] * len(players)
-        book(ledger, day, trades[combo], prices, reasons, [p.unit_cost for p in players])
+        offered = np.repeat(prices[:, None], market.segments, axis=1)
+        book(ledger, day, trades[combo], prices, offered, reasons, [p.unit_cost for p in players])
     focal = scenario.focal_index
     if players[focal].learner is None:
         return ledger, None

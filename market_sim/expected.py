@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from market_sim.agents import offered_prices
 from market_sim.ledger import Ledger
 from market_sim.population import Population
 from strategies.base import DayResult
@@ -30,6 +31,7 @@ class ExpectedDay:
     units: np.ndarray  # (sellers, segments)
     revenue: np.ndarray  # (sellers, segments)
     surplus: np.ndarray  # (sellers, segments): expected (utility − outside utility) of purchases
+    consumer_surplus: np.ndarray  # (segments,): the logit expected surplus (log-sum) of the visits
 
 
 def expected_day(
@@ -59,12 +61,19 @@ def expected_day(
 
     units = by_segment(buyers)
     views = np.bincount(population.segment, visits, segments)
+    # ln(1 + Σ exp(β (u_j − u₀))) / β per visit; without price sensitivity, the purchases' surplus
+    gain = (utility - outside_utility) * weights / total
+    sensitive = beta > 0
+    logsum = np.where(
+        sensitive, (np.log(total) + top - outside) / np.where(sensitive, beta, 1.0), gain.sum(axis=0)
+    )
     return ExpectedDay(
         shoppers=float(views.sum()),
         views=views,
         units=units,
         revenue=by_segment(buyers * prices),
         surplus=by_segment(buyers * (utility - outside_utility)),
+        consumer_surplus=np.bincount(population.segment, visits * logsum, segments),
     )
 
 
@@ -73,15 +82,19 @@ def book(
     day: int,
     trade: ExpectedDay,
     prices: np.ndarray,
+    offered: np.ndarray,
     reasons: list[str],
     unit_costs: list[float],
 ) -> None:
-    """Record one day of expected trade in `ledger` (row `day`), unlimited stock."""
+    """Record one day of expected trade in `ledger` (row `day`), unlimited stock: `prices` the
+    posted base prices, `offered` (sellers, segments) each segment's price before coupons."""
     ledger.shoppers[day] = trade.shoppers
     ledger.views[day, :, :, 0] = trade.views
     ledger.segment_units[day, :, :, 0] = trade.units
     ledger.segment_revenue[day, :, :, 0] = trade.revenue
     ledger.segment_surplus[day, :, :, 0] = trade.surplus
+    ledger.consumer_surplus[day] = trade.consumer_surplus
+    ledger.offered[day] = offered
     units = trade.units.sum(axis=1)
     ledger.price[day] = prices
     ledger.reason[day] = reasons
@@ -104,8 +117,11 @@ def settle_expected(model: MarketModel, day: int, tables: np.ndarray, received: 
         model.spec.market.outside_utility,
     )
     prices = np.array([seller.decision.base for seller in sellers])
+    offered = np.array(
+        [offered_prices(seller.decision, model.population.segment_names) for seller in sellers]
+    )
     reasons = [seller.decision.reason for seller in sellers]
-    book(ledger, day, trade, prices, reasons, [seller.unit_cost for seller in sellers])
+    book(ledger, day, trade, prices, offered, reasons, [seller.unit_cost for seller in sellers])
     units, revenue = trade.units.sum(axis=1), trade.revenue.sum(axis=1)
     for seller in sellers:
         seller.settle(day, units[seller.index], day == model.days - 1)  # unlimited stock: nothing to order
