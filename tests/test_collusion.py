@@ -82,6 +82,8 @@ def test_expected_demand_sells_the_logit_shares():
     np.testing.assert_allclose(trade.units[:, 0], shares[:2], rtol=1e-12)
     assert trade.shoppers == 1.0
     np.testing.assert_allclose(trade.revenue[:, 0], shares[:2] * [NASH, JOINT], rtol=1e-12)
+    # the logit expected consumer surplus: μ ln(1 + Σ exp((a − p)/μ))
+    np.testing.assert_allclose(trade.consumer_surplus, [0.25 * np.log(np.exp(utility).sum())], rtol=1e-12)
 
 
 def plain_prices(scenario, replication):
