@@ -1,4 +1,4 @@
-"""Benchmark 7: replications of the Calvano et al. (2020) baseline (two Q-learners, expected
+"""Benchmark 8: replications of the Calvano et al. (2020) baseline (two Q-learners, expected
 logit demand) run to convergence (greedy policies unchanged for 100,000 days) by the batched
 learning engine through the runner, against one replication run the plain way (MarketModel, one
 `price` call per seller per day), whose speed is measured over its first `--plain-days` days.

@@ -100,6 +100,7 @@ def book(
     ledger.reason[day] = reasons
     ledger.units[day] = units
     ledger.revenue[day] = trade.revenue.sum(axis=1)
+    ledger.paid_square[day] = (trade.units * offered**2).sum(axis=1)  # Σ price paid² over purchases
     ledger.cost_of_goods[day] = np.asarray(unit_costs) * units
     ledger.inventory[day] = np.inf
     ledger.days_recorded = day + 1

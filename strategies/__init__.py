@@ -21,7 +21,9 @@ from strategies.base import (
 )
 from strategies.demand_response import DemandResponse
 from strategies.inventory_aware import InventoryAware
+from strategies.ml_pricing import MLPricing
 from strategies.oracles import OracleBestFixed, OracleBestResponse
+from strategies.personal import OraclePersonal, PersonalRule
 from strategies.promotions import Promotions
 from strategies.q_learning import QLearning
 from strategies.segment_pricing import SegmentPricing
@@ -53,6 +55,9 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         InventoryAware,
         OracleBestFixed,
         OracleBestResponse,
+        OraclePersonal,
+        MLPricing,
+        PersonalRule,
         QLearning,
         UCB,
         ThompsonGrid,
