@@ -352,6 +352,9 @@ def write_run_folder(
         result_folder.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         result_folder.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
+        impulses = [t.impulse_csv for t in done if t.run.impulse is not None]
+        if impulses:  # batched learning runs: the impulse response after learning
+            result_folder.write_csv_parts(impulses, folder / "impulse.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         if offers:
             result_folder.write_offers(folder, [t.offers for t in done if t.offers is not None], offers)

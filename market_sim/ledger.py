@@ -11,15 +11,20 @@ import numpy as np
 
 
 class Ledger:
-    def __init__(self, days: int, sellers: int, segments: int):
+    """`fractional`: counts (shoppers, units, views) are expected values, not whole numbers
+    (`market.demand: expected`). `first_day`: the day of the run its first row records."""
+
+    def __init__(self, days: int, sellers: int, segments: int, fractional: bool = False, first_day: int = 0):
         by_seller, detail = (days, sellers), (days, sellers, segments, 2)
+        count = float if fractional else np.int64
         self.days_recorded = 0
-        self.shoppers = np.zeros(days, dtype=np.int64)
+        self.first_day = first_day
+        self.shoppers = np.zeros(days, dtype=count)
         self.price = np.zeros(by_seller)  # posted price: the base price, or the lowest offered (see agents)
         self.offered = np.zeros(
             (days, sellers, segments)
         )  # the price each segment was offered, before coupons
-        self.units = np.zeros(by_seller, dtype=np.int64)
+        self.units = np.zeros(by_seller, dtype=count)
         self.revenue = np.zeros(by_seller)
         self.lost_sales = np.zeros(by_seller, dtype=np.int64)
         self.cost_of_goods = np.zeros(by_seller)
@@ -34,8 +39,8 @@ class Ledger:
         self.reason = np.full(by_seller, "", dtype=object)
         self.personal = np.zeros(by_seller, dtype=bool)  # priced shoppers one by one that day
         self.paid_square = np.zeros(by_seller)  # Σ price paid² over the day's purchases
-        self.views = np.zeros(detail, dtype=np.int64)
-        self.segment_units = np.zeros(detail, dtype=np.int64)
+        self.views = np.zeros(detail, dtype=count)
+        self.segment_units = np.zeros(detail, dtype=count)
         self.segment_revenue = np.zeros(detail)
         self.segment_surplus = np.zeros(detail)  # realised money surplus of purchases
         # the market's consumer surplus per day and segment: realised (max_surplus) or the logit

@@ -55,6 +55,7 @@ SHARE_TOLERANCE = 1e-6
 MAX_MAGNITUDE = 1e12  # the largest number any field accepts
 MAX_POPULATION = 50_000_000  # about 5 GB of consumer arrays
 MAX_DAYS = 36_500
+MAX_EXPECTED_DAYS = 100_000_000  # periods of a learning experiment with `demand: expected`
 MAX_REPLICATIONS = 100_000
 MAX_LOGNORMAL_SPREAD = 1e100  # sd / mean of a lognormal
 MAX_NAME_LENGTH = 200  # names head tables and plot legends
@@ -555,6 +556,7 @@ SHARE = _Range(0, 1, low_open=True)
 AT_LEAST_ONE = _Range(1)
 POPULATION = _Range(1, MAX_POPULATION)
 DAYS = _Range(1, MAX_DAYS)
+EXPECTED_DAYS = _Range(1, MAX_EXPECTED_DAYS)
 REPLICATIONS = _Range(1, MAX_REPLICATIONS)
 
 
@@ -666,6 +668,7 @@ _TOP_KEYS = (
     "start_date",
     "replications",
     "seed",
+    "stop_when_stable",
     "market",
     "consumers",
     "sellers",
@@ -679,13 +682,15 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     name = fields.read("name", _name)
     description = fields.read("description", _text, "")
     lesson = fields.read("lesson", _text, "")
-    days = fields.read("days", DAYS.whole)
     start_date = fields.read("start_date", _date, None)
+    market = fields.read("market", lambda node: _market(node, start_date), Market())
+    days = fields.read("days", lambda node: _days(node, market.demand == "expected"))
     replications = fields.read("replications", REPLICATIONS.whole, 10)
     seed = fields.read("seed", NON_NEGATIVE.whole, 0)
-    market = fields.read("market", lambda node: _market(node, start_date), Market())
     consumers = fields.read("consumers", _consumers)
     sellers = fields.read("sellers", lambda node: _sellers(node, base_dir))
+    if market.demand == "expected":
+        _check_expected(fields, consumers, sellers)
     focal = next(seller for seller in sellers if seller.focal)
     compared = fields.read(
         "strategies", lambda node: _strategies(node, base_dir), (focal.strategy or DEFAULT_STRATEGY,)
@@ -709,14 +714,49 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
         start_date=start_date,
         replications=replications,
         seed=seed,
+        stop_when_stable=fields.read("stop_when_stable", AT_LEAST_ONE.whole, None),
         source=source,
     )
 
 
+def _days(node: _Node, expected: bool) -> int:
+    """Up to MAX_DAYS, or MAX_EXPECTED_DAYS with expected demand (a day costs no draws)."""
+    if not expected and _is_number(node.value) and node.value > MAX_DAYS:
+        raise _fail(
+            node,
+            f"must be at most {MAX_DAYS}, got {_shown(node.value)} (up to {MAX_EXPECTED_DAYS} with "
+            "market.demand: expected)",
+        )
+    return (EXPECTED_DAYS if expected else DAYS).whole(node)
+
+
+def _check_expected(fields: _Fields, consumers: Consumers, sellers: tuple[Seller, ...]) -> None:
+    """Expected demand draws no purchases: no logit shares without logit choice, no loyalty
+    without purchases, no stock to run out of."""
+    market = fields.entries["market"]
+    if market.value.get("choice") is not None and market.value["choice"].value != "logit":
+        raise _fail(
+            market.value["demand"], "expected demand is the expected logit share: it needs choice: logit"
+        )
+    segments = fields.entries["consumers"].value["segments"].value
+    for node, segment in zip(segments, consumers.segments, strict=True):
+        if segment.loyalty is not None:
+            raise _fail(
+                node.value["loyalty"],
+                "is not available with market.demand: expected (no purchases are drawn)",
+            )
+    for node, seller in zip(fields.entries["sellers"].value, sellers, strict=True):
+        if not seller.inventory.unlimited:
+            raise _fail(
+                node.value["inventory"], "must be unlimited with market.demand: expected (no stock is kept)"
+            )
+
+
 def _market(node: _Node, start_date: dt.date | None) -> Market:
-    fields = _Fields(node, ("choice", "outside_utility", "weekly_traffic", "events"))
+    fields = _Fields(node, ("choice", "demand", "outside_utility", "weekly_traffic", "events"))
     return Market(
         choice=fields.read("choice", _one_of("logit", "max_surplus"), "logit"),
+        demand=fields.read("demand", _one_of("sampled", "expected"), "sampled"),
         outside_utility=fields.read("outside_utility", ANY.number, 0.0),
         weekly_traffic=fields.read("weekly_traffic", _weekly_traffic, (1.0,) * 7),
         events=fields.read("events", lambda events: tuple(_event(e, start_date) for e in _items(events)), ()),
@@ -1121,6 +1161,7 @@ def _scenario_data(scenario: Scenario) -> dict[str, Any]:
         start_date=scenario.start_date,
         replications=scenario.replications,
         seed=scenario.seed,
+        stop_when_stable=scenario.stop_when_stable,
         market=_market_data(scenario.market),
         consumers=_present(
             population=scenario.consumers.population,
@@ -1152,6 +1193,7 @@ def _market_data(market: Market) -> dict[str, Any]:
     ]
     return {
         "choice": market.choice,
+        **({"demand": market.demand} if market.demand != "sampled" else {}),
         "outside_utility": market.outside_utility,
         "weekly_traffic": list(market.weekly_traffic),
         "events": events,

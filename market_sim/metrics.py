@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from market_sim.scenario import StrategySpec
 
 CONFIDENCE = 0.95
+END_DAYS = 100  # the end of a run, where learning has settled: `delta` and the limit prices
 NO_DIFFERENCE = "no clear difference"
 TOO_FEW = "too few replications"
 # paired differences this small (relative to the scores) are rounding, not strategy
@@ -293,6 +294,50 @@ SCORES: tuple[Score, ...] = (
         "shopper at the scenario's Bertrand–Nash and joint-optimum prices: 0 at Nash, 1 at the cartel "
         "(logit scenarios with a closed form; theory.md §3).",
     ),
+    Score(
+        "delta",
+        "Δ at the end",
+        "Learning",
+        "index",
+        "higher",
+        f"The profit gain Δ over the last {END_DAYS} days of the run: the play learning has settled "
+        "into (for replications run by the batched learning engine, greedy play after learning, as "
+        "Calvano et al. 2020 score it).",
+    ),
+    Score(
+        "limit_price",
+        "Limit price",
+        "Learning",
+        "price",
+        "",
+        f"The focal seller's mean posted price over the last {END_DAYS} days of the run.",
+    ),
+    Score(
+        "rival_limit_price",
+        "Rivals' limit price",
+        "Learning",
+        "price",
+        "",
+        f"The other sellers' mean posted price over the last {END_DAYS} days of the run.",
+    ),
+    Score(
+        "converged",
+        "Converged",
+        "Learning",
+        "share",
+        "higher",
+        "Share of replications in which every learner's greedy policy stood unchanged for "
+        "`stop_when_stable` days before the last day (batched learning runs).",
+    ),
+    Score(
+        "learning_days",
+        "Days to convergence",
+        "Learning",
+        "count",
+        "",
+        "Days of learning before the run stopped: at convergence, or at the last day (batched "
+        "learning runs).",
+    ),
 )
 SCORES += (
     Score(
@@ -379,6 +424,19 @@ def run_scores(
         "consumer_surplus": float(ledger.consumer_surplus[:days].sum()),
         **_behaviour_scores(ledger.offered[:days, seller]),
         **personal_scores(ledger, seller, days),
+        **_end_scores(ledger, seller, days),
+    }
+
+
+def _end_scores(ledger: Ledger, seller: int, days: int) -> dict[str, float]:
+    """Profit per shopper and prices over the last END_DAYS days (for `delta`)."""
+    end = slice(max(days - END_DAYS, 0), days)
+    profit, shoppers = ledger.profit[end, seller].sum(), ledger.shoppers[end].sum()
+    others = np.delete(ledger.price[end], seller, axis=1)
+    return {
+        "end_profit_per_shopper": _ratio(profit, shoppers),
+        "limit_price": float(ledger.price[end, seller].mean()) if days else np.nan,
+        "rival_limit_price": float(others.mean()) if days and others.size else np.nan,
     }
 
 
@@ -626,16 +684,20 @@ def add_benchmarks(
     joint_profit: float | None = None,
 ) -> pd.DataFrame:
     """`scores` with `regret` (against the strategy named `oracle`, replication by replication)
-    and `profit_gain` Δ (from the focal seller's profit per shopper at Nash and joint optimum)."""
+    and `profit_gain` Δ (from the focal seller's profit per shopper at Nash and joint optimum), over
+    the whole run and, as `delta`, over its end."""
     scores = scores.copy()
     scores["regret"] = np.nan
     if oracle is not None and len(scores):
         best = scores.loc[scores["strategy"] == oracle].set_index("replication")["profit"]
         scores["regret"] = scores["replication"].map(best) - scores["profit"]
     scores["profit_gain"] = np.nan
+    scores["delta"] = np.nan
     known = nash_profit is not None and joint_profit is not None and joint_profit != nash_profit
     if known and len(scores):
         scores["profit_gain"] = (scores["profit_per_shopper"] - nash_profit) / (joint_profit - nash_profit)
+        if "end_profit_per_shopper" in scores:
+            scores["delta"] = (scores["end_profit_per_shopper"] - nash_profit) / (joint_profit - nash_profit)
     return scores
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
 from market_sim.clearing import NONE, Allocation, Scratch, clear
+from market_sim.expected import settle_expected
 from market_sim.ledger import Ledger
 from market_sim.population import Population
 from market_sim.scenario import Scenario, StrategySpec
@@ -103,7 +104,8 @@ class MarketModel(mesa.Model):
             stream(seed, replication, Purpose.POPULATION),
         )
         segments = self.population.segment_names
-        self.ledger = Ledger(scenario.days, len(scenario.sellers), len(segments))
+        fractional = scenario.market.demand == "expected"
+        self.ledger = Ledger(scenario.days, len(scenario.sellers), len(segments), fractional)
         self.observable = MappingProxyType(
             {name: g for g, name in enumerate(segments) if self.population.observable[g]}
         )
@@ -183,13 +185,26 @@ class MarketModel(mesa.Model):
         received = [seller.receive(day) for seller in self.sellers]
         self.today, self._tables = shoppers, {}
         prices = self.post_prices(day)
-        trading = self.clear(day, shoppers, prices)
-        self.settle(day, trading, received)
-        if self.offers is not None:
-            self.log_offers(day, trading)
-        self.running = self.steps < self.days
+        if self.spec.market.demand == "expected":
+            settle_expected(self, day, prices, received)  # no shoppers drawn: expected shares
+        else:
+            trading = self.clear(day, shoppers, prices)
+            self.settle(day, trading, received)
+            if self.offers is not None:
+                self.log_offers(day, trading)
+        self.running = self.steps < self.days and not self.stable()
         if not self.running and self.offers is not None:
             self.ledger.keep_offers(self.offers)
+
+    def stable(self) -> bool:
+        """Whether `stop_when_stable` ends the run now: every learner's greedy policy has stood
+        for that many days (never without a learner)."""
+        needed = self.spec.stop_when_stable
+        if needed is None:
+            return False
+        stable = [s.strategy.stable_for() for s in self.sellers]
+        learners = [days for days in stable if days is not None]
+        return bool(learners) and min(learners) >= needed
 
     def arrivals(self, day: int) -> Arrivals:
         """Who shops today (each consumer with their visit probability); the order in which

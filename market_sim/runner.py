@@ -31,10 +31,12 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 import market_sim
@@ -71,6 +73,8 @@ class Run:
     failure: str | None = None
     traceback: str = ""  # where a failing strategy raised (file and line), for its author
     lost: bool = False  # its process died: nothing of it was kept, `--resume` runs it again
+    learning: dict[str, float] | None = None  # batched learning runs: converged, learning_days
+    impulse: np.ndarray | None = None  # batched learning runs: (days, sellers) impulse response
 
 
 WORKER_NAME = "market-sim-worker"  # the name of the processes that run jobs
@@ -196,6 +200,28 @@ def run_jobs(
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     workers = max(1, min(workers or default_workers(), len(jobs) or 1))
+    units = work_units(jobs, workers)
+    batches = [unit for unit in units if isinstance(unit, Batch)]
+    if batches:  # the batched learning engine: built-in strategies only, no plug-in code
+        yield from _run_batches(batches, workers, executor, scheduler, prepare)
+    singles = [unit for unit in units if not isinstance(unit, Batch)]
+    positions = [position for position, _ in singles]
+    jobs = [job for _, job in singles]
+    for index, result in _run_singles(jobs, workers, executor, scheduler, time_limit, prepare):
+        yield positions[index], result
+
+
+def _run_singles(
+    jobs: list[Job],
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    time_limit: float | None,
+    prepare: Callable[[Run], Any] | None,
+) -> Iterator[tuple[int, Any]]:
+    """Runs of their own: in this process, on our worker processes, or on Dask."""
+    if not jobs:
+        return
     plugins = any(map(runs_plugins, jobs)) and _sendable(jobs)  # else they can only run here
     if executor == "local" and workers == 1 and not plugins:
         task = _Task(time_limit, list(sys.path), prepare)
@@ -207,6 +233,70 @@ def run_jobs(
     else:
         task = _Task(time_limit, list(sys.path), prepare, fresh_imports=True)
         yield from _run_on_dask(jobs, workers, scheduler if executor == "dask" else None, task)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Replications of one strategy that the batched learning engine runs together, and the
+    positions of their jobs."""
+
+    scenario: Scenario
+    strategy: int
+    replications: tuple[int, ...]
+    positions: tuple[int, ...]
+
+
+Unit = tuple[int, Job] | Batch
+
+BATCH_SIZE = 100  # replications per batch at most: the pool shares them out, progress shows
+
+
+def work_units(jobs: list[Job], workers: int) -> list[Unit]:
+    """The jobs as units of work: (position, job) for a run of its own, or a Batch of the
+    replications of a strategy that the batched learning engine runs exactly (`batched.qualifies`)."""
+    from market_sim import batched
+
+    units: list[Unit] = []
+    grouped: dict[tuple[int, int], list[int]] = {}
+    qualifying: dict[tuple[int, int], bool] = {}
+    for position, job in enumerate(jobs):
+        key = (id(job.scenario), job.strategy)
+        if key not in qualifying:
+            qualifying[key] = batched.qualifies(job.scenario, job.scenario.strategies[job.strategy])
+        if qualifying[key]:
+            grouped.setdefault(key, []).append(position)
+        else:
+            units.append((position, job))
+    for positions in grouped.values():
+        size = min(BATCH_SIZE, -(-len(positions) // workers))
+        for start in range(0, len(positions), size):
+            chunk = positions[start : start + size]
+            first = jobs[chunk[0]]
+            replications = tuple(jobs[p].replication for p in chunk)
+            units.append(Batch(first.scenario, first.strategy, replications, tuple(chunk)))
+    return units
+
+
+def run_batch(batch: Batch) -> list[Run]:
+    """The runs of a Batch, by the batched learning engine: each run's ledger holds its limit
+    play (`batched.TAIL_DAYS` greedy days after learning)."""
+    from market_sim import batched
+
+    started = time.perf_counter()
+    spec = batch.scenario.strategies[batch.strategy]
+    outcomes = batched.run_batch(batch.scenario, spec, batch.replications)
+    seconds = (time.perf_counter() - started) / len(outcomes)
+    return [
+        Run(
+            spec.name,
+            outcome.replication,
+            outcome.ledger,
+            seconds,
+            learning={"converged": float(outcome.converged), "learning_days": float(outcome.days)},
+            impulse=outcome.impulse,
+        )
+        for outcome in outcomes
+    ]
 
 
 def _sendable(jobs: list[Job]) -> bool:
@@ -453,6 +543,46 @@ def _connect(client: Callable[..., Any], scheduler: str | None) -> Any:
         ) from None
 
 
+@dataclass(frozen=True)
+class _BatchTask:
+    """What a worker does with a Batch: run it and prepare each run; yields (position, prepared run)."""
+
+    prepare: Callable[[Run], Any] | None
+
+    def __call__(self, batch: Batch) -> list[tuple[int, Any]]:
+        runs = run_batch(batch)
+        return [
+            (position, self.prepare(run) if self.prepare else run)
+            for position, run in zip(batch.positions, runs, strict=True)
+        ]
+
+
+def _run_batches(
+    batches: list[Batch],
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    prepare: Callable[[Run], Any] | None,
+) -> Iterator[tuple[int, Any]]:
+    """Batches of the learning engine (built-in code only) shared out by a process pool or Dask."""
+    task = _BatchTask(prepare)
+    if workers == 1 or len(batches) == 1:
+        for batch in batches:
+            yield from task(batch)
+    elif executor == "local":
+        with ProcessPoolExecutor(min(workers, len(batches)), mp_context=start_method()) as pool:
+            futures = {pool.submit(task, batch) for batch in batches}
+            try:
+                for future in as_completed(futures):
+                    futures.discard(future)  # so a finished batch's ledgers are freed
+                    yield from future.result()
+            finally:  # interrupted: drop what has not started
+                pool.shutdown(wait=False, cancel_futures=True)
+    else:
+        for _, done in _run_on_dask(batches, workers, scheduler if executor == "dask" else None, task):
+            yield from done
+
+
 def start_method() -> multiprocessing.context.BaseContext:
     """Fork when this process has a single thread: workers start at once with the engine already
     imported. Forking a multi-threaded process can deadlock, so then a fork server, which has
@@ -465,8 +595,9 @@ def start_method() -> multiprocessing.context.BaseContext:
 
 
 def _run_on_dask(
-    jobs: list[Job], workers: int, scheduler: str | None, task: _Task
+    items: list[Any], workers: int, scheduler: str | None, task: Callable[[Any], Any]
 ) -> Iterator[tuple[int, Any]]:
+    """`task` on each item on a Dask cluster; yields (position in `items`, what it returned)."""
     import dask  # only when asked for
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -481,7 +612,7 @@ def _run_on_dask(
             client = stack.enter_context(Client(stack.enter_context(cluster)))
         else:
             client = stack.enter_context(_connect(Client, scheduler))
-        futures = client.map(task, jobs, pure=False)
+        futures = client.map(task, items, pure=False)
         positions = {future.key: i for i, future in enumerate(futures)}
         try:
             for future in as_completed(futures):

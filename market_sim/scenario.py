@@ -14,6 +14,7 @@ from market_sim.distributions import Distribution, FeatureDistribution
 
 UNLIMITED = math.inf
 Choice = Literal["logit", "max_surplus"]
+Demand = Literal["sampled", "expected"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Market:
     outside_utility: float = 0.0
     weekly_traffic: tuple[float, ...] = (1.0,) * 7  # Monday..Sunday
     events: tuple[Event, ...] = ()
+    demand: Demand = "sampled"  # expected: every seller sells its expected logit share (no draws)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class Scenario:
     start_date: dt.date | None = None
     replications: int = 10
     seed: int = 0
+    stop_when_stable: int | None = None  # end once no learner's greedy policy changed for this many days
     source: str = "<scenario>"  # the file it came from, for messages
 
     @property

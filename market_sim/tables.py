@@ -47,7 +47,7 @@ def daily_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
             {
                 "strategy": run.strategy,
                 "replication": run.replication,
-                "day": np.repeat(np.arange(days), len(sellers)),
+                "day": np.repeat(np.arange(days) + ledger.first_day, len(sellers)),
                 "seller": np.tile(sellers, days),
                 "shoppers": np.repeat(ledger.shoppers[:days], len(sellers)),
                 **columns,
@@ -73,7 +73,7 @@ def segments_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
                 {
                     "strategy": run.strategy,
                     "replication": run.replication,
-                    "day": np.repeat(np.arange(days), cells),
+                    "day": np.repeat(np.arange(days) + ledger.first_day, cells),
                     "seller": np.tile(np.repeat(sellers, len(segments)), days),
                     "segment": np.tile(segments, days * len(sellers)),
                     "visitors": _cells(ledger.views, days),
@@ -100,6 +100,7 @@ class Tabulated:
     segments_csv: str  # its rows of segments.csv, with the header
     scores: dict | None  # its row of scores.csv; None when the run failed
     offers: pd.DataFrame | None = None  # its rows of offers.csv (run --log-offers)
+    impulse_csv: str = ""  # its rows of impulse.csv (batched learning runs), with the header
 
 
 def tabulate(scenario: Scenario, run: Run) -> Tabulated:
@@ -110,6 +111,7 @@ def tabulate(scenario: Scenario, run: Run) -> Tabulated:
         csv_text(segments_table(scenario, [run])),
         score_row(scenario, run),
         offers_table(scenario, run) if hasattr(run.ledger, "offers_day") else None,
+        impulse_csv=csv_text(impulse_table(scenario, [run])),
     )
 
 
@@ -137,13 +139,36 @@ def offers_table(scenario: Scenario, run: Run) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def impulse_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
+    """One row per strategy × replication × day × seller of the impulse response: day −1 before
+    the focal seller's one-day deviation, day 0 the deviation, then the days after."""
+    sellers = [s.name for s in scenario.sellers]
+    frames = []
+    for run in runs:
+        if run.impulse is None:
+            continue
+        days = len(run.impulse)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "strategy": run.strategy,
+                    "replication": run.replication,
+                    "day": np.repeat(np.arange(days) - 1, len(sellers)),
+                    "seller": np.tile(sellers, days),
+                    "price": run.impulse.ravel(),
+                }
+            )
+        )
+    return _concat(frames)
+
+
 def score_row(scenario: Scenario, run: Run) -> dict | None:
     """The focal seller's scores of one finished run."""
     if run.failure is not None:
         return None
     valuations = focal_valuations(scenario, run.replication)
     scores = run_scores(run.ledger, scenario.focal_index, valuations)
-    return {"strategy": run.strategy, "replication": run.replication, **scores}
+    return {"strategy": run.strategy, "replication": run.replication, **scores, **(run.learning or {})}
 
 
 def scores_from_rows(scenario: Scenario, rows: list[dict]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from strategies.bandits import UCB, ThompsonGrid
 from strategies.base import (
     DayResult,
     MarketInfo,
@@ -24,6 +25,7 @@ from strategies.ml_pricing import MLPricing
 from strategies.oracles import OracleBestFixed, OracleBestResponse
 from strategies.personal import OraclePersonal, PersonalRule
 from strategies.promotions import Promotions
+from strategies.q_learning import QLearning
 from strategies.segment_pricing import SegmentPricing
 from strategies.simple import CompetitorResponse, CostPlus, Fixed
 
@@ -56,6 +58,9 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         OraclePersonal,
         MLPricing,
         PersonalRule,
+        QLearning,
+        UCB,
+        ThompsonGrid,
     )
 }
 

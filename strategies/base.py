@@ -282,6 +282,11 @@ class PricingStrategy:
     def observe(self, result: DayResult) -> None:
         """Called after every day with the seller's own outcome."""
 
+    def stable_for(self) -> int | None:
+        """Learners with a greedy policy: days in a row it has not changed (`stop_when_stable`
+        ends a run when every such learner is stable); None for every other strategy."""
+        return None
+
     def reveal(self, model: Any) -> None:
         """Oracles only (`uses_hidden_truth`): called after `reset` with the whole market model,
         consumers' hidden parameters included. Never called for any other strategy."""

@@ -81,6 +81,9 @@ def test_every_strategy_is_registered_with_every_parameter_documented():
         "oracle_personal",
         "ml_pricing",
         "personal_rule",
+        "q_learning",
+        "ucb",
+        "thompson_grid",
     }
     for kind, cls in BUILT_IN.items():
         assert cls.kind == kind

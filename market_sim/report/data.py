@@ -40,6 +40,7 @@ class Results:
     theory: Theory | None
     baseline_comparisons: dict[tuple[str, str], metrics.Comparison]
     benchmarks: frozenset[str] = frozenset()  # strategies that use hidden truth: ranked apart
+    impulse: pd.DataFrame | None = None  # impulse.csv of batched learning runs
 
     @property
     def focal(self) -> str:
@@ -77,7 +78,8 @@ def load_results(folder: Path, baseline: str | None = None, scenario: Scenario |
     scenario = scenario or _scenario(folder, manifest)
     scores = read_table(folder / "scores.csv")
     daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
-    return results_from(scenario, manifest, scores, daily, segments, baseline)
+    impulse = read_table(folder / "impulse.csv") if (folder / "impulse.csv").is_file() else None
+    return results_from(scenario, manifest, scores, daily, segments, baseline, impulse)
 
 
 def results_from(
@@ -87,6 +89,7 @@ def results_from(
     daily: pd.DataFrame,
     segments: pd.DataFrame,
     baseline: str | None = None,
+    impulse: pd.DataFrame | None = None,
 ) -> Results:
     """What a report shows, from a run's tables (read from its folder, or still in memory)."""
     present = set(scores["strategy"]) if len(scores) else set()
@@ -113,6 +116,7 @@ def results_from(
         theory=closed_forms(scenario),
         baseline_comparisons=_against(scores, baseline),
         benchmarks=benchmarks,
+        impulse=impulse,
     )
 
 

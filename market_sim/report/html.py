@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from market_sim import metrics
-from market_sim.report import plots
+from market_sim.report import collusion, plots
 from market_sim.report import theory as report_theory
 from market_sim.report.data import Results
 from market_sim.report.personal import personal_section
@@ -106,6 +106,7 @@ def render_report(results: Results, workers: int = 1) -> str:
         _theory(results),
         _figures(results, plots.draw_all(results, workers)),
         personal_section(results),
+        collusion.section(results),
         _all_scores(results),
         _scenario_table(results),
         _glossary(),
