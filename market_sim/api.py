@@ -344,6 +344,8 @@ def write_run_folder(
         result_folder.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         result_folder.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
+        if scenario.consumers.features:
+            result_folder.write_csv_parts([t.shoppers_csv for t in done], folder / "shoppers.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         if offers:
             result_folder.write_offers(folder, [t.offers for t in done if t.offers is not None], offers)
@@ -409,6 +411,11 @@ class Results:
         return _table([t.segments_csv for t in self._done])
 
     @functools.cached_property
+    def shoppers(self) -> pd.DataFrame:
+        """Price paid against shopper features (shoppers.csv; empty without features)."""
+        return _table([t.shoppers_csv for t in self._done if t.shoppers_csv])
+
+    @functools.cached_property
     def _verdict(self) -> Any:
         from market_sim import metrics
 
@@ -453,7 +460,7 @@ class Results:
             self.scenario, runs, Path(self.scenario.source), self.baseline, self.seconds, False
         )
         return report.results_from(
-            self.scenario, manifest, self.scores, self.daily, self.segments, self.baseline
+            self.scenario, manifest, self.scores, self.daily, self.segments, self.baseline, self.shoppers
         )
 
     @functools.cached_property
