@@ -15,8 +15,17 @@ from market_sim.loader import ScenarioError, parse_scenario
 from market_sim.report.theory import Theory, closed_forms
 from market_sim.scenario import Scenario
 
-TEXT_COLUMNS = {"strategy": str, "seller": str, "segment": str, "reason": str, "versus": str, "score": str,
-                "feature": str, "group_by": str, "group": str}
+TEXT_COLUMNS = {
+    "strategy": str,
+    "seller": str,
+    "segment": str,
+    "reason": str,
+    "versus": str,
+    "score": str,
+    "feature": str,
+    "group_by": str,
+    "group": str,
+}
 NEEDED = ("scores.csv", "daily.csv", "segments.csv", "scenario.yaml", "manifest.json")
 
 
