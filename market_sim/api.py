@@ -355,6 +355,8 @@ def write_run_folder(
         impulses = [t.impulse_csv for t in done if t.run.impulse is not None]
         if impulses:  # batched learning runs: the impulse response after learning
             result_folder.write_csv_parts(impulses, folder / "impulse.csv")
+        if scenario.consumers.features:
+            result_folder.write_csv_parts([t.shoppers_csv for t in done], folder / "shoppers.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         if offers:
             result_folder.write_offers(folder, [t.offers for t in done if t.offers is not None], offers)
@@ -420,6 +422,11 @@ class Results:
         return _table([t.segments_csv for t in self._done])
 
     @functools.cached_property
+    def shoppers(self) -> pd.DataFrame:
+        """Price paid against shopper features (shoppers.csv; empty without features)."""
+        return _table([t.shoppers_csv for t in self._done if t.shoppers_csv])
+
+    @functools.cached_property
     def _verdict(self) -> Any:
         from market_sim import metrics
 
@@ -464,7 +471,13 @@ class Results:
             self.scenario, runs, Path(self.scenario.source), self.baseline, self.seconds, False
         )
         return report.results_from(
-            self.scenario, manifest, self.scores, self.daily, self.segments, self.baseline
+            self.scenario,
+            manifest,
+            self.scores,
+            self.daily,
+            self.segments,
+            self.baseline,
+            shoppers=self.shoppers,
         )
 
     @functools.cached_property

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 RUNS_FOLDER = "runs"  # finished runs of an interrupted comparison, for --resume
 WRITTEN_BY = "market-sim"  # the manifest's `written_by`: a folder this program may replace
-TABLES = ("summary.csv", "scores.csv", "comparisons.csv", "daily.csv", "segments.csv")
+TABLES = ("summary.csv", "scores.csv", "comparisons.csv", "daily.csv", "segments.csv", "shoppers.csv")
 
 
 class ResumeError(Exception):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from market_sim.metrics import add_benchmarks, run_scores
+from market_sim.metrics import TOLERANCE, add_benchmarks, run_scores
 from market_sim.population import Population
 from market_sim.result_folder import csv_text
 from market_sim.runner import Run
@@ -101,18 +101,125 @@ class Tabulated:
     scores: dict | None  # its row of scores.csv; None when the run failed
     offers: pd.DataFrame | None = None  # its rows of offers.csv (run --log-offers)
     impulse_csv: str = ""  # its rows of impulse.csv (batched learning runs), with the header
+    shoppers_csv: str = ""  # its rows of shoppers.csv (shopper features), with the header
 
 
 def tabulate(scenario: Scenario, run: Run) -> Tabulated:
     """One run's rows of every output table."""
+    scores = score_row(scenario, run)
+    uniform = np.nan if scores is None else scores["uniform_price"]
     return Tabulated(
         run,
         csv_text(daily_table(scenario, [run])),
         csv_text(segments_table(scenario, [run])),
-        score_row(scenario, run),
+        scores,
         offers_table(scenario, run) if hasattr(run.ledger, "offers_day") else None,
         impulse_csv=csv_text(impulse_table(scenario, [run])),
+        shoppers_csv=csv_text(shoppers_table(scenario, run, uniform)) if scenario.consumers.features else "",
     )
+
+
+SHOPPER_BINS = 8  # quantile bins of a feature with more distinct values than this
+SHOPPERS_COLUMNS = (
+    "strategy",
+    "replication",
+    "feature",
+    "bin",
+    "low",
+    "high",
+    "value",
+    "group_by",
+    "group",
+    "hidden",
+    "buyers",
+    "units",
+    "revenue",
+    "paying_more",
+    "paying_less",
+    "uniform_price",
+)
+
+
+def shoppers_table(scenario: Scenario, run: Run, uniform_price: float) -> pd.DataFrame:
+    """What the focal seller's customers paid against their features, when it set personal
+    prices: one row per observable feature × bin of it × group of consumers (hidden segments,
+    else a hidden feature's halves): customers who bought (`buyers`), their `units` and
+    `revenue` (so `revenue / units` is the average price paid), the mean feature value of the
+    bin's buyers (`value`), and how many paid on average more / less than the run's best uniform
+    price. A feature with few values gets a bin per value, others `SHOPPER_BINS` quantile bins of
+    the whole population ([low, high), the last one closed). No rows when the seller never
+    priced shoppers one by one."""
+    ledger, focal = run.ledger, scenario.focal_index
+    audit = ledger.audit
+    days = ledger.days_recorded
+    if run.failure is not None or audit is None or not ledger.personal[:days, focal].any():
+        return pd.DataFrame(columns=SHOPPERS_COLUMNS)
+    bought = audit["purchases"] > 0
+    units, spend = audit["purchases"][bought], audit["spend"][bought]
+    paid = spend / units
+    slack = TOLERANCE * max(1.0, abs(uniform_price))
+    group_by, labels, hidden, group = _shopper_groups(audit)
+    group = group[bought]
+    rows = []
+    for f in np.flatnonzero(audit["feature_observable"]):
+        everyone = audit["features"][:, f]
+        x = everyone[bought]
+        lows, highs = _bins(everyone)
+        where = np.searchsorted(lows[1:], x, side="right")
+        for b in range(len(lows)):
+            for g, label in enumerate(labels):
+                cell = (where == b) & (group == g)
+                if not cell.any():
+                    continue
+                rows.append(
+                    {
+                        "strategy": run.strategy,
+                        "replication": run.replication,
+                        "feature": str(audit["feature_names"][f]),
+                        "bin": b,
+                        "low": lows[b],
+                        "high": highs[b],
+                        "value": float(x[cell].mean()),
+                        "group_by": group_by,
+                        "group": label,
+                        "hidden": hidden[g],
+                        "buyers": int(cell.sum()),
+                        "units": int(units[cell].sum()),
+                        "revenue": float(spend[cell].sum()),
+                        "paying_more": int((paid[cell] > uniform_price + slack).sum()),
+                        "paying_less": int((paid[cell] < uniform_price - slack).sum()),
+                        "uniform_price": uniform_price,
+                    }
+                )
+    return pd.DataFrame(rows, columns=SHOPPERS_COLUMNS)
+
+
+def _bins(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edges of a feature's bins: one per value when it has few, else
+    quantiles of the whole population."""
+    distinct = np.unique(values)
+    if len(distinct) <= SHOPPER_BINS:
+        return distinct, distinct
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, SHOPPER_BINS + 1)))
+    return edges[:-1], edges[1:]
+
+
+def _shopper_groups(audit: dict) -> tuple[str, list[str], list[bool], np.ndarray]:
+    """The groups shoppers are told apart by (what, labels, hidden from the seller?, each
+    consumer's group): the segments when there are several, else the first hidden feature (its
+    values, or below / above its median), else everyone together."""
+    names = [str(n) for n in audit["segment_names"]]
+    if len(names) > 1:
+        return "segment", names, [not bool(o) for o in audit["segment_observable"]], audit["segment"]
+    concealed = np.flatnonzero(~np.asarray(audit["feature_observable"], dtype=bool))
+    if len(concealed):
+        f = concealed[0]
+        name, x = str(audit["feature_names"][f]), audit["features"][:, f]
+        if np.isin(x, (0.0, 1.0)).all():
+            return name, [f"{name} = 0", f"{name} = 1"], [True, True], (x > 0.5).astype(int)
+        upper = (x > np.median(x)).astype(int)
+        return name, [f"{name} below median", f"{name} above median"], [True, True], upper
+    return "all", ["all"], [False], np.zeros(len(audit["segment"]), dtype=int)
 
 
 def offers_table(scenario: Scenario, run: Run) -> pd.DataFrame:

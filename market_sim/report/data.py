@@ -5,7 +5,7 @@ rebuilds exactly what `run` wrote."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +15,17 @@ from market_sim.loader import ScenarioError, parse_scenario
 from market_sim.report.theory import Theory, closed_forms
 from market_sim.scenario import Scenario
 
-TEXT_COLUMNS = {"strategy": str, "seller": str, "segment": str, "reason": str, "versus": str, "score": str}
+TEXT_COLUMNS = {
+    "strategy": str,
+    "seller": str,
+    "segment": str,
+    "reason": str,
+    "versus": str,
+    "score": str,
+    "feature": str,
+    "group_by": str,
+    "group": str,
+}
 NEEDED = ("scores.csv", "daily.csv", "segments.csv", "scenario.yaml", "manifest.json")
 
 
@@ -41,6 +51,8 @@ class Results:
     baseline_comparisons: dict[tuple[str, str], metrics.Comparison]
     benchmarks: frozenset[str] = frozenset()  # strategies that use hidden truth: ranked apart
     impulse: pd.DataFrame | None = None  # impulse.csv of batched learning runs
+    # price paid against shopper features, per strategy that set personal prices (shoppers.csv)
+    shoppers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def focal(self) -> str:
@@ -79,7 +91,10 @@ def load_results(folder: Path, baseline: str | None = None, scenario: Scenario |
     scores = read_table(folder / "scores.csv")
     daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
     impulse = read_table(folder / "impulse.csv") if (folder / "impulse.csv").is_file() else None
-    return results_from(scenario, manifest, scores, daily, segments, baseline, impulse)
+    shoppers = read_table(folder / "shoppers.csv") if (folder / "shoppers.csv").is_file() else None
+    return results_from(
+        scenario, manifest, scores, daily, segments, baseline, impulse=impulse, shoppers=shoppers
+    )
 
 
 def results_from(
@@ -90,6 +105,7 @@ def results_from(
     segments: pd.DataFrame,
     baseline: str | None = None,
     impulse: pd.DataFrame | None = None,
+    shoppers: pd.DataFrame | None = None,
 ) -> Results:
     """What a report shows, from a run's tables (read from its folder, or still in memory)."""
     present = set(scores["strategy"]) if len(scores) else set()
@@ -117,6 +133,7 @@ def results_from(
         baseline_comparisons=_against(scores, baseline),
         benchmarks=benchmarks,
         impulse=impulse,
+        shoppers=pd.DataFrame() if shoppers is None else shoppers,
     )
 
 

@@ -1,7 +1,8 @@
 """The report's personal-pricing section (scenarios with shopper features): profit against the
 best uniform price, who pays more and who pays less, price gaps between observable and hidden
 groups (proxy discrimination), winners and losers by segment, and model quality over time for
-`ml_pricing`. Built from the saved tables, like the rest of the report."""
+`ml_pricing`, and the price each customer paid against their features (shoppers.csv). Built from
+the saved tables, like the rest of the report."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def personal_section(results: Results) -> str:
         "truth, for the audit only). Hidden groups are hidden features and hidden segments: a gap "
         "there is proxy discrimination, groups the seller never saw paying different prices.</p>",
         _score_table(results, number),
+        _shopper_figure(results),
+        _group_shares(results, number),
         _segment_table(results, number),
         _model_quality(results, number),
     ]
@@ -55,6 +58,57 @@ def _score_table(results: Results, number) -> str:
     return (
         "<div class='scroll'><table><tr><th class='text'>Strategy</th>"
         f"{head}</tr>{''.join(rows)}</table></div>"
+    )
+
+
+def _shopper_figure(results: Results) -> str:
+    """Price paid against shopper features, for the strategies that set personal prices."""
+    from market_sim.report import plots
+
+    uri = plots.personal_prices(results)
+    if uri is None:
+        return ""
+    return (
+        "<h3 id='shoppers'>Price paid against shopper features</h3><figure><img alt='Average price "
+        f"paid to {escape(results.focal)} against each observable feature, per strategy that set "
+        f"personal prices and group of consumers' src='{uri}'><figcaption>Average price paid by the "
+        "customers of each feature bin (a bin per value, or eighths of the population), per group "
+        "of consumers, pooled over replications (shoppers.csv); dashed: the best uniform price. "
+        "Strategies that never priced shoppers one by one are left out. Lines apart at the same "
+        "feature value are groups the seller never saw paying different prices.</figcaption></figure>"
+    )
+
+
+def _group_shares(results: Results, number) -> str:
+    """Winners and losers by group: the share of each group's customers paying more / less than
+    the best uniform price, per strategy that set personal prices (pooled over replications)."""
+    table = results.shoppers
+    if table.empty:
+        return ""
+    one_feature = table[table["feature"] == table["feature"].iloc[0]]  # every feature counts everyone
+    counts = one_feature.groupby(["strategy", "group"], sort=False)[
+        ["buyers", "paying_more", "paying_less"]
+    ].sum()
+    groups = list(dict.fromkeys(one_feature["group"]))
+    hidden = dict(zip(one_feature["group"], one_feature["hidden"], strict=False))
+    head = "".join(f"<th>{escape(g)}{' (hidden)' if hidden[g] else ''}</th>" for g in groups)
+    rows = []
+    for strategy in (s for s in results.strategies if s in counts.index.get_level_values(0)):
+        cells = []
+        for group in groups:
+            if (strategy, group) not in counts.index:
+                cells.append("<td>–</td>")
+                continue
+            cell = counts.loc[(strategy, group)]
+            more, less = cell["paying_more"] / cell["buyers"], cell["paying_less"] / cell["buyers"]
+            cells.append(f"<td>{number(more, 'share')} more · {number(less, 'share')} less</td>")
+        rows.append(f"<tr><td class='text'>{escape(strategy)}</td>{''.join(cells)}</tr>")
+    return (
+        "<h3>Who pays more, who pays less</h3><p class='note'>Share of each group's customers whose "
+        "average price paid is above · below the best uniform price, per strategy that set personal "
+        f"prices; grouped by {escape(str(one_feature['group_by'].iloc[0]))}.</p>"
+        f"<div class='scroll'><table><tr><th class='text'>Strategy</th>{head}</tr>"
+        f"{''.join(rows)}</table></div>"
     )
 
 

@@ -522,3 +522,68 @@ def _adopt(pickled: bytes) -> None:
 def _draw(name: str) -> str | None:
     assert _results is not None
     return DRAWN[name](_results)
+
+
+GROUP_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")  # Dark2
+MAX_FEATURE_PANELS = 3
+
+
+def personal_prices(results: Results) -> str | None:
+    """Small multiples of the average price each strategy that set personal prices charged its
+    customers against their observable features (a row per strategy, a column per feature), one
+    line per group of consumers (the hidden segments, coloured) and the best uniform price dashed;
+    from shoppers.csv, pooled over replications. None when no strategy set personal prices."""
+    table = results.shoppers
+    if table.empty:
+        return None
+    strategies = [s for s in results.strategies if s in set(table["strategy"])]
+    features = list(dict.fromkeys(table["feature"]))[:MAX_FEATURE_PANELS]
+    groups = list(dict.fromkeys(table["group"]))
+    hidden = dict(zip(table["group"], table["hidden"], strict=False))
+    colour = {g: GROUP_COLOURS[i % len(GROUP_COLOURS)] for i, g in enumerate(groups)}
+    strategy_colour = colours(results)
+    cells = (
+        table.assign(weighted=table["value"] * table["buyers"])
+        .groupby(["strategy", "feature", "bin", "group"], sort=False)[
+            ["buyers", "units", "revenue", "weighted"]
+        ]
+        .sum()
+        .reset_index()
+    )
+    cells = cells.assign(value=cells["weighted"] / cells["buyers"], price=cells["revenue"] / cells["units"])
+    uniform = table.groupby(["strategy", "replication"])["uniform_price"].first().groupby("strategy").mean()
+    figure, grid = plt.subplots(
+        len(strategies),
+        len(features),
+        figsize=(PANEL_WIDTH * len(features), PANEL_HEIGHT * len(strategies) + 0.6),
+        sharey=True,
+        squeeze=False,
+    )
+    for row, strategy in enumerate(strategies):
+        for column, feature in enumerate(features):
+            ax = grid[row][column]
+            panel = cells[(cells["strategy"] == strategy) & (cells["feature"] == feature)]
+            for group in groups:
+                line = panel[panel["group"] == group].sort_values("bin")
+                ax.plot(line["value"], line["price"], marker="o", color=colour[group], linewidth=1.6)
+            ax.axhline(uniform[strategy], color="black", linestyle="--", linewidth=1.2)
+            ax.set_title(strategy, color=strategy_colour.get(strategy, NEUTRAL), fontsize="medium")
+            ax.set_xlabel(feature, fontsize="small")
+            ax.set_ylabel("average price paid", fontsize="small")
+            ax.grid(alpha=0.3)
+    handles = {
+        f"{group} (hidden)" if hidden[group] else group: Line2D([], [], color=colour[group], marker="o")
+        for group in groups
+    }
+    handles["best uniform price"] = Line2D([], [], color="black", linestyle="--")
+    _finish_legend(figure, handles)
+    return _data_uri(figure)
+
+
+def _finish_legend(figure: plt.Figure, handles: dict) -> None:
+    """One legend above every panel."""
+    columns = min(len(handles), 4)
+    rows = math.ceil(len(handles) / columns)
+    figure.legend(handles.values(), handles.keys(), loc="upper center", ncol=columns, frameon=False)
+    height = figure.get_figheight()
+    figure.tight_layout(rect=(0, 0, 1, 1 - (0.25 * rows + 0.1) / height))
