@@ -19,6 +19,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from market_sim import metrics, output, store, sweep, tables
+from market_sim.commands import estimate as estimate_command
+from market_sim.commands import history as history_command
 from market_sim.design import Design, DesignError, grid, parse_range, table_design
 from market_sim.loader import Override, ScenarioError, load_scenario, scenario_to_yaml
 from market_sim.report import RunFolderError, ranking_text, read_table, write_report
@@ -78,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(command=_run)
     _add_sweep_command(commands)
+    estimate_command.add_parser(commands)
+    history_command.add_parser(commands)
 
     validate = commands.add_parser("validate", help="check a scenario file and list its strategies")
     validate.add_argument("scenario", type=Path)
