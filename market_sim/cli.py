@@ -177,8 +177,15 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     done = [finished[i] for i in sorted(finished)]
+    ab_test = None
+    if scenario.experiment is not None and not interrupted:
+        from market_sim import experiment
+
+        ab_test = experiment.run_experiment(scenario)
+        if not args.quiet:
+            print(experiment.preview_text(ab_test.preview))
     seconds = time.perf_counter() - started
-    _write_results(out, scenario, done, args, seconds, partial=interrupted)
+    _write_results(out, scenario, done, args, seconds, partial=interrupted, ab_test=ab_test)
 
     runs = [tabulated.run for tabulated in done]
     failures = [run for run in runs if run.failure]
@@ -223,6 +230,7 @@ def _write_results(
     args: argparse.Namespace,
     seconds: float,
     partial: bool,
+    ab_test=None,
 ) -> None:
     """Write the run folder whole; a partial one also keeps its finished runs for --resume."""
     runs = [tabulated.run for tabulated in done]
@@ -239,6 +247,10 @@ def _write_results(
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         manifest = _manifest(args, scenario, runs, seconds, failures, partial)
         output.write_json(manifest, folder / "manifest.json")
+        if ab_test is not None:
+            from market_sim import experiment
+
+            experiment.write_files(folder, ab_test)
         write_report(folder, workers=args.workers or default_workers())
         if partial:
             (folder / RUNS_FOLDER).mkdir()

