@@ -3,7 +3,7 @@
 In an experiment the focal seller runs the arms side by side for `days` days: each day (unit
 `day`) or each shopper (unit `shopper`) is randomised to one arm, from the experiment's own
 random stream, in equal numbers. The outcome is profit per shopper: the focal seller's revenue
-less the unit cost of what it sold, per shopping visit. Per replication and arm against the
+less the unit cost of the units it sold, per shopping visit. Per replication and arm against the
 first arm (the control) we report the estimated effect, its 95% interval and p-value, and the
 true effect: the same replication (the same shoppers and shocks) run with that arm alone minus
 the control alone. Across replications: the coverage of the intervals, the bias, and the
@@ -65,6 +65,33 @@ class ArmsByDay(PricingStrategy):
             arm.observe(result)
 
 
+class ArmsByShopper(ArmsByDay):
+    """The focal seat of a shopper-randomised experiment: every shopper sees the price of their
+    arm (`assignment[pseudonym]`), each arm's base price, as a personal price; the posted price
+    that rivals see is the average price shown today. After the experiment, the first arm."""
+
+    kind = "experiment_arms_by_shopper"
+
+    def price(self, obs: Observation) -> float | Prices:
+        decisions = [arm.price(obs) for arm in self._arms]
+        self._prices = [d.base if isinstance(d, Prices) else float(d) for d in decisions]
+        if obs.day >= self._experiment_days:
+            self._today = 0
+            return Prices(self._prices[0], reason="arm 0 (after the experiment)")
+        shown = np.asarray(self._prices)[self._assignment[obs.shoppers["shopper"].to_numpy()]]
+        average = float(shown.mean()) if len(shown) else self._prices[0]
+        return Prices(average, personal=shown, reason="arms side by side: average shown price")
+
+    def reset(self, info: MarketInfo) -> None:
+        super().reset(info)
+        self._assignment = np.asarray(self.assignment)
+        self._experiment_days = info.days
+
+    def posted(self, prices: Prices) -> None:
+        for arm, price in zip(self._arms, self._prices, strict=True):
+            arm.posted(Prices(price))
+
+
 @dataclass(frozen=True)
 class Effect:
     """An estimated difference of profit per shopper, arm minus control."""
@@ -80,11 +107,11 @@ def welch(treated: np.ndarray, control: np.ndarray) -> Effect:
     """Difference of means with Welch's t interval and p-value (units: days)."""
     if len(treated) < 2 or len(control) < 2:
         return Effect(np.nan, np.nan, np.nan, np.nan, np.nan)
-    test = stats.ttest_ind(treated, control, equal_var=False)
     se = math.sqrt(treated.var(ddof=1) / len(treated) + control.var(ddof=1) / len(control))
     estimate = float(treated.mean() - control.mean())
-    if se == 0:
+    if se <= 1e-12 * max(1.0, abs(estimate)):  # no spread at all (e.g. days with no sales)
         return Effect(estimate, 0.0, estimate, estimate, 1.0 if estimate == 0 else 0.0)
+    test = stats.ttest_ind(treated, control, equal_var=False)
     interval = test.confidence_interval(1 - ALPHA)
     return Effect(estimate, se, float(interval.low), float(interval.high), float(test.pvalue))
 
@@ -106,94 +133,153 @@ def _horizon(scenario: Scenario) -> Scenario:
     return dataclasses.replace(scenario, days=scenario.experiment.days)
 
 
-def _run(scenario: Scenario, spec: StrategySpec, replication: int) -> MarketModel:
-    model = MarketModel(scenario, spec, replication)
+class OutcomeModel(MarketModel):
+    """The market as it is, booking the focal seller's margin (price − unit cost of each unit
+    sold) and the visits per day and per consumer: the outcomes of a shopper-level test."""
+
+    def __init__(self, scenario: Scenario, strategy: StrategySpec, replication: int):
+        super().__init__(scenario, strategy, replication)
+        self.focal = scenario.focal_index
+        shape = (scenario.days, len(self.population))
+        self.margin = np.zeros(shape)
+        self.visits = np.zeros(shape)
+
+    def clear(self, day, arrivals, tables):
+        trading = super().clear(day, arrivals, tables)
+        seller = self.sellers[self.focal]
+        shown = np.broadcast_to(trading.prices[self.focal], trading.shoppers.shape)
+        bought = trading.allocation.choice == self.focal
+        self.visits[day, trading.shoppers] = 1
+        self.margin[day, trading.shoppers[bought]] = shown[bought] - seller.unit_cost
+        return trading
+
+
+def _run(scenario: Scenario, spec: StrategySpec, replication: int, per_shopper: bool = False) -> MarketModel:
+    model = (OutcomeModel if per_shopper else MarketModel)(scenario, spec, replication)
     model.run_for(scenario.days)
     return model
 
 
 def _margin_per_visit(model: MarketModel, focal: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per day: the focal seller's revenue less cost of goods, and the shopping visits."""
-    ledger = model.ledger
-    return ledger.revenue[:, focal] - ledger.cost_of_goods[:, focal], ledger.shoppers.astype(float)
+    """Per day: the focal seller's revenue less the unit cost of the units it sold (stock
+    bought in advance is not charged to the day), and the shopping visits."""
+    ledger, cost = model.ledger, model.sellers[focal].unit_cost
+    return ledger.revenue[:, focal] - cost * ledger.units[:, focal], ledger.shoppers.astype(float)
+
+
+def _outcomes(model: MarketModel, unit: str, focal: int) -> tuple[np.ndarray, np.ndarray]:
+    """(days × units) margin and visits of every unit on every day: a unit is a day (its own
+    diagonal) or a consumer."""
+    if unit == "shopper":
+        return model.margin, model.visits
+    margin, visits = _margin_per_visit(model, focal)
+    return np.diag(margin), np.diag(visits)
+
+
+def estimate_effect(
+    margin: np.ndarray, visits: np.ndarray, arms: np.ndarray, k: int, control: int, unit: str
+) -> Effect:
+    """Arm k minus the control on profit per shopper from per-unit totals. Days: the mean of
+    each day's profit per shopper, Welch's t. Shoppers: each arm's total profit over its total
+    visits, with the linearised (delta-method) variance of a ratio, clustered by shopper."""
+    seen = visits > 0
+    if unit == "day":
+        outcome = margin[seen] / visits[seen]
+        return welch(outcome[arms[seen] == k], outcome[arms[seen] == control])
+    parts = []
+    for arm in (k, control):
+        m, v = margin[seen & (arms == arm)], visits[seen & (arms == arm)]
+        if len(v) < 2:
+            return Effect(np.nan, np.nan, np.nan, np.nan, np.nan)
+        ratio = m.sum() / v.sum()
+        residual = m - ratio * v
+        parts.append((ratio, (residual @ residual) / v.sum() ** 2 * len(v) / (len(v) - 1)))
+    (treated, var_treated), (base, var_base) = parts
+    estimate, se = treated - base, math.sqrt(var_treated + var_base)
+    if se == 0:
+        return Effect(estimate, 0.0, estimate, estimate, 1.0 if estimate == 0 else 0.0)
+    return Effect(
+        estimate, se, estimate - Z * se, estimate + Z * se, float(2 * stats.norm.sf(abs(estimate) / se))
+    )
 
 
 def run_replication(scenario: Scenario, replication: int) -> dict[str, Any]:
     """One replication: the experiment, each arm alone, the estimates, the truth, the peeks."""
     experiment = scenario.experiment
-    market = _horizon(scenario)
-    specs = _arm_specs(scenario)
-    focal = scenario.focal_index
-    alone = [_margin_per_visit(_run(market, spec, replication), focal) for spec in specs]
-    truth = [margin.sum() / visits.sum() for margin, visits in alone]
-    if experiment.unit == "day":
-        arms = assignment(experiment, scenario, replication, experiment.days)
-        spec = StrategySpec(
-            "market_sim.experiment:ArmsByDay",
-            {
-                "arms": [{"kind": s.kind, "params": dict(s.params)} for s in specs],
-                "assignment": arms.tolist(),
-            },
-            "experiment",
-        )
-        margin, visits = _margin_per_visit(_run(market, spec, replication), focal)
-        outcome = margin / np.maximum(visits, 1)
-        rows = _day_rows(experiment, outcome, arms, truth)
-        peeks = _day_peeks(outcome, arms, scenario, replication)
-    else:
-        raise ValueError("unit: shopper needs personal prices")
-    return {"replication": replication, "rows": rows, "aa": peeks, "pilot": alone[0]}
-
-
-def _day_rows(
-    experiment: Experiment, outcome: np.ndarray, arms: np.ndarray, truth: list[float]
-) -> list[dict]:
-    control = outcome[arms == 0]
+    market, specs, focal = _horizon(scenario), _arm_specs(scenario), scenario.focal_index
+    per_shopper = experiment.unit == "shopper"
+    alone = [_run(market, spec, replication, per_shopper) for spec in specs]
+    truth = [margin.sum() / visits.sum() for margin, visits in (_margin_per_visit(m, focal) for m in alone)]
+    units = scenario.consumers.population if per_shopper else experiment.days
+    arms = assignment(experiment, scenario, replication, units)
+    spec = StrategySpec(
+        f"market_sim.experiment:{'ArmsByShopper' if per_shopper else 'ArmsByDay'}",
+        {"arms": [{"kind": s.kind, "params": dict(s.params)} for s in specs], "assignment": arms.tolist()},
+        "experiment",
+    )
+    mixed = _run(market, spec, replication, per_shopper)
+    if per_shopper:  # the strategy saw pseudonyms: the arm of each consumer row
+        arms = arms[mixed.pseudonyms()]
+    daily_margin, daily_visits = _outcomes(mixed, experiment.unit, focal)
+    margin, visits = np.cumsum(daily_margin, axis=0), np.cumsum(daily_visits, axis=0)  # totals after each day
     rows = []
     for k, arm in enumerate(experiment.arms):
-        own = outcome[arms == k]
-        effect = welch(own, control) if k else Effect(0.0, np.nan, np.nan, np.nan, np.nan)
-        peek_day = _first_significant_day(outcome, arms, k) if k else None
+        own = arms == k
+        effect = (
+            estimate_effect(margin[-1], visits[-1], arms, k, 0, experiment.unit)
+            if k
+            else Effect(0.0, np.nan, np.nan, np.nan, np.nan)
+        )
         rows.append(
             {
                 "arm": arm.name,
                 "strategy": arm.strategy,
-                "units": int(len(own)),
-                "profit_per_shopper": float(own.mean()),
+                "units": int(np.count_nonzero(own & (visits[-1] > 0))),
+                "profit_per_shopper": float(margin[-1][own].sum() / max(visits[-1][own].sum(), 1)),
                 "effect": effect.estimate,
                 "std_error": effect.std_error,
                 "ci_low": effect.ci_low,
                 "ci_high": effect.ci_high,
                 "p_value": effect.p_value,
                 "true_effect": truth[k] - truth[0],
-                "peeking_stop_day": peek_day,
+                "peeking_stop_day": _first_significant_day(margin, visits, arms, k, 0, experiment.unit)
+                if k
+                else None,
             }
         )
-    return rows
+    halves = _split_control(arms, scenario, replication)
+    final = estimate_effect(margin[-1], visits[-1], halves, 1, 0, experiment.unit)
+    aa = {
+        "aa_p_value": final.p_value,
+        "aa_stop_day": _first_significant_day(margin, visits, halves, 1, 0, experiment.unit),
+    }
+    pilot = _outcomes(alone[0], experiment.unit, focal)
+    return {
+        "replication": replication,
+        "rows": rows,
+        "aa": aa,
+        "pilot": (pilot[0].sum(axis=0), pilot[1].sum(axis=0)),
+    }
 
 
-def _first_significant_day(outcome: np.ndarray, arms: np.ndarray, k: int, control: int = 0) -> int | None:
-    """The first day at whose end a test on the days so far gives p < 0.05 (daily peeking)."""
-    for day in range(1, len(outcome)):
-        seen = slice(0, day + 1)
-        effect = welch(outcome[seen][arms[seen] == k], outcome[seen][arms[seen] == control])
-        if effect.p_value < ALPHA:
+def _first_significant_day(
+    margin: np.ndarray, visits: np.ndarray, arms: np.ndarray, k: int, control: int, unit: str
+) -> int | None:
+    """The first day at whose end a test on the data so far gives p < 0.05 (daily peeking);
+    `margin` and `visits` are running totals per unit, one row per day."""
+    for day in range(1, len(margin)):
+        if estimate_effect(margin[day], visits[day], arms, k, control, unit).p_value < ALPHA:
             return day
     return None
 
 
-def _day_peeks(outcome: np.ndarray, arms: np.ndarray, scenario: Scenario, replication: int) -> dict:
-    """An A/A test: the control's days split at random in two halves, tested once at the end
-    and every day."""
-    days = np.flatnonzero(arms == 0)
+def _split_control(arms: np.ndarray, scenario: Scenario, replication: int) -> np.ndarray:
+    """An A/A test: the control's units split at random in two halves (0 and 1; others −1)."""
+    control = np.flatnonzero(arms == 0)
     rng = stream(scenario.seed, replication, Purpose.EXPERIMENT, 1)
-    halves = np.full(len(outcome), -1)
-    halves[days] = rng.permutation(np.resize([0, 1], len(days)))
-    final = welch(outcome[halves == 1], outcome[halves == 0])
-    return {
-        "aa_p_value": final.p_value,
-        "aa_stop_day": _first_significant_day(outcome, halves, 1, 0),
-    }
+    halves = np.full(len(arms), -1)
+    halves[control] = rng.permutation(np.resize([0, 1], len(control)))
+    return halves
 
 
 @dataclass
@@ -208,16 +294,23 @@ def preview(scenario: Scenario) -> dict[str, Any]:
     smallest effect the design detects with 80% power in a two-sided 5% test, and, for
     `experiment.detect`, the units per arm it needs."""
     experiment = scenario.experiment
-    margin, visits = _margin_per_visit(
-        _run(_horizon(scenario), _arm_specs(scenario)[0], 0), scenario.focal_index
-    )
-    return _power(experiment, margin / np.maximum(visits, 1))
+    model = _run(_horizon(scenario), _arm_specs(scenario)[0], 0, experiment.unit == "shopper")
+    margin, visits = _outcomes(model, experiment.unit, scenario.focal_index)
+    return _power(experiment, margin.sum(axis=0), visits.sum(axis=0))
 
 
-def _power(experiment: Experiment, outcome: np.ndarray) -> dict[str, Any]:
+def _power(experiment: Experiment, margin: np.ndarray, visits: np.ndarray) -> dict[str, Any]:
+    """From one run's per-unit totals: the outcome's standard deviation per unit, in profit per
+    shopper (days: of each day's profit per shopper; shoppers: of the linearised ratio)."""
+    seen = visits > 0
+    margin, visits = margin[seen], visits[seen]
     arms = len(experiment.arms)
-    per_arm = experiment.days / arms
-    sigma = float(np.std(outcome, ddof=1))
+    per_arm = len(visits) / arms
+    if experiment.unit == "day":
+        sigma = float(np.std(margin / visits, ddof=1))
+    else:
+        ratio = margin.sum() / visits.sum()
+        sigma = float(np.std(margin - ratio * visits, ddof=1) / visits.mean())
     result = {
         "unit": experiment.unit,
         "units_per_arm": per_arm,
@@ -228,7 +321,8 @@ def _power(experiment: Experiment, outcome: np.ndarray) -> dict[str, Any]:
     if experiment.detect is not None:
         needed = math.ceil(2 * ((Z + Z_POWER) * sigma / experiment.detect) ** 2)
         result["units_per_arm_needed"] = needed
-        result["days_needed"] = needed * arms
+        if experiment.unit == "day":
+            result["days_needed"] = needed * arms
     return result
 
 
@@ -255,10 +349,7 @@ def run_experiment(scenario: Scenario, replications: int | None = None) -> Exper
         [{"replication": result["replication"], **row} for result in results for row in result["rows"]]
     )
     aa = pd.DataFrame([result["aa"] for result in results])
-    margin, visits = results[0]["pilot"]
-    return ExperimentResult(
-        table, summarise(table, aa), _power(scenario.experiment, margin / np.maximum(visits, 1))
-    )
+    return ExperimentResult(table, summarise(table, aa), _power(scenario.experiment, *results[0]["pilot"]))
 
 
 def summarise(table: pd.DataFrame, aa: pd.DataFrame) -> pd.DataFrame:
