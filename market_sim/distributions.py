@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,8 @@ class Normal:
     max: float | None = None
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        from scipy import stats  # imported when first used: loading a scenario stays fast
+
         if self.min is None and self.max is None:
             return rng.normal(self.mean, self.sd, n)
         if self.sd == 0:

@@ -390,11 +390,3 @@ def summarise(table: pd.DataFrame, aa: pd.DataFrame) -> pd.DataFrame:
     )
     return pd.DataFrame(rows)
 
-
-def write_files(folder, result: ExperimentResult) -> None:
-    """experiment.csv, experiment_summary.csv and experiment_preview.json in a run folder."""
-    from market_sim import output
-
-    output.write_csv(result.table, folder / "experiment.csv")
-    output.write_csv(result.summary, folder / "experiment_summary.csv")
-    output.write_json(result.preview, folder / "experiment_preview.json")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
+from typing import Any
 
 import mesa
 import numpy as np
@@ -169,6 +170,14 @@ class MarketModel(mesa.Model):
     def stream(self, purpose: Purpose, day: int) -> np.random.Generator:
         """Today's random stream for `purpose` (common to every strategy on this replication)."""
         return self.streams[purpose].on(day)
+
+    def replay(self, kind: str, params: Mapping[str, Any]) -> Ledger:
+        """This replication of this market again, with strategy `kind(**params)` in the focal seat,
+        run for as many days: the ledger it leaves. Handed to oracle benchmarks through `reveal`
+        (the model is their hidden truth), so that the strategies never import the engine."""
+        replay = MarketModel(self.spec, StrategySpec(kind, dict(params)), self.replication)
+        replay.run_for(self.days)
+        return replay.ledger
 
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""

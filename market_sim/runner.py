@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import signal
 import sys
 import threading
@@ -24,11 +23,11 @@ from typing import Any
 from tqdm import tqdm
 
 from market_sim.agents import StrategyFailure
+from market_sim.executors import EXECUTORS, default_workers
 from market_sim.ledger import Ledger
 from market_sim.model import MarketModel
 from market_sim.scenario import Scenario
 
-EXECUTORS = ("local", "dask-local", "dask")
 LOCAL_DASK_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s"}
 
 tqdm.monitor_interval = 0  # progress bars start no monitor thread, so the pool can fork
@@ -117,10 +116,6 @@ def _deadline(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def default_workers() -> int:
-    return os.cpu_count() or 1
 
 
 def run_jobs(

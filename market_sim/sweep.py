@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from market_sim import metrics, output, tables
+from market_sim import metrics, result_folder, tables
 from market_sim.design import Design, Range, latin_hypercube
 from market_sim.loader import Override, ScenarioError, load_scenario, scenario_to_yaml
 from market_sim.report.sweep import SweepReport, render_sweep_report
@@ -120,12 +120,12 @@ def create_folder(out: Path, sweep: Sweep, overwrite: bool) -> None:
     """Make the sweep folder with its definition and index (all at once), ready for chunks."""
 
     def fill(folder: Path) -> None:
-        output.write_json(sweep.definition(), folder / SWEEP_FILE)
+        result_folder.write_json(sweep.definition(), folder / SWEEP_FILE)
         (folder / "scenario.yaml").write_text(scenario_to_yaml(sweep.base), encoding="utf-8")
-        output.write_csv(index_table(sweep.design), folder / INDEX_FILE)
+        result_folder.write_csv(index_table(sweep.design), folder / INDEX_FILE)
         (folder / CHUNKS).mkdir()
 
-    output.write_folder(out, fill, overwrite=overwrite)
+    result_folder.write_folder(out, fill, overwrite=overwrite)
 
 
 def check_resumable(out: Path, sweep: Sweep) -> None:
@@ -312,7 +312,7 @@ def write_outputs(sweep: Sweep, out: Path, score: str, axes: Sequence[str]) -> l
         for row in results[results["failure"] != ""].itertuples()
     ]
     for name, frame in (("results", results), ("summary", summary)):
-        _write_atomically(out / f"{name}.csv", lambda path, frame=frame: output.write_csv(frame, path))
+        _write_atomically(out / f"{name}.csv", lambda path, frame=frame: result_folder.write_csv(frame, path))
         if importlib.util.find_spec("pyarrow"):
             _write_atomically(out / f"{name}.parquet", lambda path, frame=frame: _to_parquet(frame, path))
     report = render_sweep_report(_report_view(sweep, results, summary, score, axes, failures))

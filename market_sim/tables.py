@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 
 from market_sim.metrics import add_benchmarks, run_scores
-from market_sim.output import csv_text
 from market_sim.population import Population
-from market_sim.report.theory import closed_forms
+from market_sim.result_folder import csv_text
 from market_sim.runner import Run
 from market_sim.scenario import Scenario
 from market_sim.streams import Purpose, stream
+from market_sim.theory import logit_profits
 
 ORACLE = "oracle_best_fixed"  # the benchmark that `regret` is measured against
 
@@ -122,12 +122,12 @@ def score_row(scenario: Scenario, run: Run) -> dict | None:
 
 def scores_from_rows(scenario: Scenario, rows: list[dict]) -> pd.DataFrame:
     """scores.csv from the finished runs' rows, with the benchmark scores that compare runs."""
-    theory = closed_forms(scenario)
+    logit = logit_profits(scenario)
     return add_benchmarks(
         pd.DataFrame(rows) if rows else pd.DataFrame(columns=["strategy", "replication"]),
         oracle=next((spec.name for spec in scenario.strategies if spec.kind == ORACLE), None),
-        nash_profit=theory.nash_profit if theory else None,
-        joint_profit=theory.joint_profit if theory else None,
+        nash_profit=logit[0] if logit else None,
+        joint_profit=logit[1] if logit else None,
     )
 
 

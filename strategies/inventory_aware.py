@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from strategies.base import DayResult, MarketInfo, Observation, ParameterError, Prices, require
 from strategies.learning import DemandCurve, DemandModel, LearningStrategy
@@ -111,6 +110,8 @@ class InventoryAware(LearningStrategy):
     ) -> tuple[float, str]:
         """Today's price for `curve` (times `traffic`, the shoppers on each day left), and how it
         was found. With `cache` (stated demand: the same every day) one plan serves every later day."""
+        from scipy import stats  # imported when first used: loading a scenario stays fast
+
         unconstrained = curve.best_price(cost, self.low, self.high)
         if math.isinf(stock):
             return unconstrained, "unlimited stock: best price"
@@ -173,6 +174,8 @@ def stated_curve(demand: Mapping[str, Any]) -> DemandCurve:
 def demand_pmf(rates: np.ndarray, most: int) -> np.ndarray:
     """Poisson probabilities of 0, 1, …, most − 1 units wanted and, last, of `most` or more, for
     each mean in `rates` (a new last axis of length most + 1)."""
+    from scipy import stats  # imported when first used: loading a scenario stays fast
+
     wanted = np.arange(most)
     exact = stats.poisson.pmf(wanted, np.asarray(rates)[..., None])
     return np.concatenate([exact, stats.poisson.sf(most - 1, rates)[..., None]], axis=-1)

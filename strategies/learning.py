@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import optimize
 
 from strategies.base import History, MarketInfo, Observation, PricingStrategy, percent, require
 
@@ -176,6 +175,8 @@ def _poisson(
 ) -> Estimate | None:
     """Weighted maximum likelihood of units ~ Poisson(views · e^(design · θ)), started from a
     least-squares fit of the log rates."""
+    from scipy import optimize  # imported when first used: loading a scenario stays fast
+
     log_rate = np.log((units + 0.5) / views)
     start = _least_squares(model, design, log_rate, (units + 0.5) * weight, weight.sum()).mean
 

@@ -2,7 +2,9 @@
 seller could play them; they show how much a real strategy leaves on the table.
 
 Both get the whole market model through `reveal`, which the engine calls only for strategies
-that declare `uses_hidden_truth` and whose kind starts with `oracle_`.
+that declare `uses_hidden_truth` and whose kind starts with `oracle_`; `oracle_best_fixed`
+replays the market through the model's `replay(kind, params)`, so no strategy imports the
+engine (see the import contracts in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
 
-from market_sim.scenario import StrategySpec
 from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, require
 
 
@@ -82,6 +82,8 @@ class OracleBestResponse(_Oracle):
         high: float,
     ) -> float:
         """Maximise (p − c) · min(Σ visit · logit share, stock): a grid, then a bounded polish."""
+        from scipy import special  # imported when first used: loading a scenario stays fast
+
         beta, outside = self.model.population.price_sensitivity, self.model.spec.market.outside_utility
         # log of the denominator's terms that do not depend on our price: rivals and buying nothing
         rest = special.logsumexp(np.column_stack([beta[:, None] * others, beta * outside]), axis=1)
@@ -131,18 +133,14 @@ class OracleBestFixed(_Oracle):
     grid: int = 16
 
     def reveal(self, model: Any) -> None:
-        # the engine imports the strategies, so it is imported here, when an oracle first runs
-        from market_sim.model import MarketModel
-
         me = next(s.index for s in model.sellers if s.name == self.info.seller)
         if not model.spec.sellers[me].focal:
             raise ValueError("oracle_best_fixed benchmarks the focal seat only")
         replays: dict[float, float] = {}
 
         def loss(price: float) -> float:
-            replay = MarketModel(model.spec, StrategySpec("fixed", {"price": price}), model.replication)
-            replay.run_for(model.days)
-            replays[price] = float(replay.ledger.profit[:, me].sum())
+            ledger = model.replay("fixed", {"price": price})
+            replays[price] = float(ledger.profit[:, me].sum())
             return -replays[price]
 
         population, seller = model.population, model.spec.sellers[me]
@@ -182,6 +180,8 @@ def _grid_then_polish(
 ) -> float:
     """The minimiser of `loss` on [low, high]: the best of an even grid, then a bounded Brent
     search between its neighbours."""
+    from scipy import optimize  # imported when first used: loading a scenario stays fast
+
     grid = np.linspace(low, high, points)
     losses = [loss(price) for price in grid]
     k = int(np.argmin(losses))

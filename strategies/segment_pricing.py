@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from scipy import optimize
 
 from strategies.base import MarketInfo, Observation, Prices, require
 from strategies.learning import Estimate, LearningStrategy
@@ -179,6 +178,8 @@ def within_ratio(
     Each group's value is single-peaked at its peak, so for a lowest price L its best price is
     its peak clipped into [L, ratio × L]; what remains is a search over L.
     """
+    from scipy import optimize  # imported when first used: loading a scenario stays fast
+
     everything = {**fixed, **peaks}
     if ratio is None or not peaks or max(everything.values()) <= ratio * min(everything.values()):
         return dict(peaks)

@@ -207,3 +207,47 @@ def test_validate_accepts_every_shipped_scenario(capsys):
     for path in sorted((ROOT / "scenarios").rglob("*.yaml")):
         assert run_cli("validate", path) == 0, path
     assert "ok" in capsys.readouterr().out
+
+
+def test_version_is_the_package_version(capsys):
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    with pytest.raises(SystemExit) as stop:
+        run_cli("--version")
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == f"market-sim {version}\n"
+
+
+def test_strategies_lists_every_built_in_with_parameters_and_defaults(capsys):
+    assert run_cli("strategies") == 0
+    out = capsys.readouterr().out
+    kinds = [
+        line.split(":")[0] for line in out.splitlines() if line and not line.startswith((" ", "Details"))
+    ]
+    assert kinds == [
+        "fixed",
+        "cost_plus",
+        "competitor_response",
+        "demand_response",
+        "segment_pricing",
+        "promotions",
+        "inventory_aware",
+        "oracle_best_fixed",
+        "oracle_best_response",
+    ]
+    # one-line descriptions are the docstrings' first sentences; parameters by their scenario names
+    assert "fixed: The same price every day.\n    price: float = 10.0\n" in out
+    assert "    markup: float = 0.5\n    ending: float | None = null\n" in out  # defaults in YAML
+    assert "    reference: Literal['lowest', 'average'] = lowest\n" in out
+    assert "oracle_best_fixed: Benchmark (uses hidden truth): the best single price in hindsight.\n" in out
+    assert "    grid: int = 16\n" in out and "    grid: int = 64\n" in out
+    assert "    base: Mapping[str, Any] = {kind: cost_plus}\n" in out
+
+
+def test_strategies_kind_shows_the_whole_documentation_and_refuses_unknown_kinds(capsys):
+    assert run_cli("strategies", "inventory_aware") == 0
+    out = capsys.readouterr().out
+    assert "Gallego & van Ryzin" in out and "    salvage: float = 0.0\n" in out
+    assert run_cli("strategies", "cheap") == 2
+    assert "no built-in strategy 'cheap'" in capsys.readouterr().err

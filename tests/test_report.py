@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from market_sim import metrics
+from market_sim import metrics, theory
 from market_sim.cli import main
 from market_sim.loader import load_scenario
-from market_sim.report import read_table, theory
+from market_sim.report import read_table
+from market_sim.report.theory import closed_forms
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted((ROOT / "scenarios" / "lessons").glob("*.yaml"))
@@ -127,7 +128,7 @@ def test_finite_inventory_closed_forms_match_theory_md():
 def test_every_lesson_has_notes_and_a_theory_overlay(path):
     scenario = load_scenario(path)
     assert scenario.lesson.strip() and scenario.description.strip()
-    overlay = theory.closed_forms(scenario)
+    overlay = closed_forms(scenario)
     assert overlay is not None and overlay.prices and overlay.facts
     assert all(len(line.values) == scenario.days for line in overlay.prices + overlay.profits)
 
@@ -137,14 +138,14 @@ def lesson(stem: str):
 
 
 def test_lesson_overlays_carry_the_textbook_numbers():
-    demand = theory.closed_forms(lesson("01"))
+    demand = closed_forms(lesson("01"))
     assert demand.prices[0].values == pytest.approx([30.0] * 60)
     assert demand.profit_at(30) == pytest.approx(800 * 60) and demand.profit_at(35) == pytest.approx(750 * 60)
 
-    war = theory.closed_forms(lesson("03"))
+    war = closed_forms(lesson("03"))
     assert (war.nash_profit, war.joint_profit) == pytest.approx((0.222927, 0.337490), abs=1e-6)
 
-    one_day = theory.closed_forms(dataclasses.replace(lesson("04"), days=1))
+    one_day = closed_forms(dataclasses.replace(lesson("04"), days=1))
     facts = dict(one_day.facts)
     assert facts["Expected profit over 1 days"] == "segment prices 3,300; uniform 2,700"
     assert facts["Expected consumer surplus"] == "segment prices 1,650; uniform 2,550"
@@ -152,17 +153,17 @@ def test_lesson_overlays_carry_the_textbook_numbers():
     assert facts["Gini of prices paid (segment prices)"] == "0.158730"
     assert facts["Highest / lowest price (segment prices)"] == "2.000000"
 
-    holiday = theory.closed_forms(lesson("05")).prices[0].values
+    holiday = closed_forms(lesson("05")).prices[0].values
     assert holiday[[0, 14, 20, 28, 32, 33]] == pytest.approx([30, 25, 25, 35, 35, 30])
 
-    stock = theory.closed_forms(lesson("06"))
+    stock = closed_forms(lesson("06"))
     assert dict(stock.endpoints)["optimal dynamic pricing J* − c n"] == pytest.approx(
         theory.gvr_optimal_revenue(20, 0.1, 150, 30) - 600
     )
 
 
 def test_markets_without_a_closed_form_get_none():
-    assert theory.closed_forms(load_scenario(ROOT / "scenarios" / "holiday_market.yaml")) is None
+    assert closed_forms(load_scenario(ROOT / "scenarios" / "holiday_market.yaml")) is None
 
 
 # --- a run folder and its report -----------------------------------------------------------

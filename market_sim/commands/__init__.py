@@ -1,1 +1,5 @@
-"""One module per command: `add_parser(subparsers)` declares it, `run(args) -> int` runs it."""
+"""The commands of `market-sim`, one module each (the convention is in `market_sim.cli`)."""
+
+
+class UsageError(Exception):
+    """Invalid command-line arguments (exit status 2)."""

@@ -1,5 +1,5 @@
-"""`estimate DATA.csv --model linear|loglinear|logit --out DIR`: fit demand to data and build a
-market from the fit.
+"""`market-sim estimate DATA.csv --model linear|loglinear|logit --out DIR`: fit demand to data
+and build a market from the fit.
 
 Writes DIR/estimates.csv, DIR/fit.json, DIR/report.html and DIR/scenario.yaml, all at once or
 not at all. Exit status 2 for data that cannot be used (the message names file, column and
@@ -12,21 +12,20 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
+from market_sim.commands import UsageError
 
-from market_sim import estimate, output
+MODELS = ("linear", "loglinear", "logit")
+FIT_FAILED = 1
 
-INVALID_INPUT, FAILED = 2, 1
 
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "estimate", help="fit demand to sales or choice data and build a market from the fit"
     )
     parser.add_argument(
         "data", type=Path, help="CSV: price, units per period; or long-form choices for logit"
     )
-    parser.add_argument("--model", choices=estimate.MODELS, required=True, help="linear, loglinear or logit")
+    parser.add_argument("--model", choices=MODELS, required=True, help="linear, loglinear or logit")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
         "--features",
@@ -46,7 +45,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     parser.add_argument("--days", type=int, default=30, help="days of the built market (default 30)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    parser.set_defaults(command=run)
     return parser
 
 
@@ -56,27 +54,37 @@ def _names(text: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        from market_sim import estimate
+    except ImportError as error:  # statsmodels is imported when a fit needs it; numpy/scipy always
+        print(f"error: {error.name} is missing: pip install -e '.[estimate]'", file=sys.stderr)
+        return FIT_FAILED
+    from market_sim import result_folder
+
+    if args.out.exists() and not args.overwrite:
+        raise UsageError(f"--out: {args.out} already exists (use --overwrite to replace it)")
+    try:
         fit, market = fit_and_build(args)
-        if args.out.exists() and not args.overwrite:
-            raise estimate.DataError(f"--out: {args.out} already exists (use --overwrite to replace it)")
-        output.write_folder(args.out, lambda folder: write_outputs(folder, fit, market), args.overwrite)
+        result_folder.write_folder(
+            args.out, lambda folder: write_outputs(folder, fit, market), args.overwrite
+        )
     except estimate.DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return INVALID_INPUT
+        raise UsageError(str(error)) from None
     except estimate.FitError as error:
         print(f"error: fit failed: {error}", file=sys.stderr)
-        return FAILED
+        return FIT_FAILED
     except ImportError as error:
         print(f"error: {error.name} is missing: pip install -e '.[estimate]'", file=sys.stderr)
-        return FAILED
+        return FIT_FAILED
     for warning in fit.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     _print_summary(fit, args.out)
     return 0
 
 
-def fit_and_build(args: argparse.Namespace) -> tuple[estimate.Fit, dict]:
-    """The fit and the market built from it, or DataError / FitError."""
+def fit_and_build(args: argparse.Namespace):
+    """The fit and the market built from it (raises DataError or FitError)."""
+    from market_sim import estimate
+
     source = str(args.data)
     if args.unit_cost < 0:
         raise estimate.DataError(f"--unit-cost must not be negative, got {args.unit_cost:g}")
@@ -87,23 +95,25 @@ def fit_and_build(args: argparse.Namespace) -> tuple[estimate.Fit, dict]:
         fit = estimate.fit_logit(data, features, args.base, source)
     else:
         fit = estimate.fit_sales(data, features, args.model, args.unit_cost, args.folds, source)
-    market = estimate.market_from_fit(fit, args.unit_cost, args.focal, args.days)
-    return fit, market
+    return fit, estimate.market_from_fit(fit, args.unit_cost, args.focal, args.days)
 
 
-def write_outputs(folder: Path, fit: estimate.Fit, market: dict) -> None:
+def write_outputs(folder: Path, fit, market: dict) -> None:
+    import yaml
+
+    from market_sim import result_folder
     from market_sim.loader import parse_scenario
     from market_sim.report.estimate import render_estimate
 
     text = yaml.safe_dump(market, sort_keys=False, allow_unicode=True)
     parse_scenario(text, str(folder / "scenario.yaml"), folder)  # the market must load as it is
     (folder / "scenario.yaml").write_text(text, encoding="utf-8")
-    output.write_csv(fit.parameters, folder / "estimates.csv")
-    output.write_json(fit.stats, folder / "fit.json")
+    result_folder.write_csv(fit.parameters, folder / "estimates.csv")
+    result_folder.write_json(fit.stats, folder / "fit.json")
     (folder / "report.html").write_text(render_estimate(fit), encoding="utf-8")
 
 
-def _print_summary(fit: estimate.Fit, out: Path) -> None:
+def _print_summary(fit, out: Path) -> None:
     print(f"{fit.model} fit of {fit.source}: {fit.stats['observations']} rows")
     for row in fit.parameters.itertuples():
         print(f"  {row.parameter:<24} {row.estimate:>12.5g}  ± {row.std_error:.3g}")

@@ -15,16 +15,31 @@ index Δ.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
 
-from market_sim.distributions import Constant, Exponential, Uniform
-from market_sim.scenario import Scenario, Segment
-
-Curve = Callable[[float], float]
+from market_sim.distributions import Exponential, Uniform
+from market_sim.scenario import Scenario
+from market_sim.theory import (
+    Curve,
+    best_fixed_price,
+    best_uniform_price,
+    expected_shoppers,
+    fixed_price_revenue,
+    fixed_price_units,
+    gvr_fluid,
+    gvr_optimal_price,
+    gvr_optimal_revenue,
+    linear_optimum,
+    linear_units,
+    logit_best_response,
+    logit_equilibria,
+    logit_market,
+    logit_shares,
+    loyal,
+    wtp_multipliers,
+)
 
 
 @dataclass(frozen=True)
@@ -61,127 +76,6 @@ def closed_forms(scenario: Scenario) -> Theory | None:
     return None
 
 
-# --- formulas (each checked against theory.md in tests/test_report.py) ---------------------
-
-
-def linear_optimum(a: float, b: float, c: float) -> float:
-    """p* = (a + b c) / (2b) for Q = a − b p and unit cost c (§1)."""
-    return (a + b * c) / (2 * b)
-
-
-def linear_units(price: float, volume: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
-    """Expected buyers V (1 − p/W)⁺ of segments with V shoppers and wtp uniform on [0, W]."""
-    return volume * np.clip(1 - price / ceiling, 0.0, None)
-
-
-def best_uniform_price(volume: np.ndarray, ceiling: np.ndarray, cost: float) -> float:
-    """The one price that maximises Σ (p − c) V (1 − p/W)⁺ over segments (§5): between two
-    consecutive ceilings the served segments are fixed and profit is a parabola."""
-    bounds = np.unique(np.concatenate([[cost], ceiling[ceiling > cost]]))
-    best, best_profit = cost, 0.0
-    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
-        served = ceiling >= high
-        a, b = volume[served].sum(), (volume[served] / ceiling[served]).sum()
-        price = float(np.clip(linear_optimum(a, b, cost), low, high))
-        profit = (price - cost) * linear_units(price, volume, ceiling).sum()
-        if profit > best_profit:
-            best, best_profit = price, profit
-    return best
-
-
-def logit_shares(prices: np.ndarray, quality: np.ndarray, outside: float, mu: float) -> np.ndarray:
-    """s_i = exp((a_i − p_i)/μ) / (Σ_j exp((a_j − p_j)/μ) + exp(a_0/μ)) (§3)."""
-    utility = np.append((quality - prices) / mu, outside / mu)
-    return np.exp(utility - special.logsumexp(utility))[:-1]
-
-
-def logit_nash(quality: np.ndarray, cost: np.ndarray, outside: float, mu: float) -> np.ndarray:
-    """Bertrand–Nash prices: every seller's first-order condition (p_i − c_i)(1 − s_i) = μ."""
-
-    def conditions(prices: np.ndarray) -> np.ndarray:
-        return (prices - cost) * (1 - logit_shares(prices, quality, outside, mu)) - mu
-
-    solution = optimize.root(conditions, cost + 2 * mu, tol=1e-13)
-    return solution.x
-
-
-def logit_joint(quality: np.ndarray, cost: np.ndarray, outside: float, mu: float) -> np.ndarray:
-    """Joint (cartel) optimum: equal markups m = μ (1 + W(Σ_j exp((a_j − c_j − a_0)/μ − 1)))."""
-    total = np.exp((quality - cost - outside) / mu - 1).sum()
-    return cost + mu * (1 + special.lambertw(total).real)
-
-
-def logit_best_response(
-    seller: int, prices: np.ndarray, quality: np.ndarray, cost: np.ndarray, outside: float, mu: float
-) -> float:
-    """Seller's profit-maximising price against the others' fixed prices: its own FOC."""
-
-    def condition(price: float) -> float:
-        trial = prices.copy()
-        trial[seller] = price
-        share = logit_shares(trial, quality, outside, mu)[seller]
-        return (price - cost[seller]) * (1 - share) - mu
-
-    return optimize.brentq(condition, cost[seller], cost[seller] + mu * 1e3, xtol=1e-13)
-
-
-def gvr_optimal_revenue(a: float, alpha: float, n: int, t: float) -> float:
-    """J*(n, t) = (1/α) ln Σ_{i=0..n} (λ* t)^i / i!, λ* = a/e: optimal expected revenue from n
-    units in time t under Poisson demand a e^(−α p) (§4)."""
-    i = np.arange(n + 1)
-    return float(special.logsumexp(i * np.log(a / np.e * t) - special.gammaln(i + 1)) / alpha)
-
-
-def gvr_optimal_price(a: float, alpha: float, n: int, t: float) -> float:
-    """p*(n, t) = J*(n, t) − J*(n − 1, t) + 1/α: the optimal price now, with n units left."""
-    return gvr_optimal_revenue(a, alpha, n, t) - gvr_optimal_revenue(a, alpha, n - 1, t) + 1 / alpha
-
-
-def gvr_fluid(a: float, alpha: float, n: int, t: float) -> tuple[float, float]:
-    """The deterministic (fluid) price p^D = max(1/α, (1/α) ln(a t / n)) and its revenue J^D,
-    an upper bound on any policy's expected revenue."""
-    price = max(1 / alpha, np.log(a * t / n) / alpha)
-    return float(price), float(t * a * np.exp(-alpha * price) * price)
-
-
-def fixed_price_units(price: float, a: float, alpha: float, n: int, t: float) -> float:
-    """E[min(N, n)], N ~ Poisson(a e^(−α p) t): expected units sold at a fixed price."""
-    mean = a * np.exp(-alpha * price) * t
-    return float(stats.poisson.sf(np.arange(n), mean).sum())
-
-
-def fixed_price_revenue(price: float, a: float, alpha: float, n: int, t: float) -> float:
-    """Expected revenue of one fixed price for the whole horizon."""
-    return price * fixed_price_units(price, a, alpha, n, t)
-
-
-def _best_fixed_price(revenue: Curve, high: float) -> float:
-    grid = np.linspace(0.0, high, 401)
-    step = grid[1] - grid[0]
-    start = grid[int(np.argmax([revenue(p) for p in grid]))]
-    low, high = max(0.0, start - step), start + step
-    return float(optimize.minimize_scalar(lambda p: -revenue(p), bounds=(low, high), method="bounded").x)
-
-
-# --- recognising a scenario -------------------------------------------------------------
-
-
-def expected_shoppers(scenario: Scenario) -> np.ndarray:
-    """Expected shopping visits per day and segment: consumers × visit chance that day."""
-    sizes = np.array(scenario.consumers.segment_sizes(), dtype=float)
-    rates = np.array([s.visit_rate for s in scenario.consumers.segments])
-    traffic = np.array([scenario.traffic(day) for day in range(scenario.days)])
-    return sizes[None, :] * np.minimum(rates[None, :] * traffic[:, None], 1.0)
-
-
-def _wtp_multipliers(scenario: Scenario) -> np.ndarray:
-    return np.array([scenario.wtp_multiplier(day) for day in range(scenario.days)])
-
-
-def _loyal(segment: Segment) -> bool:
-    return segment.loyalty is not None and segment.loyalty != Constant(0.0)
-
-
 def _one_seller_textbook(scenario: Scenario) -> bool:
     """One seller, shoppers buy whenever wtp ≥ price, nothing shifts the valuation."""
     market = scenario.market
@@ -190,7 +84,7 @@ def _one_seller_textbook(scenario: Scenario) -> bool:
         and market.choice == "max_surplus"
         and market.outside_utility == 0
         and scenario.sellers[0].quality == 0
-        and not any(_loyal(s) for s in scenario.consumers.segments)
+        and not any(loyal(s) for s in scenario.consumers.segments)
     )
 
 
@@ -202,7 +96,7 @@ def _linear(scenario: Scenario) -> Theory | None:
         return None
     cost = scenario.sellers[0].unit_cost
     volume = expected_shoppers(scenario)
-    ceiling = _wtp_multipliers(scenario)[:, None] * np.array([s.wtp.high for s in segments])[None, :]
+    ceiling = wtp_multipliers(scenario)[:, None] * np.array([s.wtp.high for s in segments])[None, :]
     uniform = np.array([best_uniform_price(v, w, cost) for v, w in zip(volume, ceiling, strict=True)])
     observable = [g for g, s in enumerate(segments) if s.observable]
     if len(segments) > 1 and observable:
@@ -353,26 +247,15 @@ def _level(values: np.ndarray) -> str:
 
 
 def _logit(scenario: Scenario) -> Theory | None:
-    segments, market = scenario.consumers.segments, scenario.market
-    if market.choice != "logit" or not all(s.inventory.unlimited for s in scenario.sellers):
+    market = logit_market(scenario)
+    if market is None:
         return None
-    first = segments[0]
-    if not (isinstance(first.wtp, Constant) and isinstance(first.price_sensitivity, Constant)):
-        return None
-    same = all(s.wtp == first.wtp and s.price_sensitivity == first.price_sensitivity for s in segments)
-    wtp, beta = first.wtp.value, first.price_sensitivity.value
-    if not same or beta <= 0 or any(_loyal(s) for s in segments):
-        return None
-    if wtp != 0 and np.ptp(_wtp_multipliers(scenario)) > 0:
-        return None
-    mu, outside, focal = 1 / beta, market.outside_utility, scenario.focal_index
-    quality = np.array([wtp + s.quality for s in scenario.sellers])
-    cost = np.array([s.unit_cost for s in scenario.sellers])
-    nash, joint = logit_nash(quality, cost, outside, mu), logit_joint(quality, cost, outside, mu)
-    nash_share = logit_shares(nash, quality, outside, mu)
-    joint_share = logit_shares(joint, quality, outside, mu)
-    nash_profit = float((nash[focal] - cost[focal]) * nash_share[focal])
-    joint_profit = float((joint[focal] - cost[focal]) * joint_share[focal])
+    quality, cost, outside, mu = market.quality, market.cost, market.outside, market.mu
+    focal = scenario.focal_index
+    equilibria = logit_equilibria(market, focal)
+    nash, joint = equilibria.nash, equilibria.joint
+    nash_share, joint_share = equilibria.nash_share, equilibria.joint_share
+    nash_profit, joint_profit = equilibria.nash_profit, equilibria.joint_profit
     shoppers = expected_shoppers(scenario).sum(axis=1)
     days = scenario.days
     facts = [
@@ -489,7 +372,7 @@ def _scarcity(scenario: Scenario) -> Theory | None:
     if stock.unlimited or stock.reorder_point is not None or stock.holding_cost or stock.salvage_value:
         return None
     shoppers = expected_shoppers(scenario)[:, 0]
-    if np.ptp(shoppers) > 0 or np.ptp(_wtp_multipliers(scenario)) > 0 or _wtp_multipliers(scenario)[0] != 1:
+    if np.ptp(shoppers) > 0 or np.ptp(wtp_multipliers(scenario)) > 0 or wtp_multipliers(scenario)[0] != 1:
         return None
     a, alpha, n, t = float(shoppers[0]), 1 / segments[0].wtp.mean, int(stock.initial), scenario.days
     cost = seller.unit_cost
@@ -501,7 +384,7 @@ def _scarcity(scenario: Scenario) -> Theory | None:
     def revenue(price: float) -> float:
         return fixed_price_revenue(price, a, alpha, n, t)
 
-    best = _best_fixed_price(revenue, (np.log(a * t) + 5) / alpha)
+    best = best_fixed_price(revenue, (np.log(a * t) + 5) / alpha)
     facts = (
         (
             "Demand",

@@ -1,0 +1,30 @@
+"""`market-sim report DIR`: rebuild report.html from a run folder's saved results."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from market_sim.commands import UsageError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("report", help="rebuild report.html from a run folder's saved results")
+    parser.add_argument("folder", type=Path, help="a folder written by `run`")
+    parser.add_argument("--baseline", metavar="NAME", help="compare every strategy with this one")
+    parser.add_argument("--quiet", action="store_true", help="no ranking table")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from market_sim.executors import default_workers
+    from market_sim.report import RunFolderError, ranking_text, write_report
+
+    try:
+        results = write_report(args.folder, args.baseline, default_workers())
+    except RunFolderError as error:
+        raise UsageError(str(error)) from None
+    if not args.quiet:
+        print(ranking_text(results.scores, results.baseline, results.focal))
+    print(f"wrote {args.folder}/report.html")
+    return 0
