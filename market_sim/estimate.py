@@ -70,6 +70,8 @@ def read_data(
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as error:
         raise DataError(f"{source}: not a readable CSV file ({_first_line(error)})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    if model == "logit" and "situation" not in raw.columns and {"bought", "price"} <= set(raw.columns):
+        raw = _offers_as_choices(raw, source, features)
     required = ["situation", "alternative", "chosen", "price"] if model == "logit" else ["price", "units"]
     missing = [c for c in required if c not in raw.columns]
     if missing:
@@ -95,6 +97,33 @@ def read_data(
     for column in numeric + list(features):
         data[column] = _numbers(raw, column, source)
     return data, tuple(features)
+
+
+def _offers_as_choices(raw: pd.DataFrame, source: str, features: list[str] | None) -> pd.DataFrame:
+    """An offer log (one row per offer shown: price, features, `bought` 0/1) as binary choices:
+    each offer a situation between `buy` (its price and features) and `none` (price 0, features
+    0), so a feature's coefficient is its effect on buying."""
+    bought = _numbers(raw, "bought", source)
+    offers = len(raw)
+    situation = np.repeat([str(i) for i in range(offers)], 2)
+    long = pd.DataFrame(
+        {
+            "situation": situation,
+            "alternative": np.tile(["buy", OUTSIDE], offers),
+            "chosen": np.column_stack([bought, 1 - bought]).ravel().astype(int).astype(str),
+            "price": np.column_stack([raw["price"], np.full(offers, "0")]).ravel(),
+        }
+    )
+    names = (
+        features
+        if features is not None
+        else [c for c in raw.columns if c not in ("bought", "price", *IDENTIFIERS) and _numeric(raw[c])]
+    )
+    for name in names:
+        if name in raw.columns:
+            long[name] = np.column_stack([raw[name], np.full(offers, "0")]).ravel()
+    long.index = np.repeat(raw.index, 2)  # messages name the offer's row
+    return long
 
 
 def _first_line(error: Exception) -> str:

@@ -267,3 +267,27 @@ def test_rising_demand_is_a_failed_fit(tmp_path, capsys):
     assert _run(tmp_path / "d.csv", "--model", "linear", "--out", tmp_path / "out") == 1
     assert "demand does not fall with price" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_offer_log_is_read_as_binary_choices(tmp_path):
+    """`run --log-offers` data (one row per offer shown: features, price, bought) is valid
+    input: each offer a choice between buying at its price and not buying."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    price, income = rng.uniform(1, 3, n), rng.normal(0, 1, n)
+    bought = (rng.random(n) < special.expit(2 + 0.8 * income - 1.5 * price)).astype(int)
+    offers = pd.DataFrame(
+        {"day": rng.integers(0, 30, n), "seller": "shop", "income": income, "price": price, "bought": bought}
+    )
+    offers.to_csv(tmp_path / "offers.csv", index=False)
+    data, features = estimate.read_data(tmp_path / "offers.csv", "logit")
+    assert features == ("income",) and len(data) == 2 * n
+    table = estimate.fit_logit(data, features, base="none").parameters.set_index("parameter")
+    for name, truth in (("price", -1.5), ("income", 0.8), ("const:buy", 2.0)):
+        assert abs(table.loc[name, "estimate"] - truth) < 3 * table.loc[name, "std_error"]
+    # the same fit as statsmodels' binary logit of bought on price and income
+    import statsmodels.api as sm
+
+    reference = sm.Logit(bought, sm.add_constant(np.column_stack([price, income]))).fit(disp=0)
+    assert np.allclose(table.loc[["const:buy", "price", "income"], "estimate"], reference.params, atol=1e-5)
+    assert np.allclose(table.loc[["const:buy", "price", "income"], "std_error"], reference.bse, rtol=1e-4)
