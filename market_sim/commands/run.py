@@ -82,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         finished = {}
 
+    if scenario.experiment is not None and not args.quiet:  # before anything runs: is the test big enough?
+        from market_sim import experiment
+
+        print(experiment.preview_text(experiment.preview(scenario)))
     started = time.perf_counter()
     todo = [i for i in range(len(jobs)) if i not in finished]
     interrupted = False
@@ -117,8 +121,6 @@ def run(args: argparse.Namespace) -> int:
         from market_sim import experiment
 
         ab_test = experiment.run_experiment(scenario)
-        if not args.quiet:
-            print(experiment.preview_text(ab_test.preview))
     _write_results(out, scenario, done, args, time.perf_counter() - started, interrupted, ab_test)
 
     runs = [tabulated.run for tabulated in done]
