@@ -123,7 +123,9 @@ def test_day_randomised_test_covers_the_truth_with_unlimited_stock():
 
 def test_a_shared_limited_stock_breaks_the_test_and_it_says_so():
     # about 42 shoppers a day buy at 1.47: 600 units last the control alone about 14 of 20 days
-    result = experiment.run_experiment(_scenario(stock=", inventory: {initial: 600}"), replications=20)
+    result = experiment.run_experiment(
+        _scenario(stock=", inventory: {initial: 600, salvage_value: 1}"), replications=20
+    )
     row = result.summary.set_index("arm").loc["treatment"]
     # switching the whole market to 1.65 paces the stock and earns more; the test sees the opposite sign
     assert row["mean_true_effect"] > 0 > row["mean_effect"]

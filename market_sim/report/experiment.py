@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from market_sim.experiment import preview_text  # noqa: E402
 from market_sim.report.plots import _data_uri  # noqa: E402
@@ -77,5 +78,6 @@ def _estimates_figure(table: pd.DataFrame) -> str:
         )
     axis.axhline(0, color="#999", linewidth=0.8)
     axis.set(xlabel="replication", ylabel="effect on profit per shopper")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.legend(fontsize=7)
     return _data_uri(figure)
