@@ -52,7 +52,9 @@ def test_the_built_market_charges_the_fitted_best_response(lesson):
     focal = scenario.focal
     assert focal.name == "dannon" and focal.unit_cost == 4
     best = next(s for s in scenario.strategies if s.name.startswith("fitted best response")).params["price"]
-    rivals = sum(math.exp(beta * (s.quality - s.strategy.params["price"])) for s in scenario.sellers if not s.focal)
+    rivals = sum(
+        math.exp(beta * (s.quality - s.strategy.params["price"])) for s in scenario.sellers if not s.focal
+    )
     share = math.exp(beta * (focal.quality - best)) / (rivals + math.exp(beta * (focal.quality - best)))
     assert (best - 4) * (1 - share) * beta == pytest.approx(1, abs=1e-4)  # the logit first-order condition
     summary = pd.read_csv(lesson / "run" / "summary.csv")
