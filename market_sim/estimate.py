@@ -229,6 +229,7 @@ def fit_sales(
         stats={
             "model": model,
             "observations": int(len(data)),
+            "log_likelihood": float(result.llf),  # Gaussian, of units (linear) or log units (loglinear)
             "dropped_zero_units": dropped,
             "r_squared": float(result.rsquared),
             "mse": float(np.mean((y - predict(X, beta)) ** 2)),

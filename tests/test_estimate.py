@@ -70,7 +70,9 @@ def test_linear_fit_recovers_the_line_and_the_textbook_price(tmp_path):
     assert fit["elasticity_at_mean_price"] == pytest.approx(
         -b * fit["mean_price"] / (a - b * fit["mean_price"])
     )
-    assert fit["warnings"] == []
+    assert fit["warnings"] == [] and fit["observations"] == 300
+    # the Gaussian log-likelihood at the OLS fit: −n/2 (log(2π σ̂²) + 1), σ̂² the in-sample MSE
+    assert fit["log_likelihood"] == pytest.approx(-150 * (np.log(2 * np.pi * fit["mse"]) + 1))
 
 
 def test_built_linear_market_has_the_fitted_demand(tmp_path):
