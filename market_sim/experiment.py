@@ -341,10 +341,19 @@ def preview_text(power: dict[str, Any]) -> str:
     return text
 
 
-def run_experiment(scenario: Scenario, replications: int | None = None) -> ExperimentResult:
-    """The experiment on every replication, with its truth, and the summary across them."""
+def run_experiment(scenario: Scenario, replications: int | None = None, workers: int = 1) -> ExperimentResult:
+    """The experiment on every replication (on `workers` processes: the same numbers), with its
+    truth, and the summary across them."""
     replications = scenario.replications if replications is None else replications
-    results = [run_replication(scenario, r) for r in range(replications)]
+    if workers > 1 and replications > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        from market_sim.runner import start_method
+
+        with ProcessPoolExecutor(min(workers, replications), mp_context=start_method()) as pool:
+            results = list(pool.map(run_replication, [scenario] * replications, range(replications)))
+    else:
+        results = [run_replication(scenario, r) for r in range(replications)]
     table = pd.DataFrame(
         [{"replication": result["replication"], **row} for result in results for row in result["rows"]]
     )
@@ -389,4 +398,3 @@ def summarise(table: pd.DataFrame, aa: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return pd.DataFrame(rows)
-

@@ -181,3 +181,12 @@ def test_effect_estimators_on_known_numbers():
     var0 = ((1 - r0) ** 2 + (3 - 2 * r0) ** 2 + (0 - r0) ** 2) / 16 * 3 / 2
     var1 = ((2 - r1) ** 2 + (6 - 2 * r1) ** 2 + (4 - r1) ** 2) / 16 * 3 / 2
     assert effect.std_error == pytest.approx(math.sqrt(var0 + var1))
+
+
+def test_the_experiment_gives_the_same_numbers_on_one_process_or_two():
+    scenario = _scenario()
+    one = experiment.run_experiment(scenario, replications=4, workers=1)
+    two = experiment.run_experiment(scenario, replications=4, workers=2)
+    pd.testing.assert_frame_equal(one.table, two.table)
+    pd.testing.assert_frame_equal(one.summary, two.summary)
+    assert one.preview == two.preview

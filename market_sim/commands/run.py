@@ -119,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
     ab_test = None
     if scenario.experiment is not None and not interrupted:
         from market_sim import experiment
+        from market_sim.executors import default_workers
 
-        ab_test = experiment.run_experiment(scenario)
+        ab_test = experiment.run_experiment(scenario, workers=args.workers or default_workers())
     _write_results(out, scenario, done, args, time.perf_counter() - started, interrupted, ab_test)
 
     runs = [tabulated.run for tabulated in done]
