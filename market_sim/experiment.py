@@ -35,8 +35,7 @@ Z_POWER = float(stats.norm.ppf(POWER))
 
 class ArmsByDay(PricingStrategy):
     """The focal seat of a day-randomised experiment: on day d the arm `assignment[d]` sets the
-    price (after the experiment, the first arm). Every arm observes every day, as it would
-    read the seller's shared history."""
+    price. Every arm observes every day, as it would read the seller's shared history."""
 
     kind = "experiment_arms_by_day"
     arms: list = []  # the arms' strategies as scenario entries, {kind: ..., **params}
@@ -51,7 +50,7 @@ class ArmsByDay(PricingStrategy):
         self._today = 0
 
     def price(self, obs: Observation) -> float | Prices:
-        self._today = self.assignment[obs.day] if obs.day < len(self.assignment) else 0
+        self._today = self.assignment[obs.day]
         decision = self._arms[self._today].price(obs)
         if isinstance(decision, Prices):
             return dataclasses.replace(decision, reason=f"arm {self._today}: {decision.reason}".strip(": "))
@@ -68,16 +67,13 @@ class ArmsByDay(PricingStrategy):
 class ArmsByShopper(ArmsByDay):
     """The focal seat of a shopper-randomised experiment: every shopper sees the price of their
     arm (`assignment[pseudonym]`), each arm's base price, as a personal price; the posted price
-    that rivals see is the average price shown today. After the experiment, the first arm."""
+    that rivals see is the average price shown today."""
 
     kind = "experiment_arms_by_shopper"
 
     def price(self, obs: Observation) -> float | Prices:
         decisions = [arm.price(obs) for arm in self._arms]
         self._prices = [d.base if isinstance(d, Prices) else float(d) for d in decisions]
-        if obs.day >= self._experiment_days:
-            self._today = 0
-            return Prices(self._prices[0], reason="arm 0 (after the experiment)")
         shown = np.asarray(self._prices)[self._assignment[obs.shoppers["shopper"].to_numpy()]]
         average = float(shown.mean()) if len(shown) else self._prices[0]
         return Prices(average, personal=shown, reason="arms side by side: average shown price")
@@ -85,7 +81,6 @@ class ArmsByShopper(ArmsByDay):
     def reset(self, info: MarketInfo) -> None:
         super().reset(info)
         self._assignment = np.asarray(self.assignment)
-        self._experiment_days = info.days
 
     def posted(self, prices: Prices) -> None:
         for arm, price in zip(self._arms, self._prices, strict=True):
