@@ -16,7 +16,9 @@ and add NAME to `COMMANDS` below. The module imports only the standard library a
 `market_sim` modules at its top; everything heavy (the engine, pandas, matplotlib, scipy,
 Dask) is imported inside `run`, so that `--help`, `--version` and `validate` start at once
 (tests/test_startup.py checks this). A result folder is written and read through
-`market_sim.result_folder` (atomic write, manifest, runs kept for --resume).
+`market_sim.result_folder` (atomic write, manifest, runs kept for --resume). The work itself
+(comparing, sweeping) is done by `market_sim.api`, the Python API, so that a script or notebook
+and the command line take the same path; its `OptionError` is invalid input too.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _invalid_input() -> tuple[type[Exception], ...]:
     """Errors that mean bad input (exit status 2); the loader is imported only once one is raised."""
+    from market_sim.api import OptionError
     from market_sim.loader import ScenarioError
 
-    return (ScenarioError, UsageError, FileExistsError)
+    return (ScenarioError, OptionError, UsageError, FileExistsError)

@@ -107,7 +107,7 @@ class MarketModel(mesa.Model):
                 unit_cost=spec.unit_cost,
                 quality=spec.quality,
                 inventory=spec.inventory,
-                strategy=build(chosen[j].kind, chosen[j].params),
+                strategy=build(chosen[j].builds, chosen[j].params),
                 guardrails=scenario.guardrails if spec.focal else None,
             )
             for j, spec in enumerate(scenario.sellers)

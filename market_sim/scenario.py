@@ -82,15 +82,35 @@ class Inventory:
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """A strategy as the scenario names it: built anew for every run by `strategies.build`."""
+    """A strategy as the scenario names it: built anew for every run by `strategies.build`.
+
+    `python_class` is set only for a strategy handed over from Python whose class no worker
+    could import by name (one defined in a notebook or inside a function): the class itself,
+    which travels to worker processes by value (see `__reduce__`); `kind` then only labels it.
+    """
 
     kind: str
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     name: str = ""
+    python_class: type | None = None
+
+    @property
+    def builds(self) -> str | type:
+        """What `strategies.build` makes this strategy from: the class itself, or its kind."""
+        return self.python_class or self.kind
 
     def to_yaml(self) -> dict:
         extra = {"name": self.name} if self.name else {}
         return {"kind": self.kind, **dict(self.params), **extra}
+
+    def __reduce__(self) -> tuple:
+        """Pickled for worker processes. A class from Python goes by value (cloudpickle), so a
+        worker that cannot import it (a fork server's, Dask's) still builds the same strategy."""
+        if self.python_class is None:
+            return StrategySpec, (self.kind, self.params, self.name)
+        import cloudpickle
+
+        return _with_class, (self.kind, self.params, self.name, cloudpickle.dumps(self.python_class))
 
 
 @dataclass(frozen=True)
@@ -176,6 +196,12 @@ class Scenario:
     def wtp_multiplier(self, day: int) -> float:
         """Multiplier of every consumer's willingness to pay on `day` (events)."""
         return math.prod(e.wtp for e in self.events_on(day))
+
+
+def _with_class(kind: str, params: Mapping[str, Any], name: str, pickled: bytes) -> StrategySpec:
+    import cloudpickle
+
+    return StrategySpec(kind, params, name, cloudpickle.loads(pickled))
 
 
 def _frozen(mapping: dict) -> Mapping:

@@ -79,9 +79,10 @@ def resolve(kind: str) -> type[PricingStrategy]:
     return cls
 
 
-def build(kind: str, params: Mapping[str, Any]) -> PricingStrategy:
-    """A fresh strategy of `kind` with `params` (raises ParameterError naming a bad one)."""
-    return resolve(kind)(**params)
+def build(kind: str | type[PricingStrategy], params: Mapping[str, Any]) -> PricingStrategy:
+    """A fresh strategy of `kind` (a name, or the class itself) with `params` (raises
+    ParameterError naming a bad one)."""
+    return (kind if isinstance(kind, type) else resolve(kind))(**params)
 
 
 def display_name(kind: str, params: dict[str, Any]) -> str:

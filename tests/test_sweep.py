@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dask.distributed import LocalCluster
 
-from market_sim import sweep
+from market_sim import sweeps as sweep
 from market_sim.cli import main
 from market_sim.design import DesignError, Range, grid, latin_hypercube, split_values
 

@@ -24,7 +24,7 @@ from market_sim.executors import EXECUTORS
 if TYPE_CHECKING:
     from market_sim.design import Design
     from market_sim.loader import Override
-    from market_sim.sweep import Sweep
+    from market_sim.sweeps import Sweep
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -75,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run every strategy and replication at every point; write results, summary and report."""
-    from market_sim import sweep
+    from market_sim import sweeps as sweep
     from market_sim.design import DesignError
 
     out = args.out or default_out(args.scenario, "-sweep")
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace, out: Path) -> Sweep:
     """The sweep the options describe; on --resume, what they leave out comes from the folder."""
-    from market_sim import sweep
+    from market_sim import sweeps as sweep
     from market_sim.design import Design, grid, table_design
     from market_sim.loader import Override
 
@@ -151,7 +151,7 @@ def _plan(args: argparse.Namespace, out: Path) -> Sweep:
 
 
 def _sample(args: argparse.Namespace, fixed: list[Override]) -> Design:
-    from market_sim import sweep
+    from market_sim import sweeps as sweep
     from market_sim.design import parse_range
 
     if args.sample is None:

@@ -7,10 +7,14 @@ import os
 import warnings
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from market_sim.report.console import ranking_text
-from market_sim.report.data import Results, RunFolderError, load_results, read_table
-from market_sim.report.html import render_report
+from market_sim.report.data import Results, RunFolderError, load_results, read_table, results_from
+from market_sim.report.html import render_fragment, render_report
+
+if TYPE_CHECKING:
+    from market_sim.scenario import Scenario
 
 __all__ = [
     "Results",
@@ -18,14 +22,19 @@ __all__ = [
     "load_results",
     "ranking_text",
     "read_table",
+    "render_fragment",
     "render_report",
+    "results_from",
     "write_report",
 ]
 
 
-def write_report(folder: Path, baseline: str | None = None, workers: int = 1) -> Results:
-    """Build `folder/report.html` from the run's files (replacing it whole); return what it shows."""
-    results = load_results(folder, baseline)
+def write_report(
+    folder: Path, baseline: str | None = None, workers: int = 1, scenario: Scenario | None = None
+) -> Results:
+    """Build `folder/report.html` from the run's files (replacing it whole); return what it shows.
+    `scenario`: the run's, when the caller holds it (see `load_results`)."""
+    results = load_results(folder, baseline, scenario)
     try:
         page = render_report(results, workers)
         if (folder / "experiment.csv").exists():

@@ -64,15 +64,29 @@ def read_table(path: Path) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def load_results(folder: Path, baseline: str | None = None) -> Results:
+def load_results(folder: Path, baseline: str | None = None, scenario: Scenario | None = None) -> Results:
     """Read a run folder; `baseline` defaults to the run's own (its `--baseline`, else the first
-    strategy)."""
+    strategy). `scenario`: the run's, when the caller holds it (a strategy class handed over from
+    Python cannot be named in scenario.yaml); else it is read from the folder."""
     missing = [name for name in NEEDED if not (folder / name).is_file()]
     if missing:
         raise RunFolderError(f"{folder} is not a complete run folder: no {', '.join(missing)}")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    scenario = _scenario(folder, manifest)
+    scenario = scenario or _scenario(folder, manifest)
     scores = read_table(folder / "scores.csv")
+    daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
+    return results_from(scenario, manifest, scores, daily, segments, baseline)
+
+
+def results_from(
+    scenario: Scenario,
+    manifest: dict,
+    scores: pd.DataFrame,
+    daily: pd.DataFrame,
+    segments: pd.DataFrame,
+    baseline: str | None = None,
+) -> Results:
+    """What a report shows, from a run's tables (read from its folder, or still in memory)."""
     present = set(scores["strategy"]) if len(scores) else set()
     strategies = tuple(spec.name for spec in scenario.strategies if spec.name in present)
     if baseline is not None and strategies and baseline not in strategies:
@@ -82,7 +96,6 @@ def load_results(folder: Path, baseline: str | None = None) -> Results:
     baseline = baseline or manifest.get("baseline")
     if baseline not in strategies:  # the run's baseline failed: compare with the first that finished
         baseline = strategies[0] if strategies else ""
-    daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
     return Results(
         scenario=scenario,
         manifest=manifest,

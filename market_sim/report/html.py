@@ -102,6 +102,35 @@ def render_report(results: Results, workers: int = 1) -> str:
     )
 
 
+# the fragment's own style, scoped to it: a notebook page keeps its look
+FRAGMENT_STYLE = """
+.market-sim .ci, .market-sim .meta, .market-sim .note, .market-sim figcaption { color: #656d76; }
+.market-sim .ci { font-size: .82em; white-space: nowrap; }
+.market-sim .verdict { border-left: 4px solid #1f2328; background: #f6f8fa; padding: .5rem 1rem; }
+.market-sim .verdict.clear { border-color: #1a7f37; }
+.market-sim .warning { border-left: 4px solid #cf222e; background: #ffebe9; padding: .5rem 1rem; }
+.market-sim .better { color: #1a7f37; font-weight: 600; }
+.market-sim .worse { color: #cf222e; font-weight: 600; }
+.market-sim .winner { font-weight: 700; }
+.market-sim td, .market-sim th { text-align: right; vertical-align: top; }
+.market-sim td.text, .market-sim th.text { text-align: left; }
+.market-sim figure img { max-width: 100%; height: auto; }
+"""
+
+
+def render_fragment(results: Results, workers: int = 1) -> str:
+    """The top of the report (verdict and ranking) and its figures as an HTML fragment, for a
+    notebook (`market_sim.api.Results._repr_html_`)."""
+    sections = [
+        _header(results),
+        _ranking(results),
+        _theory(results),
+        _figures(results, plots.draw_all(results, workers)),
+    ]
+    body = "\n".join(part for part in sections if part)
+    return f"<div class='market-sim'><style>{FRAGMENT_STYLE}</style>\n{body}\n</div>"
+
+
 # --- numbers ------------------------------------------------------------------------------
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import io
 import math
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # in Jupyter the notebook keeps its backend for its own plots
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -409,9 +411,13 @@ def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
         return dict.fromkeys(DRAWN)
     if workers <= 1:
         return {name: draw(results) for name, draw in DRAWN.items()}
+    import cloudpickle  # the theory curves are closures: a fork server's workers get them by value
+
     from market_sim.runner import start_method  # the one place that decides how workers start
 
-    pool = ProcessPoolExecutor(min(workers, len(DRAWN)), start_method(), _adopt, (results,))
+    pool = ProcessPoolExecutor(
+        min(workers, len(DRAWN)), start_method(), _adopt, (cloudpickle.dumps(results),)
+    )
     with pool:
         return dict(zip(DRAWN, pool.map(_draw, DRAWN), strict=True))
 
@@ -419,9 +425,11 @@ def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
 _results: Results | None = None
 
 
-def _adopt(results: Results) -> None:
+def _adopt(pickled: bytes) -> None:
+    import cloudpickle
+
     global _results
-    _results = results
+    _results = cloudpickle.loads(pickled)
 
 
 def _draw(name: str) -> str | None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+from tqdm.auto import tqdm  # the notebook's own progress bar in Jupyter
 
 from market_sim import metrics, result_folder, tables
 from market_sim.design import Design, Range, latin_hypercube
