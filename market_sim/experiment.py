@@ -38,7 +38,7 @@ class ArmsByDay(PricingStrategy):
     price. Every arm observes every day, as it would read the seller's shared history."""
 
     kind = "experiment_arms_by_day"
-    arms: list = []  # the arms' strategies as scenario entries, {kind: ..., **params}
+    arms: list = []  # the arms: {kind: name or class, params: {...}}
     assignment: list = []  # arm per day
 
     def reset(self, info: MarketInfo) -> None:
@@ -209,7 +209,7 @@ def run_replication(scenario: Scenario, replication: int) -> dict[str, Any]:
     arms = assignment(experiment, scenario, replication, units)
     spec = StrategySpec(
         f"market_sim.experiment:{'ArmsByShopper' if per_shopper else 'ArmsByDay'}",
-        {"arms": [{"kind": s.kind, "params": dict(s.params)} for s in specs], "assignment": arms.tolist()},
+        {"arms": [{"kind": s.builds, "params": dict(s.params)} for s in specs], "assignment": arms.tolist()},
         "experiment",
     )
     mixed = _run(market, spec, replication, per_shopper)
