@@ -65,26 +65,20 @@ class ArmsByDay(PricingStrategy):
 
 
 class ArmsByShopper(ArmsByDay):
-    """The focal seat of a shopper-randomised experiment: every shopper sees the price of their
-    arm (`assignment[pseudonym]`), each arm's base price, as a personal price; the posted price
-    that rivals see is the average price shown today."""
+    """The focal seat of a shopper-randomised experiment: every arm prices (its base price),
+    and `ExperimentModel` shows each shopper the price of their arm. The posted price, which
+    rivals see and the books use, is the average of the arms' prices (arms of equal size)."""
 
     kind = "experiment_arms_by_shopper"
 
     def price(self, obs: Observation) -> float | Prices:
         decisions = [arm.price(obs) for arm in self._arms]
-        self._prices = [d.base if isinstance(d, Prices) else float(d) for d in decisions]
-        shown = np.asarray(self._prices)[self._assignment[obs.shoppers["shopper"].to_numpy()]]
-        average = float(shown.mean()) if len(shown) else self._prices[0]
-        return Prices(average, personal=shown, reason="arms side by side: average shown price")
-
-    def reset(self, info: MarketInfo) -> None:
-        super().reset(info)
-        self._assignment = np.asarray(self.assignment)
+        self.arm_prices = np.array([d.base if isinstance(d, Prices) else float(d) for d in decisions])
+        return Prices(float(self.arm_prices.mean()), reason="arms side by side: their average price")
 
     def posted(self, prices: Prices) -> None:
-        for arm, price in zip(self._arms, self._prices, strict=True):
-            arm.posted(Prices(price))
+        for arm, price in zip(self._arms, self.arm_prices, strict=True):
+            arm.posted(Prices(float(price)))
 
 
 @dataclass(frozen=True)
@@ -128,29 +122,45 @@ def _horizon(scenario: Scenario) -> Scenario:
     return dataclasses.replace(scenario, days=scenario.experiment.days)
 
 
-class OutcomeModel(MarketModel):
+class ExperimentModel(MarketModel):
     """The market as it is, booking the focal seller's margin (price − unit cost of each unit
-    sold) and the visits per day and per consumer: the outcomes of a shopper-level test."""
+    sold) and the visits per day and per consumer: the outcomes of a shopper-level test. Given
+    `arm_of` (each consumer's arm), the focal seller shows each shopper the price of their arm
+    (its strategy is `ArmsByShopper`): the one hook into the engine, at the prices that enter
+    the shoppers' utilities. The day's books (revenue, what the arms observe) stay at the
+    posted average price; the outcomes here use the prices shown."""
 
-    def __init__(self, scenario: Scenario, strategy: StrategySpec, replication: int):
+    def __init__(self, scenario: Scenario, strategy: StrategySpec, replication: int, arm_of=None):
         super().__init__(scenario, strategy, replication)
-        self.focal = scenario.focal_index
+        self.focal, self.arm_of = scenario.focal_index, arm_of
         shape = (scenario.days, len(self.population))
         self.margin = np.zeros(shape)
         self.visits = np.zeros(shape)
+        self._shown: np.ndarray | None = None
+
+    def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        prices = np.array(np.broadcast_to(prices, (len(self.sellers), len(shoppers))))
+        if self.arm_of is not None:
+            prices[self.focal] = self.sellers[self.focal].strategy.arm_prices[self.arm_of[shoppers]]
+        self._shown = prices[self.focal]
+        return super().utilities(shoppers, prices)
 
     def clear(self, day, arrivals, tables):
         trading = super().clear(day, arrivals, tables)
-        seller = self.sellers[self.focal]
-        shown = np.broadcast_to(trading.prices[self.focal], trading.shoppers.shape)
         bought = trading.allocation.choice == self.focal
         self.visits[day, trading.shoppers] = 1
-        self.margin[day, trading.shoppers[bought]] = shown[bought] - seller.unit_cost
+        self.margin[day, trading.shoppers[bought]] = self._shown[bought] - self.sellers[self.focal].unit_cost
         return trading
 
 
-def _run(scenario: Scenario, spec: StrategySpec, replication: int, per_shopper: bool = False) -> MarketModel:
-    model = (OutcomeModel if per_shopper else MarketModel)(scenario, spec, replication)
+def _run(
+    scenario: Scenario, spec: StrategySpec, replication: int, per_shopper: bool = False, arm_of=None
+) -> MarketModel:
+    model = (
+        ExperimentModel(scenario, spec, replication, arm_of)
+        if per_shopper
+        else MarketModel(scenario, spec, replication)
+    )
     model.run_for(scenario.days)
     return model
 
@@ -207,14 +217,15 @@ def run_replication(scenario: Scenario, replication: int) -> dict[str, Any]:
     truth = [margin.sum() / visits.sum() for margin, visits in (_margin_per_visit(m, focal) for m in alone)]
     units = scenario.consumers.population if per_shopper else experiment.days
     arms = assignment(experiment, scenario, replication, units)
-    spec = StrategySpec(
-        f"market_sim.experiment:{'ArmsByShopper' if per_shopper else 'ArmsByDay'}",
-        {"arms": [{"kind": s.builds, "params": dict(s.params)} for s in specs], "assignment": arms.tolist()},
-        "experiment",
-    )
-    mixed = _run(market, spec, replication, per_shopper)
-    if per_shopper:  # the strategy saw pseudonyms: the arm of each consumer row
-        arms = arms[mixed.pseudonyms()]
+    built = [{"kind": s.builds, "params": dict(s.params)} for s in specs]
+    if per_shopper:  # the model shows each consumer their arm's price
+        spec = StrategySpec("market_sim.experiment:ArmsByShopper", {"arms": built}, "experiment")
+        mixed = _run(market, spec, replication, per_shopper, arm_of=arms)
+    else:
+        spec = StrategySpec(
+            "market_sim.experiment:ArmsByDay", {"arms": built, "assignment": arms.tolist()}, "experiment"
+        )
+        mixed = _run(market, spec, replication)
     daily_margin, daily_visits = _outcomes(mixed, experiment.unit, focal)
     margin, visits = np.cumsum(daily_margin, axis=0), np.cumsum(daily_visits, axis=0)  # totals after each day
     rows = []
