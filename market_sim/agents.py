@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import mesa
 import numpy as np
@@ -113,6 +116,38 @@ class StrategyFailure(RuntimeError):
         self.seller, self.day = seller, day
 
 
+class TimeLimitExceeded(BaseException):
+    """A run went past its time limit (a BaseException, so `except Exception` cannot swallow it)."""
+
+
+def guarded[Result](seller: str, day: int, call: Callable[[], Result]) -> Result:
+    """`call()`, which runs strategy code: whatever it raises, `SystemExit` included, becomes
+    a StrategyFailure that stops this run alone. Only the time limit, and a Ctrl-C where
+    Ctrl-C stops the program, pass through."""
+    try:
+        return call()
+    except BaseException as error:
+        if isinstance(error, StrategyFailure) or stops_the_program(error):
+            raise
+        raise StrategyFailure(seller, day, _describe(error)) from error
+
+
+def stops_the_program(error: BaseException) -> bool:
+    """The time limit, or a real interrupt: a KeyboardInterrupt where Ctrl-C is not ignored
+    (run processes ignore it, so there only a strategy can raise one)."""
+    if isinstance(error, TimeLimitExceeded):
+        return True
+    return isinstance(error, KeyboardInterrupt) and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except BaseException:  # a hostile exception whose __str__ raises
+        text = ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 class Seller(mesa.Agent):
     """A shop: its stock and replenishment, its costs, and the strategy that sets its prices."""
 
@@ -134,19 +169,23 @@ class Seller(mesa.Agent):
         self.on_hand = inventory.initial
         self.in_transit: list[tuple[int, int]] = []  # (arrival day, units)
         self.decision: Prices | None = None  # today's prices, after guardrails
+        self.personal: np.ndarray | None = None  # today's personal prices (rows of obs.shoppers)
         self.info: MarketInfo | None = None  # public facts, set by `start`
         self.guardrail_hits = 0  # prices the guardrails changed today
+        self.below_cost_allowed = False  # the strategy's `allow_below_cost`, read by `start`
 
     def start(self, info: MarketInfo) -> None:
         """Tell the strategy what it may know before day 0 (its own guardrails included); an
         oracle benchmark is also shown the hidden truth, the model itself."""
         self.info = dataclasses.replace(info, guardrails=self.guardrails)
-        try:
+
+        def reset() -> None:
             self.strategy.reset(self.info)
-            if self.strategy.uses_hidden_truth:
+            if self.strategy.uses_hidden_truth is True:
                 self.strategy.reveal(self.model)
-        except Exception as error:
-            raise StrategyFailure(self.name, 0, f"{type(error).__name__}: {error}") from error
+            self.below_cost_allowed = self.strategy.allow_below_cost is True
+
+        guarded(self.name, 0, reset)
 
     def receive(self, day: int) -> int:
         """Put orders due today on the shelf; return the units received."""
@@ -156,26 +195,37 @@ class Seller(mesa.Agent):
         return arrived
 
     def post_prices(
-        self, obs: Observation, segment_names: tuple[str, ...], observable: np.ndarray
+        self,
+        obs: Observation,
+        segment_names: tuple[str, ...],
+        observable: np.ndarray,
+        shoppers: int | None = None,
     ) -> np.ndarray:
-        """Ask the strategy for today's prices; return the price table (segment × new/returning)."""
-        try:
-            decision = self.strategy.price(obs)
-        except Exception as error:  # a user's strategy: stop this run, keep the others
-            raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
-        decision = _as_prices(decision, self.name, obs.day)
+        """Ask the strategy for today's prices; return the price table (segment × new/returning).
+        Personal prices (one per row of `obs.shoppers`, of which there are `shoppers`) are
+        checked, held to the guardrails and kept in `self.personal`. Everything that touches
+        the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
+        day = obs.day
+        decision = guarded(self.name, day, lambda: _as_prices(self.strategy.price(obs), self.name, day))
         decision = _posted(decision, segment_names, observable)
+        personal = guarded(self.name, day, lambda: _personal_prices(decision, shoppers, self.name, day))
         if self.guardrails is not None:
-            cost_floor = 0.0 if self.strategy.allow_below_cost else self.unit_cost
-            decision, self.guardrail_hits = apply_guardrails(
-                decision, self.decision, self.guardrails, cost_floor
-            )
-        self.decision = decision
-        try:
-            self.strategy.posted(decision)
-        except Exception as error:
-            raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
-        return _price_table(decision, segment_names, observable, self.name, obs.day)
+            cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
+            yesterday = self.decision
+            decision, self.guardrail_hits = apply_guardrails(decision, yesterday, self.guardrails, cost_floor)
+            if personal is not None:
+                personal, moved, note = guard_personal(personal, yesterday, self.guardrails, cost_floor)
+                self.guardrail_hits += moved
+                if moved:
+                    decision = dataclasses.replace(
+                        decision, reason=f"{decision.reason}; guardrails: {note}".lstrip("; ")
+                    )
+        if personal is not None:
+            personal.flags.writeable = False
+            decision = dataclasses.replace(decision, personal=personal)
+        self.decision, self.personal = decision, personal
+        guarded(self.name, day, lambda: self.strategy.posted(decision))
+        return _price_table(decision, segment_names, observable, self.name, day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
         """Take sold units off the shelf, reorder, and book the day's costs."""
@@ -201,30 +251,108 @@ class Seller(mesa.Agent):
         }
 
     def observe(self, result: DayResult) -> None:
-        try:
-            self.strategy.observe(result)
-        except Exception as error:
-            raise StrategyFailure(self.name, result.day, f"{type(error).__name__}: {error}") from error
+        guarded(self.name, result.day, lambda: self.strategy.observe(result))
 
 
 def _as_prices(decision: object, seller: str, day: int) -> Prices:
-    """Check a strategy's answer: a finite non-negative number or a `Prices`."""
+    """Check a strategy's answer, a finite non-negative number or a `Prices`; return it as a
+    plain `Prices` of floats (nothing of the strategy's own objects is kept)."""
     if isinstance(decision, bool) or not isinstance(decision, int | float | np.number | Prices):
-        raise StrategyFailure(seller, day, f"price must be a number or Prices, got {decision!r}")
+        raise StrategyFailure(seller, day, f"price must be a number or Prices, got {_short(decision)}")
     if not isinstance(decision, Prices):
-        decision = Prices(float(decision))
-    values = [
-        decision.base,
-        *decision.segments.values(),
-        decision.coupon_new,
-        decision.coupon_returning,
-    ]
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-            raise StrategyFailure(seller, day, f"price must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise StrategyFailure(seller, day, f"price must be finite and not negative, got {value!r}")
-    return decision
+        return Prices(_price(decision, "price", seller, day))
+    if not isinstance(decision.segments, Mapping):
+        raise StrategyFailure(
+            seller, day, f"Prices.segments must map segment names to prices, got {_short(decision.segments)}"
+        )
+    segments = {}
+    for name, value in decision.segments.items():
+        if not isinstance(name, str):
+            raise StrategyFailure(seller, day, f"Prices.segments: names must be text, got {_short(name)}")
+        segments[name] = _price(value, f"the price of segment {name!r}", seller, day)
+    if not isinstance(decision.reason, str):
+        raise StrategyFailure(seller, day, f"Prices.reason must be text, got {_short(decision.reason)}")
+    return Prices(
+        _price(decision.base, "price", seller, day),
+        MappingProxyType(segments),
+        _price(decision.coupon_new, "coupon_new", seller, day),
+        _price(decision.coupon_returning, "coupon_returning", seller, day),
+        str(decision.reason),
+        decision.personal,  # checked with the day's shoppers (`_personal_prices`)
+    )
+
+
+def _price(value: object, what: str, seller: str, day: int) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise StrategyFailure(seller, day, f"{what} must be a number, got {_short(value)}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise StrategyFailure(seller, day, f"{what} must be finite and not negative, got {_short(value)}")
+    return number
+
+
+def _short(value: object) -> str:
+    """A strategy's value as a message shows it: its repr, cut short."""
+    try:
+        text = repr(value)
+    except BaseException:  # noqa: BLE001 - a hostile __repr__
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _personal_prices(decision: Prices, shoppers: int | None, seller: str, day: int) -> np.ndarray | None:
+    """The decision's personal prices as a fresh float array, checked: one finite, non-negative
+    number per row of `obs.shoppers`."""
+    if decision.personal is None:
+        return None
+    try:
+        personal = np.array(decision.personal, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise StrategyFailure(seller, day, f"personal prices must be numbers: {error}") from None
+    if personal.ndim != 1 or (shoppers is not None and len(personal) != shoppers):
+        raise StrategyFailure(
+            seller,
+            day,
+            f"personal prices must be one number per row of obs.shoppers ({shoppers}), "
+            f"got an array of shape {personal.shape}",
+        )
+    bad = ~np.isfinite(personal) | (personal < 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise StrategyFailure(
+            seller,
+            day,
+            f"personal prices must be finite and not negative, got {float(personal[k])!r} in row {k} "
+            f"({int(bad.sum())} such rows)",
+        )
+    return personal
+
+
+def guard_personal(
+    personal: np.ndarray, yesterday: Prices | None, rails: Guardrails, cost_floor: float
+) -> tuple[np.ndarray, int, str]:
+    """Every personal price moved inside the guardrails (as `apply_guardrails` moves one price:
+    the daily-change limit around yesterday's base price, then the floor and `max_price`, then
+    `max_segment_ratio` × the cheapest personal price); how many moved, and a note naming the rules."""
+    guarded, rules = personal.copy(), []
+
+    def limit(rule: str, low: float, high: float) -> None:
+        below, above = guarded < low, guarded > high
+        if below.any() or above.any():
+            guarded[below], guarded[above] = low, high
+            rules.append(rule)
+
+    if rails.max_daily_change is not None and yesterday is not None:
+        step = rails.max_daily_change * yesterday.base
+        limit("max_daily_change", yesterday.base - step, yesterday.base + step)
+    floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
+    limit(floor_rule, max(rails.min_price, cost_floor), np.inf)
+    limit("max_price", -np.inf, rails.max_price)
+    if rails.max_segment_ratio is not None and len(guarded):
+        limit("max_segment_ratio", -np.inf, guarded.min() * rails.max_segment_ratio)
+    moved = int(np.count_nonzero(guarded != personal))
+    note = f"{moved} of {len(personal)} personal prices moved ({', '.join(rules)})" if moved else ""
+    return guarded, moved, note
 
 
 def _posted(decision: Prices, names: tuple[str, ...], observable: np.ndarray) -> Prices:

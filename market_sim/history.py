@@ -17,7 +17,7 @@ import pandas as pd
 from market_sim.clearing import NONE
 from market_sim.distributions import Constant
 from market_sim.estimate import OUTSIDE
-from market_sim.model import MarketModel, shown_prices
+from market_sim.model import MarketModel
 from market_sim.scenario import Scenario, StrategySpec
 
 SALES_COLUMNS = {
@@ -60,8 +60,7 @@ class RecordingModel(MarketModel):
 
     def clear(self, day, arrivals, tables):
         trading = super().clear(day, arrivals, tables)
-        shown = shown_prices(trading.tables, trading.segment, trading.returning)
-        shown = np.broadcast_to(shown, (len(self.sellers), len(trading.shoppers))).copy()
+        shown = np.broadcast_to(trading.prices, (len(self.sellers), len(trading.shoppers))).copy()
         last = self.population.last_seller[trading.shoppers].copy()
         self.visits.append(
             (

@@ -12,8 +12,9 @@ import functools
 import math
 import os
 import re
+import stat
 import sys
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -23,9 +24,11 @@ import yaml
 
 import strategies
 from market_sim.distributions import (
+    Bernoulli,
     Constant,
     Distribution,
     Exponential,
+    FeatureDistribution,
     LogNormal,
     Normal,
     Triangular,
@@ -37,6 +40,7 @@ from market_sim.scenario import (
     Consumers,
     Event,
     Experiment,
+    Feature,
     Guardrails,
     Inventory,
     Market,
@@ -54,6 +58,7 @@ MAX_MAGNITUDE = 1e12  # the largest number any field accepts
 MAX_POPULATION = 50_000_000  # about 5 GB of consumer arrays
 MAX_DAYS = 36_500
 MAX_REPLICATIONS = 100_000
+MAX_LOGNORMAL_SPREAD = 1e100  # sd / mean of a lognormal
 MAX_NAME_LENGTH = 200  # names head tables and plot legends
 DEFAULT_STRATEGY = StrategySpec("cost_plus", MappingProxyType({}), "cost_plus()")
 
@@ -107,19 +112,27 @@ def load_scenario(path: str | os.PathLike[str], overrides: Iterable[tuple] = ())
 
 
 def parse_scenario(
-    text: str, source: str = "<scenario>", base_dir: Path | None = None, overrides: Iterable[tuple] = ()
+    text: str,
+    source: str = "<scenario>",
+    base_dir: Path | None = None,
+    overrides: Iterable[tuple] = (),
+    *,
+    import_plugins: bool = True,
 ) -> Scenario:
     """Validate scenario YAML `text`; `base_dir` is where `module:Class` plug-ins may live.
 
     `overrides` are `Override`s or (path, value) pairs, grafted into the file's values before
     anything is checked, so an overridden field is validated exactly like a written one.
+    With `import_plugins=False` (reading a saved run folder) no plug-in module is imported:
+    their parameters are taken as written.
     """
     changes = [Override(*item) for item in overrides]
     try:
         tree = _shared_tree(text) if changes else _read_tree(text)
         for index, change in enumerate(changes):
             tree = _graft(tree, change, _override_line(index))
-        return _scenario(tree, source, None if base_dir is None else Path(base_dir).absolute())
+        folder = None if base_dir is None else Path(base_dir).absolute()
+        return _scenario(tree, source, folder if import_plugins else _NO_IMPORTS)
     except _Invalid as error:
         raise _located(error, source, changes) from None
 
@@ -162,7 +175,11 @@ def _fail(node: _Node, message: str) -> _Invalid:
 
 def _read_text(source: str) -> str:
     try:
-        with open(source, "rb") as file:
+        # without blocking: a FIFO or a device would otherwise wait for a writer forever
+        descriptor = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as file:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise ScenarioError(source, "", None, "is not a regular file; give a scenario file")
             data = file.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
     except OSError as error:
         raise ScenarioError(source, "", None, f"cannot read the file: {error.strerror or error}") from None
@@ -215,7 +232,9 @@ _Dumper.add_representer(str, _represent_text)
 
 def _too_many_values() -> _Invalid:
     return _Invalid(
-        "", None, f"too many values: more than {MAX_NODES} (an alias *name counts each time it is used)"
+        "",
+        None,
+        f"too many values: more than {MAX_NODES} (an alias *name or a merge << counts each time it is used)",
     )
 
 
@@ -266,11 +285,7 @@ class _TreeBuilder:
         self.visited = 0
 
     def build(self, node: yaml.Node, path: str, line: int, depth: int) -> _Node:
-        self.visited += 1
-        if self.visited > MAX_NODES:  # aliases (*name) count every time they are used
-            raise _too_many_values()
-        if depth >= MAX_DEPTH:  # reachable through aliases even when the text is shallow
-            raise _too_deep(line)
+        self._visit(line, depth)
         if isinstance(node, yaml.ScalarNode):
             return _Node(self._scalar(node, path, line), path, line)
         if node.tag not in _COLLECTION_TAGS:
@@ -281,6 +296,13 @@ class _TreeBuilder:
             self.build(item, f"{path}[{i}]", _line(item), depth + 1) for i, item in enumerate(node.value)
         ]
         return _Node(items, path, line)
+
+    def _visit(self, line: int, depth: int) -> None:
+        self.visited += 1
+        if self.visited > MAX_NODES:  # aliases (*name) and merges (<<) count every time they are used
+            raise _too_many_values()
+        if depth >= MAX_DEPTH:  # reachable through aliases even when the text is shallow
+            raise _too_deep(line)
 
     def _scalar(self, node: yaml.ScalarNode, path: str, line: int) -> Any:
         try:
@@ -298,7 +320,8 @@ class _TreeBuilder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 for source in _merge_sources(value_node, path):
-                    for key, child in self._mapping(source, path, depth).items():
+                    self._visit(_line(source), depth + 1)  # a merged mapping is a value used again
+                    for key, child in self._mapping(source, path, depth + 1).items():
                         merged.setdefault(key, child)  # the first merged mapping wins, as in YAML
                 continue
             key = self._key(key_node, path)
@@ -462,6 +485,10 @@ def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
@@ -501,16 +528,18 @@ class _Range:
         return " and ".join([f"{noun} {bounds[0]}", *bounds[1:]]) if bounds else noun
 
     def number(self, node: _Node) -> float:
+        if _is_number(node.value) or _is_int(node.value):
+            _check_magnitude(node)  # first: the range's words never mention this limit
         if not (_is_number(node.value) and node.value in self):
             raise _fail(node, f"must be {self.describe('a number')}, got {_shown(node.value)}")
-        _check_magnitude(node)
         return float(node.value)
 
     def whole(self, node: _Node) -> int:
         value = node.value
+        if _is_number(value) or _is_int(value):
+            _check_magnitude(node)
         if not (_is_number(value) and float(value).is_integer() and value in self):
             raise _fail(node, f"must be {self.describe('a whole number')}, got {_shown(value)}")
-        _check_magnitude(node)
         return int(value)
 
 
@@ -666,10 +695,10 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     )
     observable = tuple(segment.name for segment in consumers.segments if segment.observable)
     if "strategies" in fields:
-        _check_segments(fields.entries["strategies"].value, compared, observable)
+        _check_segments(fields.entries["strategies"].value, compared, observable, base_dir)
     for item, seller in zip(fields.entries["sellers"].value, sellers, strict=True):
         if seller.strategy is not None and "strategy" in item.value:
-            _check_segments([item.value["strategy"]], [seller.strategy], observable)
+            _check_segments([item.value["strategy"]], [seller.strategy], observable, base_dir)
     return Scenario(
         name=name,
         days=days,
@@ -733,16 +762,18 @@ def _event_date(node: _Node, start_date: dt.date | None) -> dt.date:
 
 
 def _consumers(node: _Node) -> Consumers:
-    fields = _Fields(node, ("population", "segments"))
+    fields = _Fields(node, ("population", "features", "segments"))
+    features = fields.read("features", _features, MappingProxyType({}))
     return Consumers(
         population=fields.read("population", POPULATION.whole),
-        segments=fields.read("segments", _segments),
+        segments=fields.read("segments", lambda segments: _segments(segments, features)),
+        features=features,
     )
 
 
-def _segments(node: _Node) -> tuple[Segment, ...]:
+def _segments(node: _Node, features: Mapping[str, Feature] = MappingProxyType({})) -> tuple[Segment, ...]:
     items = _items(node, non_empty=True)
-    segments = tuple(_segment(item) for item in items)
+    segments = tuple(_segment(item, features) for item in items)
     _unique(((item.value["name"], s.name) for item, s in zip(items, segments, strict=True)), "segment")
     total = math.fsum(segment.share for segment in segments)
     if abs(total - 1) > SHARE_TOLERANCE:
@@ -750,9 +781,13 @@ def _segments(node: _Node) -> tuple[Segment, ...]:
     return segments
 
 
-def _segment(node: _Node) -> Segment:
+def _segment(node: _Node, features: Mapping[str, Feature] = MappingProxyType({})) -> Segment:
     keys = ("name", "share", "observable", "visit_rate", "wtp", "price_sensitivity", "loyalty")
-    fields = _Fields(node, keys)
+    fields = _Fields(node, (*keys, "features", "wtp_per_feature"))
+    own_features = fields.read("features", lambda n: _segment_features(n, features), MappingProxyType({}))
+    wtp_per_feature = fields.read(
+        "wtp_per_feature", lambda n: _wtp_per_feature(n, features), MappingProxyType({})
+    )
     return Segment(
         name=fields.read("name", _name),
         share=fields.read("share", SHARE.number),
@@ -761,7 +796,79 @@ def _segment(node: _Node) -> Segment:
         wtp=fields.read("wtp", _distribution),
         price_sensitivity=fields.read("price_sensitivity", _price_sensitivity, Constant(1.0)),
         loyalty=fields.read("loyalty", _distribution, None),
+        features=own_features,
+        wtp_per_feature=wtp_per_feature,
     )
+
+
+# --- shopper features -------------------------------------------------------------------
+
+# columns of `obs.shoppers` that a feature may not be named after
+RESERVED_FEATURE_NAMES = ("shopper", "segment", "visits", "purchases", "days_since_purchase", "spend")
+
+
+def _features(node: _Node) -> Mapping[str, Feature]:
+    """The top level's features: name -> distribution (+ `observable`, default true)."""
+    features = {}
+    for name, child in _Fields(node, None, "a mapping of feature name -> distribution").entries.items():
+        _feature_name(child, name)
+        observable = True
+        if isinstance(child.value, dict) and "observable" in child.value:
+            observable = _flag(child.value["observable"])
+            child = _Node({k: v for k, v in child.value.items() if k != "observable"}, child.path, child.line)
+        features[name] = Feature(_feature_distribution(child), observable)
+    return MappingProxyType(features)
+
+
+def _feature_name(node: _Node, name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise _fail(node, f"feature name {name!r} must be letters, digits and underscores, not a digit first")
+    if len(name) > MAX_NAME_LENGTH:
+        raise _fail(node, f"feature name must be at most {MAX_NAME_LENGTH} characters long")
+    if name in RESERVED_FEATURE_NAMES:
+        raise _fail(node, f"feature name {name!r} is taken by a column of obs.shoppers; choose another")
+
+
+def _known_feature(node: _Node, name: str, features: Mapping[str, Feature]) -> None:
+    if name not in features:
+        known = ", ".join(features) or "none (declare features under consumers.features)"
+        hint = _suggestion(name, features) or f"; the top level declares: {known}"
+        raise _fail(node, f"unknown feature {name!r}{hint}")
+
+
+def _segment_features(node: _Node, features: Mapping[str, Feature]) -> Mapping[str, FeatureDistribution]:
+    """A segment's own distributions of features the top level declares."""
+    own = {}
+    for name, child in _Fields(node, None, "a mapping of feature name -> distribution").entries.items():
+        _known_feature(child, name, features)
+        if isinstance(child.value, dict) and "observable" in child.value:
+            raise _fail(child.value["observable"], "is set once, under consumers.features, not per segment")
+        own[name] = _feature_distribution(child)
+    return MappingProxyType(own)
+
+
+def _wtp_per_feature(node: _Node, features: Mapping[str, Feature]) -> Mapping[str, float]:
+    weights = {}
+    for name, child in _Fields(node, None, "a mapping of feature name -> money per unit").entries.items():
+        _known_feature(child, name, features)
+        weights[name] = ANY.number(child)
+    return MappingProxyType(weights)
+
+
+def _bernoulli(fields: _Fields) -> Bernoulli:
+    return Bernoulli(fields.read("p", FRACTION.number))
+
+
+def _feature_distribution(node: _Node) -> FeatureDistribution:
+    """Every distribution of the format, `{dist: bernoulli, p: ...}` (0 or 1), or a constant
+    (a number, or `{value: ...}` when it needs `observable` next to it)."""
+    if isinstance(node.value, dict) and "value" in node.value:
+        return Constant(_Fields(node, ("value",)).read("value", ANY.number))
+    if isinstance(node.value, dict) and "dist" in node.value:
+        _one_of(*_DISTRIBUTIONS, "bernoulli")(node.value["dist"])
+        if node.value["dist"].value == "bernoulli":
+            return _bernoulli(_Fields(node, ("dist", "p")))
+    return _distribution(node)
 
 
 def _price_sensitivity(node: _Node) -> Distribution:
@@ -791,7 +898,14 @@ def _normal(fields: _Fields) -> Normal:
 
 
 def _lognormal(fields: _Fields) -> LogNormal:
-    return LogNormal(fields.read("mean", POSITIVE.number), fields.read("sd", NON_NEGATIVE.number))
+    mean, sd = fields.read("mean", POSITIVE.number), fields.read("sd", NON_NEGATIVE.number)
+    if sd > MAX_LOGNORMAL_SPREAD * mean:  # its log-scale spread, log(1 + (sd / mean)²), would overflow
+        raise _fail(
+            fields.entries["sd"],
+            f"must be at most {MAX_LOGNORMAL_SPREAD:g} times the mean ({_number_text(mean)}), "
+            f"got {_shown(fields.entries['sd'].value)}",
+        )
+    return LogNormal(mean, sd)
 
 
 def _exponential(fields: _Fields) -> Exponential:
@@ -967,9 +1081,23 @@ def _strategy(node: _Node, base_dir: Path | None) -> StrategySpec:
     return StrategySpec(kind, MappingProxyType(params), name or strategies.display_name(kind, params))
 
 
-def _check_segments(nodes: list[_Node], specs: Iterable[StrategySpec], observable: tuple[str, ...]) -> None:
+class _NotImported(strategies.PricingStrategy):
+    """Stands for a plug-in class that is not to be imported: takes its parameters as written."""
+
+    def __init__(self, **params: Any):
+        pass
+
+
+_NO_IMPORTS = Path("<plug-ins not imported>")  # a base_dir meaning: import no plug-in
+
+
+def _check_segments(
+    nodes: list[_Node], specs: Iterable[StrategySpec], observable: tuple[str, ...], base_dir: Path | None
+) -> None:
     """Segments a strategy names must be observable ones (`check_segments`)."""
     for node, spec in zip(nodes, specs, strict=True):
+        if ":" in spec.kind and base_dir == _NO_IMPORTS:
+            continue  # a plug-in that is not to be imported is taken as written
         try:
             strategies.build(spec.builds, spec.params).check_segments(observable)
         except strategies.ParameterError as error:
@@ -982,6 +1110,8 @@ def _check_segments(nodes: list[_Node], specs: Iterable[StrategySpec], observabl
 
 def _strategy_class(node: _Node, base_dir: Path | None) -> type[strategies.PricingStrategy]:
     kind = node.value
+    if ":" in kind and base_dir == _NO_IMPORTS:
+        return _NotImported
     if ":" in kind and base_dir is not None:
         _make_importable(base_dir)
     try:
@@ -1008,7 +1138,7 @@ def _check_parameters(fields: _Fields, cls: type[strategies.PricingStrategy], pa
         hint = "" if error.param in declared else _suggestion(error.param, declared)
         line = fields.entries[error.param].line if error.param in fields else fields.node.line
         raise _Invalid(_key_path(fields.node.path, error.param), line, f"{error}{hint}") from None
-    except Exception as error:  # a plug-in's own check: the user needs its words
+    except (Exception, SystemExit) as error:  # a plug-in's own check: the user needs its words
         raise _fail(
             fields.node, f"{fields.entries['kind'].value} refused its parameters: {error!r}"
         ) from None
@@ -1045,10 +1175,11 @@ def _scenario_data(scenario: Scenario) -> dict[str, Any]:
         replications=scenario.replications,
         seed=scenario.seed,
         market=_market_data(scenario.market),
-        consumers={
-            "population": scenario.consumers.population,
-            "segments": [_segment_data(segment) for segment in scenario.consumers.segments],
-        },
+        consumers=_present(
+            population=scenario.consumers.population,
+            features=_features_data(scenario.consumers.features) or None,
+            segments=[_segment_data(segment) for segment in scenario.consumers.segments],
+        ),
         sellers=[_seller_data(seller) for seller in scenario.sellers],
         strategies=[spec.to_yaml() for spec in scenario.strategies],
         guardrails=_present(
@@ -1090,7 +1221,20 @@ def _segment_data(segment: Segment) -> dict[str, Any]:
         wtp=segment.wtp.to_yaml(),
         price_sensitivity=segment.price_sensitivity.to_yaml(),
         loyalty=None if segment.loyalty is None else segment.loyalty.to_yaml(),
+        features={name: dist.to_yaml() for name, dist in segment.features.items()} or None,
+        wtp_per_feature=dict(segment.wtp_per_feature) or None,
     )
+
+
+def _features_data(features: Mapping[str, Feature]) -> dict[str, Any]:
+    data = {}
+    for name, feature in features.items():
+        written = feature.dist.to_yaml()
+        if not feature.observable:
+            written = written if isinstance(written, dict) else {"value": written}
+            written = {**written, "observable": False}
+        data[name] = written
+    return data
 
 
 def _seller_data(seller: Seller) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from strategies.base import (
 )
 from strategies.demand_response import DemandResponse
 from strategies.inventory_aware import InventoryAware
+from strategies.ml_pricing import MLPricing
 from strategies.oracles import OracleBestFixed, OracleBestResponse
+from strategies.personal import OraclePersonal, PersonalRule
 from strategies.promotions import Promotions
 from strategies.segment_pricing import SegmentPricing
 from strategies.simple import CompetitorResponse, CostPlus, Fixed
@@ -51,6 +53,9 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         InventoryAware,
         OracleBestFixed,
         OracleBestResponse,
+        OraclePersonal,
+        MLPricing,
+        PersonalRule,
     )
 }
 
@@ -71,7 +76,7 @@ def resolve(kind: str) -> type[PricingStrategy]:
     module_name, _, class_name = kind.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:  # the plug-in's own import errors are the user's to see
+    except (Exception, SystemExit) as error:  # the plug-in's own import errors are the user's to see
         raise UnknownStrategy(f"cannot import {module_name!r}: {error}") from error
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, PricingStrategy)):

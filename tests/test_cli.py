@@ -142,8 +142,15 @@ def test_existing_output_folder_is_kept_unless_overwrite(scenario_file, tmp_path
     assert run_cli("run", scenario_file, "--out", out, "--quiet") == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "keep.txt").exists()
-    assert run_cli("run", scenario_file, "--out", out, "--quiet", "--overwrite") == 0
-    assert not (out / "keep.txt").exists() and (out / "summary.csv").exists()
+    # issue 11: --overwrite replaces only a folder this program wrote
+    assert run_cli("run", scenario_file, "--out", out, "--quiet", "--overwrite") == 2
+    assert "was not written by market-sim" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+    ours = tmp_path / "ours"
+    assert run_cli("run", scenario_file, "--out", ours, "--quiet") == 0
+    (ours / "stale.txt").write_text("")
+    assert run_cli("run", scenario_file, "--out", ours, "--quiet", "--overwrite") == 0
+    assert not (ours / "stale.txt").exists() and (ours / "summary.csv").exists()
 
 
 @pytest.mark.parametrize(
@@ -235,6 +242,9 @@ def test_strategies_lists_every_built_in_with_parameters_and_defaults(capsys):
         "inventory_aware",
         "oracle_best_fixed",
         "oracle_best_response",
+        "oracle_personal",
+        "ml_pricing",
+        "personal_rule",
     ]
     # one-line descriptions are the docstrings' first sentences; parameters by their scenario names
     assert "fixed: The same price every day.\n    price: float = 10.0\n" in out
