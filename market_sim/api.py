@@ -335,6 +335,7 @@ def write_run_folder(
     workers: int | None = None,
     overwrite: bool = False,
     offers: str | None = None,
+    ab_test: Any = None,
 ) -> None:
     """Write the run folder whole (tables, scenario, manifest, report); a partial one also keeps
     its finished runs for --resume. `offers` (csv or parquet) adds the offer log."""
@@ -360,6 +361,10 @@ def write_run_folder(
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         if offers:
             result_folder.write_offers(folder, [t.offers for t in done if t.offers is not None], offers)
+        if ab_test is not None:  # the scenario's A/B test, read back by the report's experiment section
+            result_folder.write_csv(ab_test.table, folder / "experiment.csv")
+            result_folder.write_csv(ab_test.summary, folder / "experiment_summary.csv")
+            result_folder.write_json(ab_test.preview, folder / "experiment_preview.json")
         manifest = result_folder.comparison_manifest(scenario, runs, Path(source), baseline, seconds, partial)
         result_folder.write_json(result_folder.record_tables(folder, manifest), folder / "manifest.json")
         write_report(folder, workers=workers or default_workers(), scenario=scenario)

@@ -36,8 +36,10 @@ from market_sim.distributions import (
 )
 from market_sim.scenario import (
     UNLIMITED,
+    Arm,
     Consumers,
     Event,
+    Experiment,
     Feature,
     Guardrails,
     Inventory,
@@ -674,6 +676,7 @@ _TOP_KEYS = (
     "sellers",
     "strategies",
     "guardrails",
+    "experiment",
 )
 
 
@@ -716,6 +719,7 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
         seed=seed,
         stop_when_stable=fields.read("stop_when_stable", AT_LEAST_ONE.whole, None),
         source=source,
+        experiment=fields.read("experiment", lambda node: _experiment(node, compared), None),
     )
 
 
@@ -1059,6 +1063,55 @@ def _strategies(node: _Node, base_dir: Path | None) -> tuple[StrategySpec, ...]:
     return specs
 
 
+def _experiment(node: _Node, compared: tuple[StrategySpec, ...]) -> Experiment:
+    fields = _Fields(node, ("arms", "unit", "days", "detect"), "a mapping with arms, unit and days")
+    arms = tuple(_arm(item, compared) for item in _items(fields.read("arms", lambda n: n)))
+    if len(arms) < 2:
+        raise _fail(fields.entries["arms"], f"needs two or more arms, got {len(arms)}")
+    _unique(((item, arm.name) for item, arm in zip(fields.entries["arms"].value, arms, strict=True)), "arm")
+    unit = fields.read("unit", _one_of("shopper", "day"), "shopper")
+    days = fields.read("days", DAYS.whole, 28)
+    if unit == "day" and days < 2 * len(arms):
+        raise _fail(
+            fields.entries.get("days", node),
+            f"must give each arm at least two days: at least {2 * len(arms)}",
+        )
+    return Experiment(arms, unit, days, fields.read("detect", POSITIVE.number, None))
+
+
+def _arm(node: _Node, compared: tuple[StrategySpec, ...]) -> Arm:
+    if not isinstance(node.value, dict) or len(node.value) != 1:
+        raise _fail(
+            node,
+            'must be one `arm name: strategy name` pair, e.g. control: "fixed(price=40)", '
+            f"got {_shown(node.value)}",
+        )
+    ((name, child),) = node.value.items()
+    strategy = _name(child)
+    known = {spec.name: spec for spec in compared}
+    if strategy not in known:
+        listed = _suggestion(strategy, known) or f"; the scenario's strategies are: {', '.join(known)}"
+        raise _fail(child, f"no strategy named {strategy!r} in `strategies`{listed}")
+    if strategies.resolve(known[strategy].kind).uses_hidden_truth:
+        raise _fail(
+            child,
+            f"{strategy!r} is an oracle: it needs the whole market's hidden truth, "
+            "so it cannot run as an arm",
+        )
+    return Arm(name, strategy)
+
+
+def _experiment_data(experiment: Experiment | None) -> dict[str, Any] | None:
+    if experiment is None:
+        return None
+    return _present(
+        arms=[{arm.name: arm.strategy} for arm in experiment.arms],
+        unit=experiment.unit,
+        days=experiment.days,
+        detect=experiment.detect,
+    )
+
+
 def _strategy(node: _Node, base_dir: Path | None) -> StrategySpec:
     fields = _Fields(node, None, "a mapping such as {kind: cost_plus, markup: 0.5}")
     kind = fields.read("kind", _name)
@@ -1176,6 +1229,7 @@ def _scenario_data(scenario: Scenario) -> dict[str, Any]:
             max_daily_change=scenario.guardrails.max_daily_change,
             max_segment_ratio=scenario.guardrails.max_segment_ratio,
         ),
+        experiment=_experiment_data(scenario.experiment),
     )
 
 

@@ -147,6 +147,25 @@ class Guardrails:
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One arm of an A/B test: its name and the strategy (by name) the focal seller runs in it."""
+
+    name: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An A/B test: the focal seller runs the arms side by side for `days` days from day 0,
+    shoppers (or days) randomised between them; the first arm is the control."""
+
+    arms: tuple[Arm, ...]
+    unit: Literal["shopper", "day"] = "shopper"
+    days: int = 28
+    detect: float | None = None  # the effect on profit per shopper worth detecting (power preview)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     days: int
@@ -162,6 +181,7 @@ class Scenario:
     seed: int = 0
     stop_when_stable: int | None = None  # end once no learner's greedy policy changed for this many days
     source: str = "<scenario>"  # the file it came from, for messages
+    experiment: Experiment | None = None  # an A/B test of strategies, run beside the comparison
 
     @property
     def focal(self) -> Seller:

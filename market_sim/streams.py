@@ -32,6 +32,7 @@ class Purpose(IntEnum):
     TASTE = 3  # taste shocks (logit) or tie-breakers (max_surplus)
     STRATEGY = 4  # a strategy's own stream, per seller
     MESA = 5  # the Mesa model's own generator (unused by the market itself)
+    EXPERIMENT = 16  # an A/B test's randomisation of shoppers or days to arms
 
 
 def stream(seed: int, replication: int, purpose: Purpose, *key: int) -> np.random.Generator:

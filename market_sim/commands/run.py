@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     except (result_folder.ResumeError, result_folder.FolderError) as error:
         raise UsageError(str(error)) from None
 
+    if scenario.experiment is not None and not args.quiet:  # before anything runs: is the test big enough?
+        from market_sim import experiment
+
+        print(experiment.preview_text(experiment.preview(scenario)))
     done, took, interrupted = api.run_comparison(
         scenario,
         args.workers,
@@ -113,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
         stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
     )
     lost = [tabulated.run for tabulated in done if tabulated.run.lost]
+    ab_test = None
+    if scenario.experiment is not None and not interrupted:
+        from market_sim import experiment
+        from market_sim.executors import default_workers
+
+        ab_test = experiment.run_experiment(scenario, workers=args.workers or default_workers())
     try:
         api.write_run_folder(
             out,
@@ -125,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             overwrite=args.overwrite or (args.resume and out.exists()),
             offers=args.log_offers,
+            ab_test=ab_test,
         )
     except result_folder.FolderError as error:
         raise UsageError(str(error)) from None

@@ -37,6 +37,10 @@ def write_report(
     results = load_results(folder, baseline, scenario)
     try:
         page = render_report(results, workers)
+        if (folder / "experiment.csv").exists():
+            from market_sim.report.experiment import experiment_section
+
+            page = page.replace("\n</main>", "\n" + experiment_section(folder) + "\n</main>", 1)
     except Exception as error:  # a drawing bug must not cost a finished run its data
         warnings.warn(f"report.html holds the ranking only: the report failed ({error!r})", stacklevel=2)
         page = _ranking_only(results, error)
