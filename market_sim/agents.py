@@ -145,6 +145,8 @@ class Seller(mesa.Agent):
 
     def receive(self, day: int) -> int:
         """Put orders due today on the shelf; return the units received."""
+        if not self.in_transit:
+            return 0
         arrived = sum(units for when, units in self.in_transit if when == day)
         self.in_transit = [(when, units) for when, units in self.in_transit if when != day]
         self.on_hand += arrived

@@ -13,6 +13,7 @@ import numpy as np
 
 from market_sim.agents import Consumer, Offer, Seller
 from market_sim.clearing import NONE, Allocation, Scratch, clear
+from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
 from market_sim.population import Population
 from market_sim.scenario import Scenario, StrategySpec
@@ -68,6 +69,8 @@ class MarketModel(mesa.Model):
     teaching and for checking the vectorised kernel. Consumer agents are created when that
     engine or `consumer_agents=True` asks for them; the arrays in `population` are the truth.
     """
+
+    recording: Recording | None = None  # set on a replay that records its days for hindsight
 
     def __init__(
         self,
@@ -179,6 +182,12 @@ class MarketModel(mesa.Model):
         replay.run_for(self.days)
         return replay.ledger
 
+    def fixed_price_profits(self, seat: int) -> FixedPriceProfits:
+        """`profits(prices)`: seat `seat`'s total profit on this replication with each fixed
+        price in its place, as `replay("fixed", {"price": p})` would book it, from one recorded
+        replay where the market allows it (`market_sim.hindsight`). For oracles, like `replay`."""
+        return FixedPriceProfits(self, seat)
+
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
         calendar = self.calendar(day)
@@ -237,6 +246,8 @@ class MarketModel(mesa.Model):
         else:
             shocks = draws  # uniform tie-breakers: equal offers are chosen between at random
             scores, threshold, tiebreak = utility, market.outside_utility, shocks[:sellers]
+        if self.recording is not None:
+            self.recording.day(self, shoppers, segment, tables, scores, threshold, tiebreak, shocks)
         if self.engine == "agents":
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
         else:
