@@ -34,7 +34,7 @@ from market_sim.commands import UsageError
 INVALID_INPUT = 2
 INTERRUPTED = 130
 # the commands, in the order `--help` lists them: modules of market_sim.commands
-COMMANDS = ("run", "sweep", "validate", "report", "strategies")
+COMMANDS = ("run", "sweep", "tournament", "dashboard", "validate", "report", "strategies")
 
 
 def main(argv: list[str] | None = None) -> int:

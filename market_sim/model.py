@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
@@ -24,6 +24,7 @@ from strategies.base import (
     History,
     MarketInfo,
     Observation,
+    PricingStrategy,
     PublicEvent,
     _read_only,
 )
@@ -68,6 +69,8 @@ class MarketModel(mesa.Model):
     the market shopper by shopper through `Consumer.choose`: the same purchases, slowly, for
     teaching and for checking the vectorised kernel. Consumer agents are created when that
     engine or `consumer_agents=True` asks for them; the arrays in `population` are the truth.
+    `seats`, if given, are strategies already made for every seller in order (a tournament's
+    entrants), in place of the focal strategy and the rivals' own.
     """
 
     recording: Recording | None = None  # set on a replay that records its days for hindsight
@@ -79,6 +82,8 @@ class MarketModel(mesa.Model):
         replication: int = 0,
         engine: str = "vectorised",
         consumer_agents: bool = False,
+        *,
+        seats: Sequence[PricingStrategy] | None = None,
     ):
         seed = scenario.seed
         super().__init__(rng=stream(seed, replication, Purpose.MESA))
@@ -102,6 +107,9 @@ class MarketModel(mesa.Model):
         self.wtp_multipliers = [scenario.wtp_multiplier(day) for day in range(scenario.days)]
         focal = strategy or scenario.strategies[0]
         chosen = [focal if spec.focal else spec.strategy for spec in scenario.sellers]
+        made = list(seats) if seats is not None else [build(c.builds, c.params) for c in chosen]
+        if len(made) != len(scenario.sellers):
+            raise ValueError(f"{len(made)} seats for {len(scenario.sellers)} sellers")
         self.sellers = [
             Seller(
                 self,
@@ -110,7 +118,7 @@ class MarketModel(mesa.Model):
                 unit_cost=spec.unit_cost,
                 quality=spec.quality,
                 inventory=spec.inventory,
-                strategy=build(chosen[j].builds, chosen[j].params),
+                strategy=made[j],
                 guardrails=scenario.guardrails if spec.focal else None,
             )
             for j, spec in enumerate(scenario.sellers)
