@@ -37,40 +37,46 @@ def seconds(scenario, strategy) -> tuple[float, MarketModel]:
     return time.perf_counter() - started, model
 
 
+def compare(path: str, repeat: int) -> str:
+    """One line: the oracle's run against one ordinary run of the same market."""
+    scenario = load_scenario(ROOT / path)
+    oracle = next(s for s in scenario.strategies if s.kind == "oracle_best_fixed")
+    ordinary = scenario.strategies[0]
+    fast_run: list[MarketModel] = []
+
+    def fast() -> float:
+        took, model = seconds(scenario, oracle)
+        fast_run.append(model)
+        return took
+
+    def slow() -> float:
+        original = MarketModel.fixed_price_profits
+        MarketModel.fixed_price_profits = replays_only
+        try:
+            took, model = seconds(scenario, oracle)
+        finally:
+            MarketModel.fixed_price_profits = original
+        assert (model.ledger.profit == fast_run[-1].ledger.profit).all()  # the same choice
+        return took
+
+    base = median_seconds(lambda: seconds(scenario, ordinary)[0], repeat)
+    one_pass = median_seconds(fast, repeat)
+    replays = median_seconds(slow, repeat)
+    return (
+        f"{path}: oracle / one ordinary run = {one_pass / base:.2f} (one pass), "
+        f"{replays / base:.2f} (a replay per price); one pass {replays / one_pass:.1f}x faster"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     print(machine())
     import scipy.optimize  # noqa: F401  (the polish's import, paid once per process: not timed)
+
     for path in SCENARIOS:
-        scenario = load_scenario(ROOT / path)
-        oracle = next(s for s in scenario.strategies if s.kind == "oracle_best_fixed")
-        ordinary = scenario.strategies[0]
-        fast_run: list[MarketModel] = []
-
-        def fast() -> float:
-            took, model = seconds(scenario, oracle)
-            fast_run.append(model)
-            return took
-
-        def slow() -> float:
-            original = MarketModel.fixed_price_profits
-            MarketModel.fixed_price_profits = replays_only
-            try:
-                took, model = seconds(scenario, oracle)
-            finally:
-                MarketModel.fixed_price_profits = original
-            assert (model.ledger.profit == fast_run[-1].ledger.profit).all()  # the same choice
-            return took
-
-        base = median_seconds(lambda: seconds(scenario, ordinary)[0], args.repeat)
-        one_pass = median_seconds(fast, args.repeat)
-        replays = median_seconds(slow, args.repeat)
-        print(
-            f"{path}: oracle / one ordinary run = {one_pass / base:.2f} (one pass), "
-            f"{replays / base:.2f} (a replay per price); one pass {replays / one_pass:.1f}x faster"
-        )
+        print(compare(path, args.repeat))
 
 
 if __name__ == "__main__":
