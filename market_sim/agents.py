@@ -231,6 +231,9 @@ def _price_table(
     day: int,
 ) -> np.ndarray:
     """Price per (segment, new = 0 / returning = 1) customer, coupons taken off."""
+    coupons = decision.coupon_new or decision.coupon_returning
+    if not decision.segments and not coupons and decision.base > 0:
+        return np.full((len(names), 2), float(decision.base))  # one price: what the rule below gives
     for name in decision.segments:
         if name not in names or not observable[names.index(name)]:
             raise StrategyFailure(

@@ -30,6 +30,7 @@ from strategies.base import (
 )
 
 ENGINES = ("vectorised", "agents")
+BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
 
 class Arrivals:
@@ -323,11 +324,12 @@ class MarketModel(mesa.Model):
         # shoppers come in consumer order, and consumers are grouped by segment: each segment's
         # shoppers are one stretch of rows
         stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
-        for g in range(segments):
-            rows = slice(stretch[g], stretch[g + 1])
-            for j in range(sellers):
-                regulars = np.count_nonzero(trading.returning[rows, j])
-                ledger.views[day, j, g] = (rows.stop - rows.start - regulars, regulars)
+        regulars = np.zeros((len(trading.shoppers) + 1, sellers), dtype=np.int64)
+        np.cumsum(trading.returning, axis=0, out=regulars[1:])
+        regulars = (regulars[stretch[1:]] - regulars[stretch[:-1]]).T  # (sellers, segments)
+        views = ledger.views[day]
+        views[:, :, 1] = regulars
+        np.subtract(np.diff(stretch), regulars, out=views[:, :, 0])
         # per (seller, segment, new/returning): the flat index of each buyer's cell
         bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
         cell_units = ledger.segment_units[day]
@@ -343,23 +345,16 @@ class MarketModel(mesa.Model):
         lost = np.bincount(lost_sale[lost_sale != NONE], minlength=sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = len(trading.shoppers)
-        for seller in self.sellers:
-            j = seller.index
-            books = seller.settle(day, int(units[j]), last_day)
-            ledger.price[day, j] = seller.decision.base
-            ledger.reason[day, j] = seller.decision.reason
-            ledger.guardrail_hits[day, j] = seller.guardrail_hits
-            ledger.units[day, j] = units[j]
-            ledger.revenue[day, j] = revenue[j]
-            ledger.lost_sales[day, j] = lost[j]
-            ledger.received[day, j] = received[j]
-            ledger.ordered[day, j] = books["ordered"]
-            ledger.stockout[day, j] = books["stockout"]
-            ledger.cost_of_goods[day, j] = books["cost_of_goods"]
-            ledger.holding_cost[day, j] = books["holding_cost"]
-            ledger.order_cost[day, j] = books["order_cost"]
-            ledger.salvage[day, j] = books["salvage"]
-            ledger.inventory[day, j] = seller.on_hand
+        books = [seller.settle(day, int(units[seller.index]), last_day) for seller in self.sellers]
+        # a row per array and day, not a cell per seller: a numpy write costs the same either way
+        for name in BOOKS:
+            getattr(ledger, name)[day] = [kept[name] for kept in books]
+        ledger.price[day] = [seller.decision.base for seller in self.sellers]
+        ledger.reason[day] = [seller.decision.reason for seller in self.sellers]
+        ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in self.sellers]
+        ledger.inventory[day] = [seller.on_hand for seller in self.sellers]
+        ledger.units[day], ledger.revenue[day], ledger.lost_sales[day] = units, revenue, lost
+        ledger.received[day] = received
         ledger.days_recorded = day + 1
         population.record_purchases(trading.shoppers[buyers], seller_of, status)
         for seller in self.sellers:
@@ -383,6 +378,6 @@ def shown_prices(tables: np.ndarray, segment: np.ndarray, returning: np.ndarray)
     segment prices or coupons, else (sellers, shoppers)."""
     sellers = len(tables)
     flat = tables.reshape(sellers, -1)
-    if not np.ptp(flat, axis=1).any():
+    if (flat == flat[:, :1]).all():
         return flat[:, :1]
     return flat[np.arange(sellers)[:, None], segment * 2 + returning.T]
