@@ -28,6 +28,7 @@ class Offer:
 class Decision:
     bought: int | None  # seller bought from
     lost_sale: int | None  # preferred seller that had run out
+    unmet: tuple[int, ...] = ()  # sellers out of stock that it would have bought from, had each had stock
 
 
 class Consumer(mesa.Agent):
@@ -68,7 +69,9 @@ class Consumer(mesa.Agent):
 
     def choose(self, offers: list[Offer], shocks: np.ndarray) -> Decision:
         """The decision rule: prefer the best offer if it beats buying nothing; if that seller
-        has run out, count a lost sale for it and take the best offer still in stock.
+        has run out, count a lost sale for it and take the best offer still in stock. Every seller
+        out of stock that it would have bought from, had that seller had stock, misses a sale
+        (its unmet demand).
 
         `shocks` holds today's taste shock for every offer and, last, for buying nothing.
         Logit: rank offers by β·u + shock. Max surplus: rank by u, shocks only break ties.
@@ -97,7 +100,9 @@ class Consumer(mesa.Agent):
         preferred = best(offers)
         if preferred is None or offers[preferred].in_stock:
             return Decision(preferred, None)
-        return Decision(best([o for o in offers if o.in_stock]), preferred)
+        in_stock = [o for o in offers if o.in_stock]
+        unmet = tuple(o.seller for o in offers if not o.in_stock and best([*in_stock, o]) == o.seller)
+        return Decision(best(in_stock), preferred, unmet)
 
 
 class StrategyFailure(RuntimeError):
@@ -161,6 +166,7 @@ class Seller(mesa.Agent):
         except Exception as error:  # a user's strategy: stop this run, keep the others
             raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
         decision = _as_prices(decision, self.name, obs.day)
+        decision = _posted(decision, segment_names, observable)
         if self.guardrails is not None:
             cost_floor = 0.0 if self.strategy.allow_below_cost else self.unit_cost
             decision, self.guardrail_hits = apply_guardrails(
@@ -223,6 +229,21 @@ def _as_prices(decision: object, seller: str, day: int) -> Prices:
     return decision
 
 
+def _posted(decision: Prices, names: tuple[str, ...], observable: np.ndarray) -> Prices:
+    """The decision with a base price someone is offered: when every segment is observable and
+    has its own price, no shopper sees the base price, so the seller's posted price (and the
+    guardrails' reference) is its lowest segment price instead."""
+    priced = set(decision.segments)
+    if not priced or not all(observable) or not priced.issuperset(names):
+        return decision
+    return dataclasses.replace(decision, base=min(decision.segments.values()))
+
+
+def offered_prices(decision: Prices, names: tuple[str, ...]) -> list[float]:
+    """The price each segment is offered, before coupons."""
+    return [decision.segments.get(name, decision.base) for name in names]
+
+
 def _price_table(
     decision: Prices,
     names: tuple[str, ...],
@@ -241,6 +262,6 @@ def _price_table(
                 day,
                 f"priced segment {name!r}, which is not an observable segment",
             )
-    by_segment = np.array([decision.segments.get(name, decision.base) for name in names], dtype=float)
+    by_segment = np.array(offered_prices(decision, names), dtype=float)
     coupons = np.array([decision.coupon_new, decision.coupon_returning], dtype=float)
     return np.maximum(by_segment[:, None] - coupons[None, :], 0.0)

@@ -334,7 +334,7 @@ def write_run_folder(
 
     runs = [tabulated.run for tabulated in done]
     scores = tables.scores_from_rows(scenario, [t.scores for t in done if t.scores is not None])
-    summary = metrics.summarise(scores, baseline)
+    summary = metrics.summarise(scores, baseline, benchmark=metrics.benchmarks(scenario.strategies))
 
     def fill(folder: Path) -> None:
         result_folder.write_csv(summary, folder / "summary.csv")
@@ -386,7 +386,8 @@ class Results:
         self.scores: pd.DataFrame = tables.scores_from_rows(
             scenario, [t.scores for t in done if t.scores is not None]
         )
-        self.summary: pd.DataFrame = metrics.summarise(self.scores, baseline)
+        self.benchmarks = metrics.benchmarks(scenario.strategies)  # oracles: ranked apart, never the winner
+        self.summary: pd.DataFrame = metrics.summarise(self.scores, baseline, benchmark=self.benchmarks)
         self.failures: list[str] = [_failure_text(t.run) for t in done if t.run.failure]
 
     @functools.cached_property
@@ -407,7 +408,7 @@ class Results:
     def _verdict(self) -> Any:
         from market_sim import metrics
 
-        return metrics.verdict(self.scores)
+        return metrics.verdict(self.scores, benchmark=self.benchmarks)
 
     @property
     def verdict(self) -> str:
@@ -463,7 +464,7 @@ class Results:
     def __repr__(self) -> str:
         from market_sim.report import ranking_text
 
-        return ranking_text(self.scores, self.baseline, self.scenario.focal.name)
+        return ranking_text(self.scores, self.baseline, self.scenario.focal.name, self.benchmarks)
 
 
 def _table(parts: list[str]) -> pd.DataFrame:

@@ -29,7 +29,13 @@ SMALL_DAY = 2048
 @dataclass(frozen=True)
 class Allocation:
     choice: np.ndarray  # seller bought from, per shopper, or NONE
-    lost_sale: np.ndarray  # seller whose stock-out turned the shopper away, or NONE
+    lost_sale: np.ndarray  # the first choice whose stock-out turned the shopper away, or NONE
+    # per seller: shoppers who would have bought from it had it had stock (the other sellers as
+    # they were): it was out, and it ranks above what they took instead; its unmet demand
+    unmet: np.ndarray | None = None
+
+    def unmet_demand(self, sellers: int) -> np.ndarray:
+        return np.zeros(sellers, dtype=np.int64) if self.unmet is None else self.unmet
 
 
 class Scratch:
@@ -123,17 +129,19 @@ def serve(
     sellers_in_stock)` chooses again for shoppers who met an empty shelf. `arrival()` gives the
     shoppers in arrival order; it is called only when the order matters (some seller cannot
     serve everyone who prefers it), so quiet days need no order at all. Exact sequential
-    semantics in at most one pass per seller plus one: each pass lets every remaining shopper
-    pick among the sellers in stock, finds the first shopper a seller cannot serve (its running
-    count of pickers passes its stock), serves everyone before that shopper, and takes the
-    seller off the market.
+    semantics in at most one pass per seller plus one (and, on stock-outs, one more choice per
+    empty seller for the shoppers turned away, to count its unmet demand): each pass lets every
+    remaining shopper pick among the sellers in stock, finds the first shopper a seller cannot
+    serve (its running count of pickers passes its stock), serves everyone before that shopper,
+    and takes the seller off the market.
     """
     n, sellers = len(preferred), len(stock)
     remaining = np.array(stock, dtype=float)
     lost_sale = np.full(n, NONE)
+    unmet = np.zeros(sellers, dtype=np.int64)
     wanted_of = np.bincount(preferred + 1, minlength=sellers + 1)[1:]  # NONE counts in bin 0
     if (wanted_of <= remaining).all():  # everyone is served (inf: unlimited stock)
-        return Allocation(preferred, lost_sale)
+        return Allocation(preferred, lost_sale, unmet)
     order = np.arange(n) if arrival is None else arrival()
     wanted_in_order = preferred[order]
     choice = np.full(n, NONE)
@@ -154,10 +162,15 @@ def serve(
         served = order[start : start + cut]
         choice[served] = picks[:cut]
         lost_sale[served] = np.where(turned_away[:cut], wanted[:cut], NONE)
+        away = order[start : start + cut][turned_away[:cut]]
+        for seller in np.flatnonzero(~available) if len(away) else ():
+            # would they have bought here, had this seller alone been restocked?
+            restocked = np.flatnonzero(available | (np.arange(sellers) == seller))
+            unmet[seller] += np.count_nonzero(rechoose(away, restocked) == seller)
         bought = picks[:cut]
         remaining -= np.bincount(bought[bought != NONE], minlength=sellers)
         start += cut  # the shopper at the cut meets an empty shelf: the next pass starts there
-    return Allocation(choice, lost_sale)
+    return Allocation(choice, lost_sale, unmet)
 
 
 def clear(

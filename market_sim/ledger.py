@@ -15,7 +15,10 @@ class Ledger:
         by_seller, detail = (days, sellers), (days, sellers, segments, 2)
         self.days_recorded = 0
         self.shoppers = np.zeros(days, dtype=np.int64)
-        self.price = np.zeros(by_seller)  # posted base price
+        self.price = np.zeros(by_seller)  # posted price: the base price, or the lowest offered (see agents)
+        self.offered = np.zeros(
+            (days, sellers, segments)
+        )  # the price each segment was offered, before coupons
         self.units = np.zeros(by_seller, dtype=np.int64)
         self.revenue = np.zeros(by_seller)
         self.lost_sales = np.zeros(by_seller, dtype=np.int64)
@@ -32,7 +35,10 @@ class Ledger:
         self.views = np.zeros(detail, dtype=np.int64)
         self.segment_units = np.zeros(detail, dtype=np.int64)
         self.segment_revenue = np.zeros(detail)
-        self.segment_surplus = np.zeros(detail)
+        self.segment_surplus = np.zeros(detail)  # realised money surplus of purchases
+        # the market's consumer surplus per day and segment: realised (max_surplus) or the logit
+        # log-sum (expected maximum utility in money), see MarketModel.consumer_surplus
+        self.consumer_surplus = np.zeros((days, segments))
 
     @property
     def profit(self) -> np.ndarray:

@@ -661,6 +661,12 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     compared = fields.read(
         "strategies", lambda node: _strategies(node, base_dir), (focal.strategy or DEFAULT_STRATEGY,)
     )
+    observable = tuple(segment.name for segment in consumers.segments if segment.observable)
+    if "strategies" in fields:
+        _check_segments(fields.entries["strategies"].value, compared, observable)
+    for item, seller in zip(fields.entries["sellers"].value, sellers, strict=True):
+        if seller.strategy is not None and "strategy" in item.value:
+            _check_segments([item.value["strategy"]], [seller.strategy], observable)
     return Scenario(
         name=name,
         days=days,
@@ -906,6 +912,19 @@ def _strategy(node: _Node, base_dir: Path | None) -> StrategySpec:
     params = {key: _plain(child) for key, child in fields.entries.items() if key not in ("kind", "name")}
     _check_parameters(fields, _strategy_class(fields.entries["kind"], base_dir), params)
     return StrategySpec(kind, MappingProxyType(params), name or strategies.display_name(kind, params))
+
+
+def _check_segments(nodes: list[_Node], specs: Iterable[StrategySpec], observable: tuple[str, ...]) -> None:
+    """Segments a strategy names must be observable ones (`check_segments`)."""
+    for node, spec in zip(nodes, specs, strict=True):
+        try:
+            strategies.build(spec.builds, spec.params).check_segments(observable)
+        except strategies.ParameterError as error:
+            where = node
+            for key in error.param.split("."):  # the deepest node written in the file
+                if isinstance(where.value, dict) and key in where.value:
+                    where = where.value[key]
+            raise _Invalid(_key_path(node.path, error.param), where.line, str(error)) from None
 
 
 def _strategy_class(node: _Node, base_dir: Path | None) -> type[strategies.PricingStrategy]:

@@ -10,15 +10,18 @@ replication's scores the honest measure), `comparisons` (every pair) and `verdic
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from market_sim.ledger import Ledger
+
+if TYPE_CHECKING:
+    from market_sim.scenario import StrategySpec
 
 CONFIDENCE = 0.95
 NO_DIFFERENCE = "no clear difference"
@@ -37,6 +40,32 @@ class Score:
     unit: Literal["money", "count", "share", "price", "ratio", "index"]
     better: Literal["higher", "lower", ""]  # "" where neither direction is better in itself
     definition: str
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the score can take: its intervals are cut there."""
+        return BOUNDS.get(self.name, UNIT_BOUNDS[self.unit])
+
+
+# the range of each kind of score (money may be negative: profit, surplus, regret)
+UNIT_BOUNDS = {
+    "money": (-np.inf, np.inf),
+    "count": (0.0, np.inf),
+    "share": (0.0, 1.0),
+    "price": (0.0, np.inf),
+    "ratio": (0.0, np.inf),
+    "index": (0.0, 1.0),
+}
+BOUNDS = {
+    "revenue": (0.0, np.inf),
+    "cost_of_goods": (0.0, np.inf),
+    "holding_cost": (0.0, np.inf),
+    "order_cost": (0.0, np.inf),
+    "salvage": (0.0, np.inf),
+    "margin": (-np.inf, 1.0),  # profit / revenue: a loss can exceed the revenue
+    "price_ratio": (1.0, np.inf),
+    "profit_gain": (-np.inf, np.inf),  # Δ leaves [0, 1] below Nash or above the cartel
+}
 
 
 SCORES: tuple[Score, ...] = (
@@ -104,7 +133,8 @@ SCORES: tuple[Score, ...] = (
         "Inventory",
         "count",
         "lower",
-        "Days the seller ended with nothing left on the shelf.",
+        "Days the seller ended with nothing left on the shelf (sold out that day or earlier, before any "
+        "delivery); with unlimited stock always 0.",
     ),
     Score(
         "lost_sales",
@@ -112,8 +142,9 @@ SCORES: tuple[Score, ...] = (
         "Inventory",
         "count",
         "lower",
-        "Shoppers who chose the focal seller when it had run out (they then chose again among the "
-        "sellers still in stock, or bought nothing).",
+        "Unmet demand: shoppers who would have bought from the focal seller had it had stock (the "
+        "other sellers as they were), whether it was their first choice or the one they turned to "
+        "after their first choice had run out. They then bought elsewhere or nothing.",
     ),
     Score(
         "fill_rate",
@@ -142,7 +173,7 @@ SCORES: tuple[Score, ...] = (
     Score("orders_placed", "Orders placed", "Inventory", "count", "", "Replenishment orders placed."),
     Score(
         "price_gap",
-        "Price gap",
+        "Price gap (averages paid)",
         "Fairness",
         "price",
         "lower",
@@ -187,11 +218,13 @@ SCORES: tuple[Score, ...] = (
     ),
     Score(
         "price_ratio",
-        "Highest / lowest segment price",
+        "Highest / lowest segment price (largest daily ratio)",
         "Fairness",
         "ratio",
         "lower",
-        "Highest / lowest average price paid across segments that bought; 1 with one such segment.",
+        "The largest, over the days, of that day's highest ÷ lowest price offered across segments "
+        "(each segment's own price or the base price, before coupons): what a `max_segment_ratio` "
+        "guardrail or `max_ratio` caps. 1 when every segment is offered the same price.",
     ),
     Score(
         "share_above_usual",
@@ -199,8 +232,8 @@ SCORES: tuple[Score, ...] = (
         "Fairness",
         "share",
         "lower",
-        "Share of units sold at a price above the seller's usual price (the median of its posted "
-        "prices over the run).",
+        "Share of units sold at a price above the usual price of the buyer's segment (the median, "
+        "over the run, of the price that segment was offered): surges, not segment prices.",
     ),
     Score(
         "guardrail_hits",
@@ -216,9 +249,12 @@ SCORES: tuple[Score, ...] = (
         "Consumers",
         "money",
         "higher",
-        "Over every purchase in the market (all sellers): the buyer's money value of the offer (wtp × "
-        "event multiplier + quality + loyalty − price) minus the outside utility; taste shocks are not "
-        "money and are left out. Per segment in the segment table.",
+        "Of every shopper in the market (whichever seller they bought from, or none), in money. Logit "
+        "markets: the standard logit surplus, each shopping visit's expected best utility over the "
+        "offers of sellers with stock at opening and the outside option, ln(1 + Σⱼ exp(β (uⱼ − u₀))) / β "
+        "(β the shopper's price sensitivity, uⱼ = wtp × event multiplier + quality + loyalty − price, "
+        "u₀ the outside utility); never negative. Max-surplus markets: the realised surplus of every "
+        "purchase, uⱼ − u₀ of the offer bought.",
     ),
     Score(
         "price_volatility",
@@ -226,10 +262,17 @@ SCORES: tuple[Score, ...] = (
         "Behaviour",
         "price",
         "",
-        "Mean absolute change of the posted price from one day to the next.",
+        "Mean absolute change from one day to the next of the prices on offer: the price each segment "
+        "was offered (its own, or the base price), averaged over segments. A base price that no shopper "
+        "is offered does not count.",
     ),
     Score(
-        "price_changes", "Price changes", "Behaviour", "count", "", "Days on which the posted price changed."
+        "price_changes",
+        "Price changes",
+        "Behaviour",
+        "count",
+        "",
+        "Days on which a price on offer (to any segment) changed.",
     ),
     Score(
         "regret",
@@ -268,8 +311,8 @@ def run_scores(
         **_profit_scores(ledger, seller, days),
         **_inventory_scores(ledger, seller, days),
         **_fairness_scores(ledger, seller, days, valuations),
-        "consumer_surplus": float(ledger.segment_surplus[:days].sum()),
-        **_behaviour_scores(ledger.price[:days, seller]),
+        "consumer_surplus": float(ledger.consumer_surplus[:days].sum()),
+        **_behaviour_scores(ledger.offered[:days, seller]),
     }
 
 
@@ -320,25 +363,37 @@ def _fairness_scores(
     bought, visited = units > 0, views > 0
     prices = revenue[bought] / units[bought]
     paid = paid_prices(ledger, seller)
-    usual = float(np.median(ledger.price[:days, seller])) if days else np.nan
     return {
         "price_gap": spread(prices),
         "demand_gap": spread(units[visited] / views[visited]),
         "surplus_gap": spread(surplus[visited] / views[visited]),
         "no_purchase_gap": _no_purchase_gap(valuations, revenue, units),
         "price_gini": gini(paid),
-        "price_ratio": _price_ratio(prices),
-        "share_above_usual": share_above(paid, usual),
+        "price_ratio": _largest_daily_ratio(ledger.offered[:days, seller]),
+        "share_above_usual": _share_above_usual(ledger, seller, days),
         "guardrail_hits": float(ledger.guardrail_hits[:days, seller].sum()),
     }
 
 
-def _behaviour_scores(prices: np.ndarray) -> dict[str, float]:
-    steps = np.abs(np.diff(prices))
+def _behaviour_scores(offered: np.ndarray) -> dict[str, float]:
+    """From the prices offered, day × segment."""
+    steps = np.abs(np.diff(offered, axis=0))
     return {
-        "price_volatility": float(steps.mean()) if len(steps) else 0.0,
-        "price_changes": float(np.count_nonzero(steps)),
+        "price_volatility": float(steps.mean()) if steps.size else 0.0,
+        "price_changes": float(np.count_nonzero(steps.any(axis=1))),
     }
+
+
+def _share_above_usual(ledger: Ledger, seller: int, days: int) -> float:
+    """Share of units sold above the usual (median offered) price of the buyer's segment."""
+    units = ledger.segment_units[:days, seller]  # day × segment × new/returning
+    if not days or not units.sum():
+        return np.nan
+    usual = np.broadcast_to(np.median(ledger.offered[:days, seller], axis=0)[None, :, None], units.shape)
+    sold = units > 0
+    paid = ledger.segment_revenue[:days, seller][sold] / units[sold]
+    above = paid > usual[sold] + TOLERANCE * np.maximum(1.0, np.abs(usual[sold]))
+    return float(units[sold][above].sum() / units[sold].sum())
 
 
 def paid_prices(ledger: Ledger, seller: int) -> tuple[np.ndarray, np.ndarray]:
@@ -370,15 +425,6 @@ def spread(values: np.ndarray) -> float:
     return float(values.max() - values.min()) if len(values) > 1 else 0.0
 
 
-def share_above(weighted: tuple[np.ndarray, np.ndarray], usual: float) -> float:
-    """Share of the weight on values above `usual` (by more than rounding)."""
-    values, weights = weighted
-    if not weights.sum():
-        return np.nan
-    above = values > usual + TOLERANCE * max(1.0, abs(usual))
-    return float(weights[above].sum() / weights.sum())
-
-
 def no_purchase_valuation(valuations: np.ndarray, price: float) -> float:
     """E[V | V < price] over the given valuations (Cohen et al.'s N); NaN if none is below."""
     below = valuations[valuations < price]
@@ -398,10 +444,14 @@ def _no_purchase_gap(
     return spread(np.array([level for level in levels if not np.isnan(level)]))
 
 
-def _price_ratio(prices: np.ndarray) -> float:
-    if len(prices) < 2:
-        return 1.0
-    return float(prices.max() / prices.min()) if prices.min() > 0 else np.nan
+def _largest_daily_ratio(offered: np.ndarray) -> float:
+    """Max over days of the highest ÷ lowest price offered that day (day × segment)."""
+    if not offered.size:
+        return np.nan
+    high, low = offered.max(axis=1), offered.min(axis=1)
+    if (low <= 0).any():
+        return np.nan if (high > 0).any() else 1.0
+    return float((high / low).max())
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -428,25 +478,48 @@ def add_benchmarks(
     return scores
 
 
+def benchmarks(specs: Sequence[StrategySpec]) -> frozenset[str]:
+    """The names of the strategies that use hidden truth (the oracles): benchmarks that no seller
+    could run, ranked apart and never the winner or the default baseline."""
+    from strategies import resolve  # the strategy classes say whether they see hidden truth
+
+    return frozenset(
+        spec.name for spec in specs if (spec.python_class or resolve(spec.kind)).uses_hidden_truth
+    )
+
+
+def default_baseline(names: Sequence[str], benchmark: Collection[str] = ()) -> str:
+    """The first strategy a seller could run (the first of all when every one is a benchmark)."""
+    return next((name for name in names if name not in benchmark), names[0] if names else "")
+
+
 def summarise(
-    scores: pd.DataFrame, baseline: str | None = None, confidence: float = CONFIDENCE
+    scores: pd.DataFrame,
+    baseline: str | None = None,
+    confidence: float = CONFIDENCE,
+    benchmark: Collection[str] = (),
 ) -> pd.DataFrame:
     """Mean, standard deviation and t confidence interval of every score, per strategy, and the
-    paired profit difference against `baseline` (default: the first strategy).
+    paired profit difference against `baseline` (default: the first strategy that is not a
+    `benchmark`).
 
     `scores` has one row per (strategy, replication); the result one row per strategy, in the
-    order strategies first appear.
+    order strategies first appear, with `benchmark` true for the strategies named in `benchmark`.
     """
     if scores.empty:
         return pd.DataFrame()
     names = list(dict.fromkeys(scores["strategy"]))
-    baseline = baseline if baseline in names else names[0]
+    baseline = baseline if baseline in names else default_baseline(names, benchmark)
     rows = []
     for strategy, group in scores.groupby("strategy", sort=False):
-        row: dict[str, object] = {"strategy": strategy, "replications": len(group)}
+        row: dict[str, object] = {
+            "strategy": strategy,
+            "benchmark": strategy in benchmark,
+            "replications": len(group),
+        }
         for score in SCORES:
             column = group[score.name] if score.name in group else pd.Series(dtype=float)
-            row.update(_describe(column.dropna().to_numpy(), score.name, confidence))
+            row.update(_describe(column.dropna().to_numpy(), score, confidence))
         comparison = paired(scores, strategy, baseline, "profit", confidence)
         row.update(
             {
@@ -487,11 +560,13 @@ SEGMENT_SCORES: tuple[Score, ...] = (
     ),
     Score(
         "consumer_surplus",
-        "Consumer surplus",
+        "Realised surplus",
         "Segments",
         "money",
         "",
-        "The segment's consumer surplus from purchases at every seller.",
+        "The money surplus the segment's purchases at every seller realised (value − price − outside "
+        "utility, taste shocks left out). The ranking's consumer surplus is this in max-surplus markets; "
+        "in logit markets it is the log-sum, which also counts the taste shocks.",
     ),
     Score(
         "surplus_per_visit",
@@ -533,25 +608,33 @@ def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> p
     for (strategy, segment), group in table.groupby(["strategy", "segment"], sort=False):
         row: dict[str, object] = {"strategy": strategy, "segment": segment, "replications": len(group)}
         for score in SEGMENT_SCORES:
-            row.update(_describe(group[score.name].dropna().to_numpy(), score.name, confidence))
+            row.update(_describe(group[score.name].dropna().to_numpy(), score, confidence))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _describe(values: np.ndarray, score: str, confidence: float) -> dict[str, float]:
-    mean, sd, low, high = interval(values, confidence)
-    return {f"{score}_mean": mean, f"{score}_sd": sd, f"{score}_ci_low": low, f"{score}_ci_high": high}
+def _describe(values: np.ndarray, score: Score, confidence: float) -> dict[str, float]:
+    mean, sd, low, high = interval(values, confidence, score.bounds)
+    name = score.name
+    return {f"{name}_mean": mean, f"{name}_sd": sd, f"{name}_ci_low": low, f"{name}_ci_high": high}
 
 
-def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
-    """Mean, standard deviation and the t confidence interval of the mean (NaN where undefined)."""
+def interval(
+    values: np.ndarray,
+    confidence: float = CONFIDENCE,
+    bounds: tuple[float, float] = (-np.inf, np.inf),
+) -> tuple[float, float, float, float]:
+    """Mean, standard deviation and the t confidence interval of the mean (NaN where undefined),
+    cut at `bounds`, the values the score can take: the true mean lies within them, so the cut
+    interval covers it exactly as often, and never shows a share above 100% or a negative count."""
     n = len(values)
     mean = float(values.mean()) if n else np.nan
     if n < 2:
         return mean, np.nan, np.nan, np.nan
     sd = float(values.std(ddof=1))
     half = _t_quantile(confidence, n - 1) * sd / np.sqrt(n)
-    return mean, sd, mean - half, mean + half
+    low, high = bounds
+    return mean, sd, float(np.clip(mean - half, low, high)), float(np.clip(mean + half, low, high))
 
 
 @functools.cache
@@ -667,30 +750,41 @@ def readable(value: float) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Who did best on a score, and whether the others are clearly behind."""
+    """Who did best on a score among the strategies a seller could run, and whether the others
+    are clearly behind; the benchmarks (oracles) are ranked apart."""
 
     leader: str | None
     tied: tuple[str, ...]  # strategies not clearly behind the leader (paired interval includes 0)
     behind: tuple[Comparison, ...]  # the leader against each other strategy
     text: str
+    benchmarks: tuple[Comparison, ...] = ()  # each benchmark against the leader
 
 
-def verdict(scores: pd.DataFrame, score: str = "profit", confidence: float = CONFIDENCE) -> Verdict:
-    """The strategy with the best mean `score`, declared the winner only if its paired interval
-    against every other strategy excludes zero."""
+def verdict(
+    scores: pd.DataFrame,
+    score: str = "profit",
+    confidence: float = CONFIDENCE,
+    benchmark: Collection[str] = (),
+) -> Verdict:
+    """The runnable strategy (not a `benchmark`) with the best mean `score`, declared the winner
+    only if its paired interval against every other runnable strategy excludes zero; the text
+    then says how each benchmark compares with it."""
     means = scores.groupby("strategy", sort=False)[score].mean().dropna() if len(scores) else pd.Series()
+    oracles = [name for name in means.index if name in benchmark]
+    means = means.drop(oracles)
     if means.empty:
-        return Verdict(None, (), (), "No strategy finished.")
+        text = "No strategy finished." if not oracles else "Only benchmarks that use hidden truth finished."
+        return Verdict(None, (), (), text)
     better = SCORE[score].better or "higher"
     leader = str(means.idxmin() if better == "lower" else means.idxmax())
-    if len(means) == 1:
-        return Verdict(leader, (), (), f"Only one strategy was compared: {leader}.")
+    label = SCORE[score].label.lower()
     against = tuple(
         paired(scores, leader, other, score, confidence) for other in means.index if other != leader
     )
     tied = tuple(c.versus for c in against if c.verdict != "better")
-    label = SCORE[score].label.lower()
-    if not tied:
+    if len(means) == 1:
+        text = f"Only one strategy a seller could run was compared: {leader}."
+    elif not tied:
         closest = min(against, key=lambda c: abs(c.mean))
         text = (
             f"Winner on {label}: {leader}. Its paired {confidence:.0%} interval excludes zero against "
@@ -702,4 +796,16 @@ def verdict(scores: pd.DataFrame, score: str = "profit", confidence: float = CON
             f"No clear winner on {label}: {leader} has the best mean, but there is no clear difference "
             f"from {', '.join(tied)} (paired {confidence:.0%} interval includes zero)."
         )
-    return Verdict(leader, tied, against, text)
+    measured = tuple(paired(scores, name, leader, score, confidence) for name in oracles)
+    for comparison in measured:
+        text += (
+            f" Benchmark {comparison.strategy} (uses hidden truth, ranked apart): "
+            f"{_signed(comparison.mean)} [{readable(comparison.ci_low)}, {readable(comparison.ci_high)}] "
+            f"against {leader}."
+        )
+    return Verdict(leader, tied, against, text, measured)
+
+
+def _signed(value: float) -> str:
+    text = readable(value)
+    return f"+{text}" if value > 0 else text

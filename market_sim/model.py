@@ -11,7 +11,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from market_sim.agents import Consumer, Offer, Seller
+from market_sim.agents import Consumer, Offer, Seller, offered_prices
 from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
@@ -294,6 +294,7 @@ class MarketModel(mesa.Model):
         shown = np.broadcast_to(prices, (len(self.sellers), len(shoppers)))
         choice = np.full(len(shoppers), NONE)
         lost_sale = np.full(len(shoppers), NONE)
+        unmet = np.zeros(len(self.sellers), dtype=np.int64)
         for k in arrivals.order():
             offers = [
                 Offer(
@@ -310,13 +311,37 @@ class MarketModel(mesa.Model):
                 stock[decision.bought] -= 1
             if decision.lost_sale is not None:
                 lost_sale[k] = decision.lost_sale
-        return Allocation(choice, lost_sale)
+            unmet[list(decision.unmet)] += 1
+        return Allocation(choice, lost_sale, unmet)
+
+    def consumer_surplus(self, day: int, trading: Trading, segments: int) -> np.ndarray:
+        """The day's consumer surplus per segment. Max surplus: the money surplus of every
+        purchase (value − price − outside utility). Logit: the standard expected surplus of every
+        shopper, ln(1 + Σ exp(β (u_j − u₀))) / β over the offers of sellers with stock at the day's
+        opening (taste shocks included, so never negative; shoppers arriving after a sell-out
+        are credited with that seller's offer)."""
+        if self.spec.market.choice != "logit":
+            return self.ledger.segment_surplus[day].sum(axis=(0, 2))
+        from scipy import special  # logsumexp: the log-sum without overflow
+
+        beta = self.population.price_sensitivity[trading.shoppers]
+        gain = trading.utility - self.spec.market.outside_utility  # sellers × shoppers, in money
+        open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
+        sensitive = beta > 0
+        scaled = np.vstack([np.zeros((1, len(beta))), gain[open_] * beta])[:, sensitive]
+        # a shopper with no price sensitivity has no money scale for its taste shocks: its
+        # realised surplus instead
+        buyers = np.flatnonzero(trading.allocation.choice != NONE)
+        surplus = np.zeros(len(beta))
+        surplus[buyers] = gain[trading.allocation.choice[buyers], buyers]
+        surplus[sensitive] = special.logsumexp(scaled, axis=0) / beta[sensitive]
+        return np.bincount(trading.segment, weights=surplus, minlength=segments)
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
         """Book the day: sales and costs per seller, detail per segment, then strategies learn."""
         population, ledger = self.population, self.ledger
         sellers, segments = len(self.sellers), len(population.segment_names)
-        choice, lost_sale = trading.allocation.choice, trading.allocation.lost_sale
+        choice = trading.allocation.choice
         buyers = np.flatnonzero(choice != NONE)
         seller_of = choice[buyers]
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
@@ -340,9 +365,10 @@ class MarketModel(mesa.Model):
             bought_cell, weights=surplus, minlength=cell_units.size
         )
 
+        ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
         units = cell_units.sum(axis=(1, 2))
         revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
-        lost = np.bincount(lost_sale[lost_sale != NONE], minlength=sellers)
+        lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = len(trading.shoppers)
         books = [seller.settle(day, int(units[seller.index]), last_day) for seller in self.sellers]
@@ -350,6 +376,8 @@ class MarketModel(mesa.Model):
         for name in BOOKS:
             getattr(ledger, name)[day] = [kept[name] for kept in books]
         ledger.price[day] = [seller.decision.base for seller in self.sellers]
+        names = population.segment_names
+        ledger.offered[day] = [offered_prices(seller.decision, names) for seller in self.sellers]
         ledger.reason[day] = [seller.decision.reason for seller in self.sellers]
         ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in self.sellers]
         ledger.inventory[day] = [seller.on_hand for seller in self.sellers]

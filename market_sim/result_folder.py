@@ -113,6 +113,8 @@ def comparison_manifest(
     partial: bool,
 ) -> dict:
     """manifest.json of a comparison: what ran, from which file, with which seeds and versions."""
+    from market_sim import metrics  # pandas and scipy: only when writing results
+
     return {
         "scenario": scenario.name,
         "partial": partial,
@@ -123,13 +125,18 @@ def comparison_manifest(
         "replications": scenario.replications,
         "days": scenario.days,
         "strategies": [spec.name for spec in scenario.strategies],
-        "baseline": baseline or scenario.strategies[0].name,
+        "baseline": baseline
+        or metrics.default_baseline(
+            [spec.name for spec in scenario.strategies], metrics.benchmarks(scenario.strategies)
+        ),
         "random_streams": "PCG64 per (seed, replication, purpose), jumped per day (market_sim.streams)",
         "versions": versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "run_seconds": {f"{run.strategy}#{run.replication}": round(run.seconds, 4) for run in runs},
         "failures": [failure_text(run) for run in runs if run.failure],
+        # where each failing run raised: file, line and the strategy's own code, to debug it
+        "tracebacks": {f"{run.strategy}#{run.replication}": run.traceback for run in runs if run.traceback},
     }
 
 
@@ -172,6 +179,7 @@ def save_run(path: Path, run: Run) -> None:
         replication=np.array(run.replication),
         seconds=np.array(run.seconds),
         failure=np.array(run.failure or ""),
+        traceback=np.array(run.traceback),
         **arrays,
     )
     partial.replace(path)
@@ -195,4 +203,5 @@ def load_run(path: Path) -> Run:
             ledger=ledger,
             seconds=float(data["seconds"]),
             failure=str(data["failure"]) or None,
+            traceback=str(data["traceback"]) if "traceback" in data.files else "",
         )

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class Run:
     ledger: Ledger
     seconds: float
     failure: str | None = None
+    traceback: str = ""  # where a failing strategy raised (file and line), for its author
 
 
 class TimeLimitExceeded(BaseException):
@@ -78,6 +80,7 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
     started = time.perf_counter()
     model = None
     failure = None
+    where = ""
     try:
         with _deadline(time_limit):
             model = MarketModel(scenario, spec, job.replication)
@@ -87,6 +90,7 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
                     raise TimeLimitExceeded  # between days, where no timer can interrupt (threads)
     except StrategyFailure as error:
         failure = str(error)
+        where = traceback.format_exc()
     except TimeLimitExceeded:
         day = model.ledger.days_recorded if model else 0  # the first day not finished
         failure = f"stopped on day {day}: the run took longer than its time limit of {time_limit:g} s"
@@ -95,7 +99,7 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
         if model
         else Ledger(scenario.days, len(scenario.sellers), len(scenario.consumers.segments))
     )
-    return Run(spec.name, job.replication, ledger, time.perf_counter() - started, failure)
+    return Run(spec.name, job.replication, ledger, time.perf_counter() - started, failure, where)
 
 
 @contextlib.contextmanager

@@ -173,6 +173,23 @@ class Scenario:
             e.traffic for e in self.events_on(day)
         )
 
+    def capped_visits(self) -> list[str]:
+        """A warning per segment whose visit probability, visit_rate × weekday × event traffic,
+        passes 1 on some day: the engine caps it at 1 (every consumer of the segment shops)."""
+        warnings = []
+        for g, segment in enumerate(self.consumers.segments):
+            chance = [segment.visit_rate * self.traffic(day) for day in range(self.days)]
+            day = max(range(self.days), key=chance.__getitem__)
+            if chance[day] > 1:
+                events = ", ".join(e.name for e in self.events_on(day))
+                warnings.append(
+                    f"consumers.segments[{g}].visit_rate: {segment.visit_rate:g} × traffic "
+                    f"{self.traffic(day):g} on day {day}{f' ({events})' if events else ''} = "
+                    f"{chance[day]:g}, capped at 1: every consumer of {segment.name!r} shops that day, "
+                    "and more traffic adds no shoppers"
+                )
+        return warnings
+
     def wtp_multiplier(self, day: int) -> float:
         """Multiplier of every consumer's willingness to pay on `day` (events)."""
         return math.prod(e.wtp for e in self.events_on(day))

@@ -297,7 +297,9 @@ def summary_table(sweep: Sweep, results: pd.DataFrame) -> pd.DataFrame:
     index = index_table(sweep.design)
     frames = []
     for point, group in finished.groupby("point", sort=True):
-        summary = metrics.summarise(group.drop(columns=[*sweep.design.parameters, "point", "failure"]))
+        runs = group.drop(columns=[*sweep.design.parameters, "point", "failure"])
+        benchmarks = metrics.benchmarks(sweep.scenarios[point].strategies)  # oracles: never the baseline
+        summary = metrics.summarise(runs, benchmark=benchmarks)
         frames.append(pd.concat([index.iloc[[point] * len(summary)].reset_index(drop=True), summary], axis=1))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -227,6 +227,11 @@ class PricingStrategy:
         if cls.uses_hidden_truth and not cls.kind.startswith("oracle_"):
             raise TypeError(f"{cls.__name__} uses hidden truth, so its kind must start with 'oracle_'")
 
+    def check_segments(self, observable: tuple[str, ...]) -> None:
+        """Check parameters that name consumer segments against the scenario's `observable` ones
+        (raise ParameterError, e.g. via `require`): the loader calls it, so a mistake is a
+        scenario error and not a failure mid-run."""
+
     @classmethod
     def parameters(cls) -> dict[str, Any]:
         """Declared parameters (by their scenario-file names) and their types, in order."""

@@ -19,8 +19,9 @@ class SegmentPricing(LearningStrategy):
     prices: given prices of observable segments, e.g. {members: 55}; every observable segment
         not named here gets a learned price, from its own sales, the way demand_response learns.
     base_price: given price for everyone else (segments the seller cannot observe); None:
-        learned likewise. When every shopper is in an observable segment nobody pays the base
-        price; it is then the shoppers' average of the segment prices, for the daily output.
+        learned likewise. When every shopper is in an observable segment nobody is offered the
+        base price: the seller's posted price is then its lowest segment price (the engine's
+        rule), and only the segment prices count for the guardrails and the scores.
     coupon_new, coupon_returning: money off for shoppers who have never bought from this seller,
         or who have. The engine knows only these two statuses (there is no "lapsed" customer);
         coupons are given, not learned, and prices are learned as listed, before coupons.
@@ -60,6 +61,15 @@ class SegmentPricing(LearningStrategy):
             f"must be at least 1, got {self.max_ratio}",
         )
 
+    def check_segments(self, observable: tuple[str, ...]) -> None:
+        for name in self.prices or {}:
+            require(
+                name in observable,
+                f"prices.{name}",
+                f"{name!r} is not an observable segment, so the seller cannot price it apart "
+                f"(observable: {', '.join(observable) or 'none'}; set `observable: true` on the segment)",
+            )
+
     def reset(self, info: MarketInfo) -> None:
         super().reset(info)
         unknown = sorted(set(self.prices or {}) - set(info.segments))
@@ -92,10 +102,7 @@ class SegmentPricing(LearningStrategy):
         prices, notes = self._plan(obs, learned, rivals, data, keep, {**self.given, **warming})
         notes += [f"{g}: {untaught[g][1]}" for g in warming]
         prices = {**self.given, **prices, **warming}
-        base = prices.pop(OTHERS, self.start)
-        if nobody_else and prices:  # nobody pays the base price: show the shoppers' average
-            shoppers = np.array([data[g][1].sum() for g in prices], dtype=float)
-            base = float(np.average(list(prices.values()), weights=shoppers)) if shoppers.any() else base
+        base = prices.pop(OTHERS, self.start)  # offered to nobody when every segment has a price
         return Prices(
             base,
             segments=prices,

@@ -233,7 +233,7 @@ def test_every_broken_file_exits_2_naming_the_field(tmp_path, capsys, case):
     assert expected in err
     assert "Traceback" not in err
     assert not out.exists()
-    assert elapsed < 2, f"took {elapsed:.2f} s"  # a guard against pathological inputs, not a benchmark
+    assert elapsed < 30, f"took {elapsed:.2f} s"  # a hang guard (an unbudgeted bomb takes hours), not a benchmark
 
 
 def test_the_valid_base_file_runs(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market_sim import metrics
@@ -22,6 +22,8 @@ def segment_ledger(cells: list[tuple[float, float, float, float]], days: int = 1
         ledger.segment_units[0, 0, g, 0] = units
         ledger.segment_revenue[0, 0, g, 0] = units * price
         ledger.segment_surplus[0, 0, g, 0] = surplus
+        ledger.offered[:, 0, g] = price
+        ledger.consumer_surplus[0, g] = surplus  # a max-surplus market: the realised surplus
     ledger.units[0, 0] = sum(units for _, units, _, _ in cells)
     ledger.revenue[0, 0] = sum(units * price for _, units, price, _ in cells)
     ledger.shoppers[0] = sum(views for views, _, _, _ in cells)
@@ -71,8 +73,9 @@ def test_discrimination_scores_reproduce_theory_section_5():
     assert split["demand_gap"] == pytest.approx(50 / 110 - 40 / 100)
     assert single["demand_gap"] == pytest.approx(70 / 110 - 20 / 100)
     assert single["surplus_gap"] > split["surplus_gap"]
-    # regulars paid 60 against a posted price of 40: 50 of 90 units above the usual price
-    assert split["share_above_usual"] == pytest.approx(50 / 90)
+    # every segment paid its own usual price: segment prices are not surges (issue 10, item 4;
+    # this assertion said 50 / 90 when the usual price was the median posted base price)
+    assert split["share_above_usual"] == 0
     assert single["share_above_usual"] == 0
     assert np.isnan(split["no_purchase_gap"])  # no valuations given
 
@@ -80,6 +83,7 @@ def test_discrimination_scores_reproduce_theory_section_5():
 def test_inventory_and_behaviour_scores_on_a_constructed_run():
     ledger = Ledger(4, 2, 1)
     ledger.price[:, 0] = [10, 10, 12, 9]
+    ledger.offered[:, 0, 0] = ledger.price[:, 0]
     ledger.units[:, 0] = [5, 5, 2, 0]
     ledger.units[:, 1] = [5, 0, 0, 8]
     ledger.revenue[:, 0] = ledger.units[:, 0] * ledger.price[:, 0]
@@ -263,3 +267,69 @@ def test_numbers_read_well_and_never_in_exponent_form(value, text):
     assert metrics.readable(value) == text
     assert metrics.readable(12_345_678.9) == "12,345,679"
     assert metrics.readable(np.nan) == "–"
+
+
+# --- intervals within each score's range (issue 10, item 5) -----------------------------------
+
+
+def test_intervals_stay_within_what_each_score_can_take():
+    """A fill rate near 100%, lost sales and leftovers near 0: the t interval alone would say
+    99.7% [99.2%, 100.1%] or lost sales [−0.22, 1.22]."""
+    replications = 8
+    scores = pd.DataFrame(
+        {
+            "strategy": "s",
+            "replication": range(replications),
+            "fill_rate": [1, 1, 1, 1, 1, 1, 1, 0.976],
+            "lost_sales": [0, 0, 0, 0, 0, 0, 0, 1],
+            "leftover_units": [0, 0, 0, 0, 0, 0, 0, 40],
+            "price_ratio": [1, 1, 1, 1, 1, 1, 1, 1.3],
+            "profit": [-5, 0, 5, -5, 0, 5, -5, 0],
+        }
+    )
+    row = metrics.summarise(scores).iloc[0]
+    assert row["fill_rate_ci_high"] == 1 and row["fill_rate_ci_low"] == pytest.approx(
+        0.997 - 2.364624 * 0.0084853 / np.sqrt(8), abs=1e-6
+    )
+    assert row["lost_sales_ci_low"] == 0 and row["leftover_units_ci_low"] == 0
+    assert row["lost_sales_ci_high"] == pytest.approx(
+        0.125 + 2.364624 * np.sqrt(0.125) / np.sqrt(8), abs=1e-5
+    )
+    assert row["price_ratio_ci_low"] == 1
+    assert row["profit_ci_low"] < -3  # money can be negative: not cut
+    # the segment table is cut too: a purchase rate is a share
+    segments = pd.DataFrame(
+        {
+            "strategy": "s",
+            "segment": "a",
+            "replication": range(4),
+            **{s.name: [0.0, 0.0, 0.0, 0.1] for s in metrics.SEGMENT_SCORES},
+        }
+    )
+    assert metrics.summarise_segments(segments).iloc[0]["purchase_rate_ci_low"] == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=2, max_size=30))
+def test_every_summarised_interval_lies_in_the_score_range(values):
+    scores = pd.DataFrame({"strategy": "s", "replication": range(len(values))})
+    for score in metrics.SCORES:
+        low, high = score.bounds
+        scores[score.name] = np.clip(values, low, high)
+    row = metrics.summarise(scores).iloc[0]
+    for score in metrics.SCORES:
+        low, high = score.bounds
+        assert low <= row[f"{score.name}_ci_low"] <= row[f"{score.name}_ci_high"] <= high, score.name
+
+
+def test_the_segment_price_ratio_is_the_largest_daily_ratio_not_a_ratio_of_averages():
+    """Two days within a 1.25 cap whose run averages are 1.3 apart would read 1.3 as a ratio of
+    averages (issue 10, item 7)."""
+    ledger = Ledger(2, 1, 2)
+    ledger.offered[:, 0] = [[50, 40], [25, 20]]  # each day 1.25 apart
+    ledger.segment_units[:, 0, :, 0] = [[10, 0], [0, 10]]  # the dear segment buys on the dear day
+    ledger.segment_revenue[:, 0, :, 0] = ledger.segment_units[:, 0, :, 0] * ledger.offered[:, 0]
+    ledger.days_recorded = 2
+    scores = metrics.run_scores(ledger, 0)
+    assert scores["price_ratio"] == pytest.approx(1.25)
+    assert scores["price_gap"] == pytest.approx(50 - 20)  # averages paid: labelled as such

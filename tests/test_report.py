@@ -271,6 +271,7 @@ window.addEventListener("load", () => {
     problems, images: images.length,
     decoded: images.filter(i => i.complete && i.naturalWidth > 0).length,
     width: document.documentElement.scrollWidth,
+    overflowing: Array.from(document.querySelectorAll(".scroll")).filter(d => d.scrollWidth > d.clientWidth + 1).length,
   });
   document.body.appendChild(out);
 });
@@ -282,13 +283,22 @@ def chromium() -> str | None:
 
 
 def test_report_loads_in_headless_chromium_without_errors(market_run, tmp_path):
+    check = browser_check(page(market_run), tmp_path)
+    assert check["problems"] == []
+    assert check["images"] >= 6 and check["decoded"] == check["images"]
+    assert check["width"] <= 1280
+    assert check["overflowing"] == 0  # wide tables wrap to fit 1,280 px, not scroll
+
+
+def browser_check(html: str, tmp_path: Path) -> dict:
+    """Load a report in headless Chromium at 1,280 px; what CHECK measured."""
     browser = chromium()
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is required in CI (.ci/run installs it)")
         pytest.skip("chromium is not installed")
     checked = tmp_path / "checked.html"
-    checked.write_text(page(market_run).replace("<head>", "<head>" + CHECK, 1), encoding="utf-8")
+    checked.write_text(html.replace("<head>", "<head>" + CHECK, 1), encoding="utf-8")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     flags += [
         "--disable-component-update",
@@ -300,10 +310,7 @@ def test_report_loads_in_headless_chromium_without_errors(market_run, tmp_path):
     dom = subprocess.run([browser, *flags], capture_output=True, text=True, timeout=120).stdout
     found = re.search(r'<pre id="check">(.*?)</pre>', dom, re.DOTALL)
     assert found, dom[-2000:]
-    check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    assert check["problems"] == []
-    assert check["images"] >= 6 and check["decoded"] == check["images"]
-    assert check["width"] <= 1280  # wide tables scroll inside the page, not the page itself
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 
 def test_lesson_files_run_end_to_end_quickly(tmp_path):
@@ -323,3 +330,91 @@ def test_lesson_files_run_end_to_end_quickly(tmp_path):
 
 def lesson_path(stem: str) -> Path:
     return next(p for p in LESSONS if p.stem.startswith(stem))
+
+
+# --- benchmarks are not contestants (issue 10, item 1) -----------------------------------------
+
+ORACLE_FIRST = TWINS.replace(
+    "strategies:\n", "strategies:\n  - {kind: oracle_best_fixed, grid: 5, name: oracle}\n"
+).replace("replications: 8", "replications: 4")
+
+
+def test_an_oracle_is_a_benchmark_never_the_winner_or_default_baseline(tmp_path, capsys):
+    out = tmp_path / "out"
+    source = tmp_path / "s.yaml"
+    source.write_text(ORACLE_FIRST)
+    assert main(["run", str(source), "--out", str(out), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    summary = read_table(out / "summary.csv").set_index("strategy")
+    # the oracle earns the most, yet the baseline is the first strategy a seller could run
+    assert summary["profit_mean"].idxmax() == "oracle"
+    assert set(summary["baseline"]) == {"fixed(price=25)"}
+    assert json.loads((out / "manifest.json").read_text())["baseline"] == "fixed(price=25)"
+    assert summary["benchmark"].to_dict() == {
+        "oracle": True,
+        "fixed(price=25)": False,
+        "fixed(price=35)": False,
+    }
+    html = page(out)
+    assert "oracle has the best mean" not in html and "Winner on profit: oracle" not in html
+    assert "Benchmark oracle (uses hidden truth, ranked apart)" in html
+    assert "Benchmarks: they use hidden truth" in html
+    # ranked apart: the runnable strategies take places 1 and 2, the oracle none
+    assert re.search(r"<tr><td>–</td><td class='text name'>oracle", html)
+    table = printed.splitlines()[2:5]  # title, header, three strategies
+    assert [line.split()[0] for line in table] == ["1", "2", "benchmark"]
+    assert table[2].split()[1] == "oracle"
+
+
+# --- a failing plug-in can be debugged from the output (issue 10, item 10) ----------------------
+
+OOPS = """from strategies import PricingStrategy
+
+
+class Oops(PricingStrategy):
+    def price(self, obs):
+        table = {}
+        return table["oops"] if obs.day == 1 else 20
+"""
+
+
+def test_a_failing_plugin_leaves_its_traceback_in_the_manifest_and_the_report(tmp_path, monkeypatch):
+    (tmp_path / "oops_plugin.py").write_text(OOPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = TWINS.replace("  - {kind: fixed, price: 35}", "  - {kind: 'oops_plugin:Oops'}").replace(
+        "replications: 8", "replications: 2"
+    )
+    source = tmp_path / "s.yaml"
+    source.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(source), "--out", str(out), "--quiet", "--workers", "1"]) == 1
+    tracebacks = json.loads((out / "manifest.json").read_text())["tracebacks"]
+    assert sorted(tracebacks) == ["oops_plugin:Oops()#0", "oops_plugin:Oops()#1"]
+    plugin = str(tmp_path / "oops_plugin.py")
+    for text in tracebacks.values():
+        assert f'File "{plugin}", line 7, in price' in text and "KeyError: 'oops'" in text
+    html = page(out)
+    assert escape(f'File "{plugin}", line 7, in price') in html
+    assert "Traceback of oops_plugin:Oops(), replication 0 (and 1 more run alike)" in html  # told once
+
+
+# --- figures (issue 10, item 13) -------------------------------------------------------------
+
+
+def test_figures_shade_events_compare_with_the_baseline_and_name_rivals_once(market_run):
+    from market_sim.report.plots import rival_label
+
+    html = page(market_run)
+    assert "<h2 id='difference'>Against the baseline</h2><figure><img" in html
+    assert "Shaded: event days." in html  # the market has a promo event
+    assert (rival_label("rival"), rival_label("rival_2"), rival_label("them")) == (
+        "rival",
+        "rival_2",
+        "rival them",
+    )
+
+
+def test_the_fairness_caption_fits_a_one_segment_run(tmp_path):
+    html = page(run(tmp_path, TWINS, "--workers", "1"))
+    assert "Gaps are max − min across segments" not in html
+    assert "Shaded: event days." not in html

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import strategies
+from market_sim import metrics
 from market_sim.cli import main
 from market_sim.guardrails import apply_guardrails
 from market_sim.loader import ScenarioError
@@ -175,7 +176,7 @@ def test_bad_parameters_are_refused_when_the_scenario_loads(kind, path, message)
 def test_settings_that_do_not_fit_the_market_stop_that_run_with_a_message(tmp_path):
     misfits = {
         "{kind: competitor_response, target: nobody}": "target 'nobody' is not a rival",
-        "{kind: segment_pricing, prices: {hunters: 30}}": "hunters not an observable segment",
+        # a price for a hidden segment is now a scenario error (tests/test_segment_checks.py)
         "{kind: promotions, events: [Cyber Monday]}": "Cyber Monday not on the calendar",
     }
     focal = "\n".join(f"  - {kind}" for kind in ["{kind: fixed, price: 30}", *misfits])
@@ -509,8 +510,30 @@ def test_learned_segment_prices_stay_within_the_guardrail_ratio_on_their_own():
     assert np.all(ratios <= 1.4 + 1e-9) and ratios.max() == pytest.approx(1.4)
     assert model.ledger.guardrail_hits[:, 0].sum() == 0  # it respected the ratio: nothing to cut
     assert "within ratio 1.4" in model.ledger.reason[-1, 0]
-    # nobody pays the base price: it shows the shoppers' average of the two segment prices
-    assert min(posted[-1].segments.values()) < posted[-1].base < max(posted[-1].segments.values())
+    # nobody is offered the base price: the posted price is the lowest segment price (issue 10,
+    # item 4; this assertion checked the shoppers' average, a price nobody was offered)
+    assert posted[-1].base == min(posted[-1].segments.values()) == model.ledger.price[-1, 0]
+
+
+def test_a_base_price_nobody_is_offered_enters_no_score_guardrail_or_posted_price():
+    """Lesson 4's given prices 60 / 30 to two observable segments: fixed prices, so no price
+    changes, no volatility, no purchase above the usual price; under a 1.25 ratio guardrail the
+    day-0 start price (nobody's) does not drag the segment prices down."""
+    given = SEGMENTED.replace(
+        "strategies: [{kind: segment_pricing, warmup: 4}]",
+        "strategies: [{kind: segment_pricing, prices: {first: 60, second: 30}}]",
+    ).replace("guardrails: {max_segment_ratio: 1.4}\n", "")
+    model = run_model(scenario_from(given))
+    scores = metrics.run_scores(model.ledger, 0)
+    assert model.ledger.price[:, 0].tolist() == [30.0] * 40
+    assert (scores["price_changes"], scores["price_volatility"], scores["share_above_usual"]) == (0, 0, 0)
+    assert scores["price_ratio"] == pytest.approx(2.0)
+    capped = run_model(
+        scenario_from(given.replace("strategies:", "guardrails: {max_segment_ratio: 1.25}\nstrategies:"))
+    )
+    offered = capped.ledger.offered[:, 0]  # day × segment
+    assert offered[0].tolist() == [37.5, 30.0]  # 60 cut to 1.25 × 30; the base was never the cheapest
+    assert capped.ledger.guardrail_hits[:, 0].tolist() == [1] * 40
 
 
 # --- promotions ------------------------------------------------------------------------------

@@ -25,6 +25,6 @@ def run(args: argparse.Namespace) -> int:
     except RunFolderError as error:
         raise UsageError(str(error)) from None
     if not args.quiet:
-        print(ranking_text(results.scores, results.baseline, results.focal))
+        print(ranking_text(results.scores, results.baseline, results.focal, results.benchmarks))
     print(f"wrote {args.folder}/report.html")
     return 0

@@ -44,7 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--scheduler", help="Dask scheduler address for --executor dask")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or ranking table")
     parser.add_argument(
-        "--baseline", metavar="NAME", help="compare every strategy with this one (default: the first)"
+        "--baseline",
+        metavar="NAME",
+        help="compare every strategy with this one (default: the first that is not a benchmark)",
     )
     parser.add_argument(
         "--set", type=assignment, action="append", default=[], metavar="PATH=VALUE", help=SET_HELP
@@ -110,9 +112,11 @@ def run(args: argparse.Namespace) -> int:
         )
         return 130
     if not args.quiet:
+        from market_sim import metrics
         from market_sim.report import ranking_text, read_table
 
-        print(ranking_text(read_table(out / "scores.csv"), args.baseline, scenario.focal.name))
+        scores, benchmarks = read_table(out / "scores.csv"), metrics.benchmarks(scenario.strategies)
+        print(ranking_text(scores, args.baseline, scenario.focal.name, benchmarks))
     print(f"wrote {out}/report.html")
     failures = [run for run in runs if run.failure]
     for run in failures:

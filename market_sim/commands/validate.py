@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -22,4 +23,6 @@ def run(args: argparse.Namespace) -> int:
     )
     for spec in scenario.strategies:
         print(f"  strategy: {spec.name}")
+    for warning in scenario.capped_visits():
+        print(f"warning: {warning}", file=sys.stderr)
     return 0

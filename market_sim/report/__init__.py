@@ -50,7 +50,7 @@ def _ranking_only(results: Results, error: Exception) -> str:
     """The page written when the full report cannot be drawn: the ranking as text, and why."""
     name, text = (
         escape(results.scenario.name),
-        escape(ranking_text(results.scores, results.baseline, results.focal)),
+        escape(ranking_text(results.scores, results.baseline, results.focal, results.benchmarks)),
     )
     failures = "".join(f"<li>{escape(failure)}</li>" for failure in results.manifest.get("failures", []))
     failed = f"<h2>Failures</h2><ul>{failures}</ul>" if failures else ""

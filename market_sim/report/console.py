@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
 from market_sim import metrics
 
 
-def ranking_text(scores: pd.DataFrame, baseline: str | None, focal: str) -> str:
+def ranking_text(
+    scores: pd.DataFrame, baseline: str | None, focal: str, benchmark: Collection[str] = ()
+) -> str:
     """Strategies by mean profit with 95% intervals, the paired difference against the baseline,
-    and the verdict."""
-    summary = metrics.summarise(scores, baseline)
+    and the verdict; the `benchmark` strategies (which use hidden truth) are listed apart, unranked."""
+    summary = metrics.summarise(scores, baseline, benchmark=benchmark)
     if summary.empty:
         return "no strategy finished"
     baseline = str(summary["baseline"].iloc[0])
-    ranked = summary.sort_values("profit_mean", ascending=False, kind="stable")
+    ranked = summary.sort_values(["benchmark", "profit_mean"], ascending=[True, False], kind="stable")
     rows = [("#", "strategy", "profit [95% CI]", "vs baseline [95% CI]", "better in", "verdict")]
-    for rank, (_, row) in enumerate(ranked.iterrows(), start=1):
+    rank = 0
+    for _, row in ranked.iterrows():
         strategy = str(row["strategy"])
         comparison = metrics.paired(scores, strategy, baseline, "profit")
         better = f"{round(comparison.better_share * comparison.replications)}/{comparison.replications}"
         own = strategy == baseline
+        if row["benchmark"]:
+            label = "benchmark"
+        else:
+            rank += 1
+            label = str(rank)
         rows.append(
             (
-                str(rank),
+                label,
                 strategy,
                 _with_interval(row["profit_mean"], row["profit_ci_low"], row["profit_ci_high"]),
                 "baseline"
@@ -39,7 +49,9 @@ def ranking_text(scores: pd.DataFrame, baseline: str | None, focal: str) -> str:
         cells = [row[0].rjust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2])]
         cells += [row[3].rjust(widths[3]), row[4].rjust(widths[4]), row[5]]
         lines.append("  ".join(cells).rstrip())
-    lines.append(metrics.verdict(scores).text)
+    if summary["benchmark"].any():
+        lines.append("benchmark: uses hidden truth (no seller could run it); ranked apart, never the winner")
+    lines.append(metrics.verdict(scores, benchmark=benchmark).text)
     return "\n".join(lines)
 
 

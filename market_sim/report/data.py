@@ -39,6 +39,7 @@ class Results:
     verdict: metrics.Verdict
     theory: Theory | None
     baseline_comparisons: dict[tuple[str, str], metrics.Comparison]
+    benchmarks: frozenset[str] = frozenset()  # strategies that use hidden truth: ranked apart
 
     @property
     def focal(self) -> str:
@@ -46,8 +47,9 @@ class Results:
 
     @property
     def ranked(self) -> pd.DataFrame:
-        """The summary, best mean profit first."""
-        return self.summary.sort_values("profit_mean", ascending=False, kind="stable")
+        """The summary, best mean profit first, the benchmarks (which use hidden truth) after the
+        strategies a seller could run."""
+        return self.summary.sort_values(["benchmark", "profit_mean"], ascending=[True, False], kind="stable")
 
     def against_baseline(self, strategy: str, score: str) -> metrics.Comparison:
         """`strategy` minus the baseline on `score`, replication by replication."""
@@ -93,9 +95,10 @@ def results_from(
         raise RunFolderError(
             f"--baseline: no finished strategy named {baseline!r}; have: {', '.join(strategies)}"
         )
+    benchmarks = metrics.benchmarks(scenario.strategies)
     baseline = baseline or manifest.get("baseline")
     if baseline not in strategies:  # the run's baseline failed: compare with the first that finished
-        baseline = strategies[0] if strategies else ""
+        baseline = metrics.default_baseline(strategies, benchmarks)
     return Results(
         scenario=scenario,
         manifest=manifest,
@@ -104,11 +107,12 @@ def results_from(
         segments=segments,
         baseline=baseline,
         strategies=strategies,
-        summary=metrics.summarise(scores, baseline),
+        summary=metrics.summarise(scores, baseline, benchmark=benchmarks),
         segment_summary=_segment_summary(segments, scenario.focal.name),
-        verdict=metrics.verdict(scores),
+        verdict=metrics.verdict(scores, benchmark=benchmarks),
         theory=closed_forms(scenario),
         baseline_comparisons=_against(scores, baseline),
+        benchmarks=benchmarks,
     )
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from market_sim import metrics
 from market_sim.report import plots
+from market_sim.report import theory as report_theory
 from market_sim.report.data import Results
 from market_sim.scenario import Event, Scenario, Segment, Seller
 
@@ -40,6 +41,14 @@ th { background: var(--wash); font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
 tr.group th { text-align: left; background: #eef1f4; }
 .scroll { overflow-x: auto; }
+table.fit { table-layout: fixed; width: 100%; }
+table.fit th, table.fit td { overflow-wrap: anywhere; hyphens: auto; }
+table.fit .ci { white-space: normal; }
+table.fit td.name { min-width: 0; }
+table.ranking th:first-child { width: 2.2rem; }
+table.ranking th:nth-child(2) { width: 12rem; }
+table.scores th:first-child { width: 11rem; }
+table.segments th:first-child { width: 11rem; }
 .better { color: var(--good); font-weight: 600; }
 .worse { color: var(--bad); font-weight: 600; }
 .same { color: var(--muted); }
@@ -50,6 +59,7 @@ figcaption { color: var(--muted); font-size: .9em; }
 dl { margin: 0; }
 dt { font-weight: 600; margin-top: .6rem; }
 dd { margin-left: 1.2rem; }
+pre.traceback { font-size: .8em; white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }
 code { background: var(--wash); padding: 0 .25rem; border-radius: 3px; font-size: .92em; }
 footer { margin-top: 3rem; color: var(--muted); font-size: .85em; }
 """
@@ -61,7 +71,13 @@ STATISTICS_GLOSSARY = (
         "One replay of the market with its own seed. Every strategy meets the same replications: the same "
         "consumers, visits, arrival order and taste shocks (common random numbers).",
     ),
-    ("Mean [95% CI]", "The mean over replications and the t confidence interval of that mean."),
+    (
+        "Mean [95% CI]",
+        "The mean over replications and the t confidence interval of that mean, cut at the values the "
+        "score can take: 0% and 100% for shares and the Gini, 0 for counts, prices and costs, 1 for the "
+        "highest / lowest segment price, 100% for the margin. The true mean lies within those bounds, so "
+        "the cut interval covers it just as often and never shows an impossible value.",
+    ),
     (
         "Paired difference",
         "Strategy minus baseline, replication by replication, then averaged; its 95% interval comes from "
@@ -190,7 +206,8 @@ def _header(results: Results) -> str:
     if failures:
         items = "".join(f"<li>{escape(str(f))}</li>" for f in failures)
         parts.append(
-            f"<div class='warning'><b>Failed runs</b> (left out of every score)<ul>{items}</ul></div>"
+            f"<div class='warning'><b>Failed runs</b> (left out of every score)<ul>{items}</ul>"
+            f"{_tracebacks(manifest)}</div>"
         )
     verdict = results.verdict
     clear = " clear" if verdict.leader and not verdict.tied and verdict.behind else ""
@@ -200,12 +217,31 @@ def _header(results: Results) -> str:
     return "\n".join(parts)
 
 
+def _tracebacks(manifest: dict) -> str:
+    """Where each failing strategy raised (file, line, its own code): the first run of each
+    distinct traceback, with how many runs failed the same way."""
+    seen: dict[str, list[str]] = {}
+    for run, text in (manifest.get("tracebacks") or {}).items():
+        seen.setdefault(text, []).append(run.replace("#", ", replication "))
+    return "".join(
+        f"<details open><summary>Traceback of {escape(runs[0])}"
+        f"{_more(len(runs) - 1)}</summary>"
+        f"<pre class='traceback'>{escape(text)}</pre></details>"
+        for text, runs in seen.items()
+    )
+
+
+def _more(runs: int) -> str:
+    return f" (and {_count(runs, 'more run', 'more runs')} alike)" if runs else ""
+
+
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
 def _contents(results: Results) -> str:
-    links = [("ranking", "Ranking"), ("theory", "Theory"), ("profit", "Profit"), ("prices", "Prices")]
+    links = [("ranking", "Ranking"), ("theory", "Theory"), ("profit", "Profit")]
+    links += [("difference", "Against the baseline"), ("prices", "Prices")]
     links += [("stock", "Stock"), ("segments", "Segments"), ("fairness", "Fairness")]
     links += [("distribution", "Prices paid"), ("scores", "All scores"), ("scenario", "Scenario")]
     links.append(("glossary", "Glossary"))
@@ -242,7 +278,7 @@ def _markdown(text: str) -> str:
 def _inline(text: str) -> str:
     text = escape(text)
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)  # a lone * (p*) may sit inside
 
 
 def _ranking(results: Results) -> str:
@@ -259,22 +295,39 @@ def _ranking(results: Results) -> str:
     )
     tied = {results.verdict.leader, *results.verdict.tied}
     rows = []
-    for rank, (_, row) in enumerate(results.ranked.iterrows(), start=1):
+    rank = 0
+    for _, row in results.ranked.iterrows():
         strategy = str(row["strategy"])
+        if row["benchmark"] and rank == len(rows):  # the first benchmark: the group starts
+            rows.append(
+                f"<tr class='group'><th colspan='{6 + len(extra)}'>Benchmarks: they use hidden truth "
+                "(no seller could run them), so they are ranked apart and never win; they show what a "
+                "strategy leaves on the table</th></tr>"
+            )
+        if not row["benchmark"]:
+            rank += 1
         name = f"<td class='text name{' winner' if strategy in tied else ''}'>{escape(strategy)}"
         cells = _mean_cell(row, "profit") + _baseline_cells(results, row)
         cells += "".join(
             f"<td>{number(row[f'{score}_mean'], metrics.SCORE[score].unit)}</td>" for score in extra
         )
-        rows.append(f"<tr><td>{rank}</td>{name}{_leader_mark(results, strategy)}</td>{cells}</tr>")
+        place = "–" if row["benchmark"] else str(rank)
+        rows.append(f"<tr><td>{place}</td>{name}{_leader_mark(results, strategy)}</td>{cells}</tr>")
     note = (
         f"<p class='note'>Focal seller {escape(results.focal)}; baseline <b>{escape(results.baseline)}</b> "
         "(change it with <code>--baseline NAME</code>). Each replication pairs a strategy with the "
         "baseline on the same shoppers and shocks; the verdict says “better” or “worse” only when the "
         "paired 95% interval excludes zero. The other columns are means; their intervals are under "
-        "<a href='#scores'>All scores</a>.</p>"
+        f"<a href='#scores'>All scores</a>. Consumer surplus: {_surplus_measure(results.scenario)}.</p>"
     )
-    return f"{head}<div class='scroll'><table>{header}{''.join(rows)}</table></div>{note}"
+    return f"{head}<div class='scroll'><table class='fit ranking'>{header}{''.join(rows)}</table></div>{note}"
+
+
+def _surplus_measure(scenario: Scenario) -> str:
+    """Which consumer surplus the report shows (metrics.py defines both)."""
+    if scenario.market.choice == "logit":
+        return "the logit surplus, each shopper's expected best utility in money (log-sum ÷ β)"
+    return "the realised money surplus of every purchase (value − price − outside utility)"
 
 
 def _ranking_scores(results: Results) -> list[str]:
@@ -350,20 +403,22 @@ def _theory_check(results: Results) -> str:
         if not np.isclose(summary["avg_price_paid_mean"], price, rtol=1e-9):  # segment prices, coupons
             continue
         expected = theory.profit_at(price)
-        low, high = summary["profit_ci_low"], summary["profit_ci_high"]
-        slack = metrics.TOLERANCE * max(1.0, abs(expected))
-        inside = "–" if pd.isna(low) else "yes" if low - slack <= expected <= high + slack else "no"
+        agreement = report_theory.agrees(expected, summary["profit_ci_low"], summary["profit_ci_high"])
+        inside = {None: "–", True: "yes", False: "no"}[agreement]
         cells = f"<td>{number(price)}</td><td>{number(expected)}</td>{_mean_cell(summary, 'profit')}"
         rows.append(f"<tr><td class='text'>{escape(strategy)}</td>{cells}<td>{inside}</td></tr>")
     if not rows:
         return ""
     head = (
         "<tr><th class='text'>Strategy</th><th>Price</th><th>Expected profit (theory)</th>"
-        "<th>Simulated profit<br><span class='ci'>mean [95% CI]</span></th><th>Theory inside the CI</th></tr>"
+        "<th>Simulated profit<br><span class='ci'>mean [95% CI]</span></th><th>Theory agrees</th></tr>"
     )
     return (
         f"<h3>Fixed prices: theory against simulation</h3><table>{head}{''.join(rows)}</table>"
-        "<p class='note'>About one in twenty 95% intervals misses the true mean by chance.</p>"
+        "<p class='note'>Theory agrees when the expected profit lies in the 95% interval of the simulated "
+        f"mean, give or take {report_theory.AGREEMENT_TOLERANCE:.2%} of the expected profit (so an exact "
+        "match with no spread agrees). About one in twenty 95% intervals misses the true mean by "
+        "chance.</p>"
     )
 
 
@@ -379,8 +434,14 @@ def _figure(anchor: str, title: str, uri: str | None, alt: str, caption: str, mi
 def _figures(results: Results, uris: dict[str, str | None]) -> str:
     focal = escape(results.focal)
     theory = " Black dotted lines: theory." if results.theory else ""
-    one_segment = (
-        " One segment: no gaps between segments." if len(results.scenario.consumers.segments) < 2 else ""
+    one_segment = len(results.scenario.consumers.segments) < 2
+    events = " Shaded: event days." if results.scenario.market.events else ""
+    fairness = (
+        "One segment: there are no gaps between segments, so only the Gini of prices paid and the "
+        "purchases above the usual price are drawn (mean and 95% interval per strategy)."
+        if one_segment
+        else "Gaps are max − min across segments (theory.md §6); smaller is fairer. Mean and 95% interval "
+        "per strategy."
     )
     parts = [
         _figure(
@@ -389,7 +450,16 @@ def _figures(results: Results, uris: dict[str, str | None]) -> str:
             uris["cumulative_profit"],
             f"cumulative profit of {results.focal} per strategy",
             f"Mean cumulative profit of {focal} per strategy; the band is the 95% confidence interval of the "
-            f"mean.{theory}",
+            f"mean.{theory}{events}",
+        ),
+        _figure(
+            "difference",
+            "Against the baseline",
+            uris["profit_difference"],
+            f"cumulative profit of each strategy minus the baseline, {results.baseline}",
+            f"Each strategy's cumulative profit minus the baseline's ({escape(results.baseline)}), "
+            "replication by replication: the mean and the 95% band of that paired difference. Where the "
+            f"band leaves zero the strategy is clearly ahead or behind by that day.{events}",
         ),
         _figure(
             "prices",
@@ -399,7 +469,7 @@ def _figures(results: Results, uris: dict[str, str | None]) -> str:
             f"One panel per strategy: {focal}'s posted base price (mean over replications, 10–90% "
             "band); where buyers paid something else (segment prices, coupons), the average price paid, "
             "per segment when there are several (dashed, with markers); the rivals' mean posted prices "
-            f"(grey dashes).{theory}",
+            f"(dark dashes, one colour each).{theory}{events}",
         ),
         _figure(
             "response",
@@ -426,9 +496,9 @@ def _figures(results: Results, uris: dict[str, str | None]) -> str:
             "Fairness",
             uris["fairness"],
             "fairness gaps and Gini of prices paid per strategy",
-            "Gaps are max − min across segments (theory.md §6); smaller is fairer. Mean and 95% interval per "
-            f"strategy.{one_segment}",
-            missing=f"Every fairness score is zero under every strategy.{one_segment}",
+            fairness,
+            missing="Every fairness score is zero under every strategy."
+            + (" One segment: there are no gaps between segments." if one_segment else ""),
         ),
         _figure(
             "distribution",
@@ -470,7 +540,7 @@ def _segments_table(results: Results) -> str:
     head = f"<tr><th class='text'>Strategy</th><th class='text'>Segment</th>{head}</tr>"
     return (
         "<p class='note'>Per segment: mean per replication [95% CI].</p>"
-        f"<div class='scroll'><table>{head}{''.join(rows)}</table></div>"
+        f"<div class='scroll'><table class='fit segments'>{head}{''.join(rows)}</table></div>"
     )
 
 
@@ -513,7 +583,7 @@ def _all_scores(results: Results) -> str:
         "excludes zero; nothing when there is no clear difference. Definitions in the "
         "<a href='#glossary'>glossary</a>.</p>"
     )
-    table = f"<table><tr><th class='text'>Score</th>{head}</tr>{''.join(rows)}</table>"
+    table = f"<table class='fit scores'><tr><th class='text'>Score</th>{head}</tr>{''.join(rows)}</table>"
     return (
         f"<h2 id='scores'>All scores</h2>{intro}<div class='scroll'>{table}</div>{same if constant else ''}"
     )

@@ -1,7 +1,8 @@
 """Report figures, each returned as an embeddable PNG data URI (or None when it does not apply).
 
-Every strategy keeps one colour in every figure; rivals are grey and dashed; textbook lines
-are black and dotted.
+Every strategy keeps one colour in every figure; rivals are dark, dashed and told apart by
+colour and dash; textbook lines are black and dotted; event days are shaded on every time chart.
+Legends are set large enough to read on a projector.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from market_sim.metrics import CONFIDENCE, SCORE  # noqa: E402
@@ -29,8 +31,25 @@ THEORY_STYLES = (":", "-.", (0, (8, 3)), (0, (1, 4)))
 PAID_MARKERS = ("o", "s", "^", "D", "v", "P")
 RIVAL_STYLES = ("--", (0, (6, 2)), (0, (3, 1, 1, 1)), (0, (8, 3, 2, 3)))
 FAIRNESS = ("price_gap", "demand_gap", "surplus_gap", "no_purchase_gap", "price_gini", "share_above_usual")
+RIVAL_COLOURS = ("#4d4d4d", "#8c510a", "#01665e", "#762a83")  # dark, apart from the strategies' tab10
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 2.7
 NEUTRAL = "#333"  # legend entries that stand for "the panel's strategy colour"
+EVENT_SHADE = {"color": "#f2c14e", "alpha": 0.22, "linewidth": 0}
+LEGEND_SIZE = 10.5  # points: readable on a projector at the report's width
+plt.rcParams.update({"legend.fontsize": LEGEND_SIZE, "axes.titlesize": 11.5, "axes.labelsize": 10.5})
+
+
+def _shade_events(ax: plt.Axes, results: Results) -> Patch | None:
+    """Shade the event days of the scenario; the patch for the legend, if any."""
+    shade = None
+    for event in results.scenario.market.events:
+        shade = ax.axvspan(event.first_day - 0.5, event.first_day + event.days - 0.5, **EVENT_SHADE)
+    return shade
+
+
+def rival_label(name: str) -> str:
+    """`rival big_rival`, but never `rival rival`."""
+    return name if name.lower().startswith("rival") else f"rival {name}"
 
 
 def colours(results: Results) -> dict[str, str]:
@@ -86,9 +105,66 @@ def cumulative_profit(results: Results) -> str | None:
         axes.plot(mean.index, mean.to_numpy(), color=colour, label=strategy, linewidth=1.8)
         axes.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.18, linewidth=0)
     _theory_profits(axes, results)
+    if _shade_events(axes, results) is not None:
+        axes.plot(
+            [], [], marker="s", linestyle="none", markersize=9, color=EVENT_SHADE["color"], label="event days"
+        )
+    _annotate_leftovers(axes, own)
     axes.set(xlabel="day", ylabel="cumulative profit", title=f"Cumulative profit of {results.focal}")
     axes.axhline(0, color="#999", linewidth=0.6)
-    axes.legend(fontsize="small", loc="upper left", frameon=False)
+    axes.legend(loc="upper left", frameon=False)
+    axes.grid(alpha=0.3)
+    return _data_uri(figure)
+
+
+def _annotate_leftovers(axes: plt.Axes, own: pd.DataFrame) -> None:
+    """Point at the last day's drop: the cost of the units left is charged then (less salvage)."""
+    last = own[own["day"] == own["day"].max()]
+    left = last["inventory"].fillna(0)
+    if not (left > 0).any():
+        return
+    day = int(last["day"].iloc[0])
+    top = float(own.groupby(["strategy", "day"])["cumulative"].mean().max())
+    axes.annotate(
+        f"day {day}: cost of the units left\ncharged (mean {left.mean():,.0f} units)",
+        xy=(day, top * 0.5),
+        xytext=(-12, 0),
+        textcoords="offset points",
+        ha="right",
+        va="center",
+        fontsize=LEGEND_SIZE,
+        arrowprops={"arrowstyle": "->", "color": "#555"},
+    )
+
+
+def profit_difference(results: Results) -> str | None:
+    """Cumulative profit difference of each strategy to the baseline, paired replication by
+    replication, with the 95% band of its mean: small differences that vanish on the
+    cumulative-profit axis show here."""
+    own = _focal_daily(results).sort_values(["strategy", "replication", "day"])
+    if own.empty or results.baseline not in set(own["strategy"]) or len(results.strategies) < 2:
+        return None
+    cumulative = own.pivot_table(index=["replication", "day"], columns="strategy", values="profit")
+    cumulative = cumulative.groupby(level="replication").cumsum()
+    figure, axes = plt.subplots(figsize=(9.5, 4.2))
+    for strategy, colour in colours(results).items():
+        if strategy == results.baseline or strategy not in cumulative:
+            continue
+        difference = (cumulative[strategy] - cumulative[results.baseline]).dropna().rename("difference")
+        mean, low, high = _mean_band(difference.reset_index(), "difference")
+        axes.plot(mean.index, mean.to_numpy(), color=colour, label=strategy, linewidth=1.8)
+        axes.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.18, linewidth=0)
+    if _shade_events(axes, results) is not None:
+        axes.plot(
+            [], [], marker="s", linestyle="none", markersize=9, color=EVENT_SHADE["color"], label="event days"
+        )
+    axes.axhline(0, color="black", linewidth=0.9)
+    axes.set(
+        xlabel="day",
+        ylabel="cumulative profit − baseline",
+        title=f"Cumulative profit against the baseline, {results.baseline}",
+    )
+    axes.legend(loc="upper left", frameon=False, bbox_to_anchor=(1.0, 1.0))
     axes.grid(alpha=0.3)
     return _data_uri(figure)
 
@@ -141,12 +217,11 @@ def _finish_panels(figure: plt.Figure, axes: list[plt.Axes], handles: dict, ylab
         ax.tick_params(labelbottom=True)
         ax.set_xlabel("day", fontsize="small")
         ax.set_ylabel(ylabel, fontsize="small")
-    rows = math.ceil(len(handles) / 3)
-    figure.legend(
-        handles.values(), handles.keys(), loc="upper center", ncol=3, fontsize="small", frameon=False
-    )
+    columns = 2 if len(axes) > 1 else 1
+    rows = math.ceil(len(handles) / columns)
+    figure.legend(handles.values(), handles.keys(), loc="upper center", ncol=columns, frameon=False)
     height = figure.get_figheight()
-    figure.tight_layout(rect=(0, 0, 1, 1 - (0.22 * rows + 0.1) / height))
+    figure.tight_layout(rect=(0, 0, 1, 1 - (0.25 * rows + 0.1) / height))
 
 
 def price_paths(results: Results) -> str | None:
@@ -178,9 +253,16 @@ def price_paths(results: Results) -> str | None:
                 }
                 ax.plot(paid, markevery=every, **style)
                 handles[label] = Line2D([], [], **{**style, "color": NEUTRAL})
-        for style, rival in zip(RIVAL_STYLES * len(rivals), rivals, strict=False):
+        for i, rival in enumerate(rivals):
             mean = runs[runs["seller"] == rival].groupby("day")["price"].mean()
-            handles[f"rival {rival}"] = ax.plot(mean, color="#666", linestyle=style, linewidth=1.2)[0]
+            style = {
+                "color": RIVAL_COLOURS[i % len(RIVAL_COLOURS)],
+                "linestyle": RIVAL_STYLES[i % len(RIVAL_STYLES)],
+            }
+            handles[rival_label(rival)] = ax.plot(mean, linewidth=1.3, **style)[0]
+        shade = _shade_events(ax, results)
+        if shade is not None:
+            handles["event days"] = shade
         for style, line in zip(THEORY_STYLES, results.theory.prices if results.theory else (), strict=False):
             handles[f"theory: {line.label}"] = ax.plot(
                 line.values, color="black", linestyle=style, linewidth=1.1
@@ -253,7 +335,7 @@ def price_response(results: Results) -> str | None:
     right.set(xlabel="average price paid", ylabel=f"profit over {results.scenario.days} days", title="Profit")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    right.legend(fontsize="x-small", frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    right.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.tight_layout()
     return _data_uri(figure)
 
@@ -292,6 +374,9 @@ def stock(results: Results) -> str | None:
                 color="#2a2",
                 alpha=np.clip(days.to_numpy(), 0.3, 1),
             )
+        shade = _shade_events(ax, results)
+        if shade is not None:
+            handles["event days"] = shade
         ax.set_title(strategy, fontsize="medium", color=colour)
         ax.grid(alpha=0.3)
     _finish_panels(figure, axes, handles, "units on hand")
@@ -322,7 +407,7 @@ def segments(results: Results) -> str | None:
         ax.set_xticks(np.arange(len(names)), names)
         ax.set_title(title, fontsize="medium")
         ax.grid(alpha=0.3, axis="y")
-    right.legend(fontsize="x-small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    right.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
     return _data_uri(figure)
 
@@ -389,7 +474,7 @@ def price_distribution(results: Results) -> str | None:
             label=strategy,
         )
     axes.set(xlabel="price paid", ylabel="share of units", title=f"Prices paid to {results.focal}")
-    axes.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.grid(alpha=0.3)
     return _data_uri(figure)
 
@@ -399,6 +484,7 @@ DRAWN = {
     "price_paths": price_paths,
     "fairness": fairness,
     "cumulative_profit": cumulative_profit,
+    "profit_difference": profit_difference,
     "price_distribution": price_distribution,
     "segments": segments,
     "price_response": price_response,

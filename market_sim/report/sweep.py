@@ -42,6 +42,7 @@ th:first-child, td:first-child { text-align: left; }
 .failure { color: #a00; }
 pre { white-space: pre-wrap; background: #f6f6f6; padding: .8rem; }
 img { max-width: 100%; }
+.headline { border-left: 4px solid #1a7f37; background: #f6f8fa; padding: .6rem 1rem; }
 code { background: #f3f3f3; padding: 0 .2em; }
 """
 
@@ -88,6 +89,7 @@ def _findings(report: SweepReport) -> list[str]:
     label = escape(_score_label(report.score))
     maps = " × ".join(f"<code>{escape(axis)}</code>" for axis in report.axes)
     return [
+        f"<p class='headline'>{escape(headline(report))}</p>",
         f"<h2>Best parameters per strategy ({label})</h2>",
         _best_table(report),
         f"<h2>{label} over {maps}</h2>",
@@ -162,30 +164,100 @@ def _best_rows(report: SweepReport) -> pd.DataFrame:
     return report.summary.loc[best.to_numpy()]
 
 
+def own_fields(report: SweepReport, strategy: str) -> list[str]:
+    """The swept fields that are parameters of `strategy` (not market conditions, not another
+    strategy's)."""
+    slot = report.strategies.index(strategy)
+    return [field for field in report.parameters if _owner(field) == slot]
+
+
+def at_edge(report: SweepReport, field: str, value: object) -> bool:
+    """Whether `value` is the lowest or highest value swept of a numeric `field`."""
+    values = report.summary[field]
+    if not pd.api.types.is_numeric_dtype(values) or values.nunique() < 3:
+        return False
+    return bool(value in (values.min(), values.max()))
+
+
+def headline(report: SweepReport) -> str:
+    """One sentence: the best strategy a seller could run, at its own best parameters, and whether
+    the market conditions swept change which strategy is best."""
+    benchmarks = metrics.benchmarks(report.scenario.strategies)
+    sign = _sign(report.score)
+    runnable = report.summary[~report.summary["strategy"].isin(benchmarks)]
+    mean = (runnable[report.score + "_mean"] * sign).dropna()
+    if mean.empty:
+        return "No strategy a seller could run finished."
+    best = runnable.loc[mean.idxmax()]
+    strategy = str(best["strategy"])
+    own = own_fields(report, strategy)
+    setting = ", ".join(f"{field} = {_number(best[field])}" for field in own)
+    text = f"Best {_score_label(report.score).lower()}: {strategy}"
+    text += f" with {setting}" if setting else ""
+    text += f", {_number(best[report.score + '_mean'])} on average at that point."
+    conditions = [field for field in report.parameters if _owner(field) is None]
+    if conditions:
+        winners = runnable.loc[mean.groupby(runnable.loc[mean.index, "point"]).idxmax()]["strategy"]
+        counts = winners.value_counts()
+        if len(counts) == 1:
+            swept = ", ".join(conditions)
+            text += f" It is the best strategy at every point of the market conditions swept ({swept})."
+        else:
+            shares = ", ".join(f"{name} at {count}" for name, count in counts.items())
+            text += (
+                f" The best strategy changes with the market conditions swept: {shares} of "
+                f"{len(winners)} points."
+            )
+    edges = [field for field in own if at_edge(report, field, best[field])]
+    if edges:
+        text += (
+            f" Its best {', '.join(edges)} lies at the edge of the grid: widen the range to find the optimum."
+        )
+    return text
+
+
 def _best_table(report: SweepReport) -> str:
     best = _best_rows(report)
     head = "".join(f"<th><code>{escape(p)}</code></th>" for p in report.parameters)
     rows = []
     for _, row in best.iterrows():
-        slot = report.strategies.index(row["strategy"])
+        strategy = str(row["strategy"])
+        own = own_fields(report, strategy)
+        if not own:  # nothing of its own swept: its "best point" is only the kindest market
+            rows.append(
+                f"<tr><td>{escape(strategy)}</td><td colspan='{len(report.parameters) + 3}' class='note'>no "
+                "parameter of its own swept: see the best strategy per region</td></tr>"
+            )
+            continue
         values = "".join(
-            f"<td>{escape(_number(row[p])) if _owner(p) in (None, slot) else '·'}</td>"
+            f"<td>{escape(_number(row[p]))}{' ⚠ edge' if at_edge(report, p, row[p]) else ''}</td>"
+            if p in own
+            else "<td>·</td>"
             for p in report.parameters
         )
-        ties = _tied_points(report, row["strategy"], row["point"])
+        ties = _tied_points(report, strategy, row["point"])
         rows.append(
-            f"<tr><td>{escape(str(row['strategy']))}</td>{values}<td>{_interval(row, report.score)}</td>"
+            f"<tr><td>{escape(_swept_name(strategy, own))}</td>{values}"
+            f"<td>{_interval(row, report.score)}</td>"
             f"<td>{int(row['replications'])}</td><td>{ties}</td></tr>"
         )
     return (
         f"<table><tr><th>Strategy</th>{head}<th>{escape(_score_label(report.score))} (95% CI)</th>"
         f"<th>Replications</th><th>Points as good</th></tr>{''.join(rows)}</table>"
-        "<p class='note'>The best point of each strategy (the <code>optimize()</code> of a backtester; "
-        "· marks another strategy's parameter). "
+        "<p class='note'>The best point of each strategy over its own parameters (the "
+        "<code>optimize()</code> of a backtester); · marks a market condition or another strategy's "
+        "parameter, which is no choice of this strategy. ⚠ edge: the best value is the lowest or "
+        "highest swept, so the optimum may lie beyond the grid. "
         "“Points as good”: other points whose paired difference to the best (same replications) has a "
         "95% interval that includes 0; many of them mean a flat optimum, or too few replications to "
         "tell the points apart.</p>"
     )
+
+
+def _swept_name(strategy: str, own: list[str]) -> str:
+    """The display name, marked where it was written for parameter values the sweep changes."""
+    fields = ", ".join(re.sub(r"^strategies\[\d+\]\.", "", field) for field in own)
+    return f"{strategy} ({fields} swept)"
 
 
 def _tied_points(report: SweepReport, strategy: str, best_point: int) -> int:
@@ -235,6 +307,8 @@ def _heatmaps(report: SweepReport) -> str:
     cells = _Cells(report.results, report.axes, _map_bins(report.points))
     strategies = report.strategies
     means = {s: cells.means(report.results, report.score, s) for s in strategies}
+    if sparse(means) and len(report.axes) == 2:
+        return _scatter_maps(report)
     finite = np.concatenate([m[np.isfinite(m)] for m in means.values()])
     low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
     figure, panels = _panels(len(strategies), cells)
@@ -246,6 +320,39 @@ def _heatmaps(report: SweepReport) -> str:
         if means[strategy].size <= 64:  # beyond that the numbers would not fit their cells
             _annotate(axes, means[strategy], (low + high) / 2)
     for axes in panels[len(strategies) :]:
+        axes.set_visible(False)
+    figure.colorbar(image, ax=panels, label=_score_label(report.score), shrink=0.9)
+    return _png(figure)
+
+
+def sparse(means: dict[str, np.ndarray]) -> bool:
+    """Whether most cells of the map are empty (a sampled design): then the points are drawn
+    where they are instead of a mostly empty grid."""
+    cells = np.stack(list(means.values()))
+    return bool(np.isnan(cells).mean() > 0.4)
+
+
+def _scatter_maps(report: SweepReport) -> str:
+    """Every point where it lies in the two fields, coloured by its mean score, one panel per
+    strategy (for sampled designs)."""
+    x_field, y_field = report.axes
+    score = report.score + "_mean"
+    values = report.summary[score].to_numpy(dtype=float)
+    low, high = (np.nanmin(values), np.nanmax(values)) if np.isfinite(values).any() else (0.0, 1.0)
+    columns = min(3, len(report.strategies))
+    rows = math.ceil(len(report.strategies) / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns + 1.2, 3.6 * rows), squeeze=False)
+    panels = list(grid.ravel())
+    for axes, strategy in zip(panels, report.strategies, strict=False):
+        rows_of = report.summary[report.summary["strategy"] == strategy]
+        image = axes.scatter(
+            rows_of[x_field], rows_of[y_field], c=rows_of[score], cmap="viridis", vmin=low, vmax=high, s=36
+        )
+        axes.set_xlabel(_wrapped(x_field), fontsize=9)
+        axes.set_ylabel(_wrapped(y_field), fontsize=9)
+        axes.set_title(_wrapped(strategy), fontsize=10)
+        axes.grid(alpha=0.3)
+    for axes in panels[len(report.strategies) :]:
         axes.set_visible(False)
     figure.colorbar(image, ax=panels, label=_score_label(report.score), shrink=0.9)
     return _png(figure)
@@ -385,7 +492,10 @@ class _Level:
         """Mean and interval of the strategy's runs in each cell of the field."""
         runs = results[results["strategy"] == strategy]
         codes = self.codes(runs[field])
-        stats = [metrics.interval(runs[score].to_numpy()[codes == i]) for i in range(self.count)]
+        bounds = metrics.SCORE[score].bounds if score in metrics.SCORE else (-np.inf, np.inf)
+        stats = [
+            metrics.interval(runs[score].to_numpy()[codes == i], bounds=bounds) for i in range(self.count)
+        ]
         mean, _, low, high = (np.array(column, dtype=float) for column in zip(*stats, strict=True))
         x = np.array(self.order, dtype=float) if self.numeric else np.arange(self.count, dtype=float)
         return x, mean, low, high

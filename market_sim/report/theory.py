@@ -41,6 +41,20 @@ from market_sim.theory import (
     wtp_multipliers,
 )
 
+# theory and simulation agree when the closed form lies in the simulated mean's 95% interval,
+# widened by this share of the closed form (the series and integrals behind the closed forms
+# are evaluated to far better than this; a zero-width interval must still be able to agree)
+AGREEMENT_TOLERANCE = 1e-4
+
+
+def agrees(expected: float, low: float, high: float) -> bool | None:
+    """Whether the closed form `expected` agrees with a simulated interval [low, high], within
+    AGREEMENT_TOLERANCE of it; None when there is no interval (one replication)."""
+    if np.isnan(low) or np.isnan(high):
+        return None
+    slack = AGREEMENT_TOLERANCE * max(1.0, abs(expected))
+    return bool(low - slack <= expected <= high + slack)
+
 
 @dataclass(frozen=True)
 class Reference:
