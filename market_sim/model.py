@@ -349,12 +349,11 @@ class MarketModel(mesa.Model):
         # shoppers come in consumer order, and consumers are grouped by segment: each segment's
         # shoppers are one stretch of rows
         stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
-        regulars = np.zeros((len(trading.shoppers) + 1, sellers), dtype=np.int64)
-        np.cumsum(trading.returning, axis=0, out=regulars[1:])
-        regulars = (regulars[stretch[1:]] - regulars[stretch[:-1]]).T  # (sellers, segments)
-        views = ledger.views[day]
-        views[:, :, 1] = regulars
-        np.subtract(np.diff(stretch), regulars, out=views[:, :, 0])
+        for g in range(segments):
+            rows = slice(stretch[g], stretch[g + 1])
+            for j in range(sellers):
+                regulars = np.count_nonzero(trading.returning[rows, j])
+                ledger.views[day, j, g] = (rows.stop - rows.start - regulars, regulars)
         # per (seller, segment, new/returning): the flat index of each buyer's cell
         bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
         cell_units = ledger.segment_units[day]
