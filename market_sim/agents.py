@@ -134,6 +134,7 @@ class Seller(mesa.Agent):
         self.on_hand = inventory.initial
         self.in_transit: list[tuple[int, int]] = []  # (arrival day, units)
         self.decision: Prices | None = None  # today's prices, after guardrails
+        self.personal: np.ndarray | None = None  # today's personal prices (rows of obs.shoppers)
         self.info: MarketInfo | None = None  # public facts, set by `start`
         self.guardrail_hits = 0  # prices the guardrails changed today
 
@@ -158,21 +159,37 @@ class Seller(mesa.Agent):
         return arrived
 
     def post_prices(
-        self, obs: Observation, segment_names: tuple[str, ...], observable: np.ndarray
+        self,
+        obs: Observation,
+        segment_names: tuple[str, ...],
+        observable: np.ndarray,
+        shoppers: int | None = None,
     ) -> np.ndarray:
-        """Ask the strategy for today's prices; return the price table (segment × new/returning)."""
+        """Ask the strategy for today's prices; return the price table (segment × new/returning).
+        Personal prices (one per row of `obs.shoppers`, of which there are `shoppers`) are
+        checked, held to the guardrails and kept in `self.personal`."""
         try:
             decision = self.strategy.price(obs)
         except Exception as error:  # a user's strategy: stop this run, keep the others
             raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
         decision = _as_prices(decision, self.name, obs.day)
         decision = _posted(decision, segment_names, observable)
+        personal = _personal_prices(decision, shoppers, self.name, obs.day)
         if self.guardrails is not None:
             cost_floor = 0.0 if self.strategy.allow_below_cost else self.unit_cost
-            decision, self.guardrail_hits = apply_guardrails(
-                decision, self.decision, self.guardrails, cost_floor
-            )
-        self.decision = decision
+            yesterday = self.decision
+            decision, self.guardrail_hits = apply_guardrails(decision, yesterday, self.guardrails, cost_floor)
+            if personal is not None:
+                personal, moved, note = guard_personal(personal, yesterday, self.guardrails, cost_floor)
+                self.guardrail_hits += moved
+                if moved:
+                    decision = dataclasses.replace(
+                        decision, reason=f"{decision.reason}; guardrails: {note}".lstrip("; ")
+                    )
+        if personal is not None:
+            personal.flags.writeable = False
+            decision = dataclasses.replace(decision, personal=personal)
+        self.decision, self.personal = decision, personal
         try:
             self.strategy.posted(decision)
         except Exception as error:
@@ -227,6 +244,61 @@ def _as_prices(decision: object, seller: str, day: int) -> Prices:
         if not math.isfinite(value) or value < 0:
             raise StrategyFailure(seller, day, f"price must be finite and not negative, got {value!r}")
     return decision
+
+
+def _personal_prices(decision: Prices, shoppers: int | None, seller: str, day: int) -> np.ndarray | None:
+    """The decision's personal prices as a fresh float array, checked: one finite, non-negative
+    number per row of `obs.shoppers`."""
+    if decision.personal is None:
+        return None
+    try:
+        personal = np.array(decision.personal, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise StrategyFailure(seller, day, f"personal prices must be numbers: {error}") from None
+    if personal.ndim != 1 or (shoppers is not None and len(personal) != shoppers):
+        raise StrategyFailure(
+            seller,
+            day,
+            f"personal prices must be one number per row of obs.shoppers ({shoppers}), "
+            f"got an array of shape {personal.shape}",
+        )
+    bad = ~np.isfinite(personal) | (personal < 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise StrategyFailure(
+            seller,
+            day,
+            f"personal prices must be finite and not negative, got {float(personal[k])!r} in row {k} "
+            f"({int(bad.sum())} such rows)",
+        )
+    return personal
+
+
+def guard_personal(
+    personal: np.ndarray, yesterday: Prices | None, rails: Guardrails, cost_floor: float
+) -> tuple[np.ndarray, int, str]:
+    """Every personal price moved inside the guardrails (as `apply_guardrails` moves one price:
+    the daily-change limit around yesterday's base price, then the floor and `max_price`, then
+    `max_segment_ratio` × the cheapest personal price); how many moved, and a note naming the rules."""
+    guarded, rules = personal.copy(), []
+
+    def limit(rule: str, low: float, high: float) -> None:
+        below, above = guarded < low, guarded > high
+        if below.any() or above.any():
+            guarded[below], guarded[above] = low, high
+            rules.append(rule)
+
+    if rails.max_daily_change is not None and yesterday is not None:
+        step = rails.max_daily_change * yesterday.base
+        limit("max_daily_change", yesterday.base - step, yesterday.base + step)
+    floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
+    limit(floor_rule, max(rails.min_price, cost_floor), np.inf)
+    limit("max_price", -np.inf, rails.max_price)
+    if rails.max_segment_ratio is not None and len(guarded):
+        limit("max_segment_ratio", -np.inf, guarded.min() * rails.max_segment_ratio)
+    moved = int(np.count_nonzero(guarded != personal))
+    note = f"{moved} of {len(personal)} personal prices moved ({', '.join(rules)})" if moved else ""
+    return guarded, moved, note
 
 
 def _posted(decision: Prices, names: tuple[str, ...], observable: np.ndarray) -> Prices:

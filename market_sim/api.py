@@ -272,6 +272,7 @@ def run_comparison(
     time_limit: float | None = None,
     progress: bool = True,
     finished: dict[int, Tabulated] | None = None,
+    log_offers: bool = False,
 ) -> tuple[list[Tabulated], float, bool]:
     """Run every (strategy, replication) job not in `finished` (job position → its run, from
     `--resume`): (every finished run in job order, seconds taken, whether it was interrupted).
@@ -281,7 +282,7 @@ def run_comparison(
     from market_sim import tables
     from market_sim.runner import comparison_jobs, run_jobs
 
-    jobs = comparison_jobs(scenario)
+    jobs = comparison_jobs(scenario, log_offers)
     finished = dict(finished or {})
     started = time.perf_counter()
     todo = [i for i in range(len(jobs)) if i not in finished]
@@ -325,9 +326,10 @@ def write_run_folder(
     partial: bool = False,
     workers: int | None = None,
     overwrite: bool = False,
+    offers: str | None = None,
 ) -> None:
     """Write the run folder whole (tables, scenario, manifest, report); a partial one also keeps
-    its finished runs for --resume."""
+    its finished runs for --resume. `offers` (csv or parquet) adds the offer log."""
     from market_sim import metrics, result_folder, tables
     from market_sim.executors import default_workers
     from market_sim.report import write_report
@@ -343,6 +345,8 @@ def write_run_folder(
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         result_folder.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
+        if offers:
+            result_folder.write_offers(folder, [t.offers for t in done if t.offers is not None], offers)
         manifest = result_folder.comparison_manifest(scenario, runs, Path(source), baseline, seconds, partial)
         result_folder.write_json(manifest, folder / "manifest.json")
         write_report(folder, workers=workers or default_workers(), scenario=scenario)

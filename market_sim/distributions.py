@@ -1,4 +1,5 @@
-"""The five distributions a scenario may give for a consumer trait, plus plain constants."""
+"""The five distributions a scenario may give for a consumer trait, plus plain constants, and
+`Bernoulli`, which only shopper features may use."""
 
 from __future__ import annotations
 
@@ -134,4 +135,22 @@ class Triangular:
         }
 
 
+@dataclass(frozen=True)
+class Bernoulli:
+    """1 with probability `p`, else 0 (shopper features only: a yes/no trait such as a device)."""
+
+    p: float
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return (rng.random(n) < self.p).astype(float)
+
+    @property
+    def lowest(self) -> float:
+        return 0.0 if self.p < 1 else 1.0
+
+    def to_yaml(self) -> dict:
+        return {"dist": "bernoulli", "p": self.p}
+
+
 Distribution = Constant | Uniform | Normal | LogNormal | Exponential | Triangular
+FeatureDistribution = Distribution | Bernoulli

@@ -32,6 +32,8 @@ class Ledger:
         self.stockout = np.zeros(by_seller, dtype=bool)  # sold out: none left after sales
         self.guardrail_hits = np.zeros(by_seller, dtype=np.int64)
         self.reason = np.full(by_seller, "", dtype=object)
+        self.personal = np.zeros(by_seller, dtype=bool)  # priced shoppers one by one that day
+        self.paid_square = np.zeros(by_seller)  # Σ price paid² over the day's purchases
         self.views = np.zeros(detail, dtype=np.int64)
         self.segment_units = np.zeros(detail, dtype=np.int64)
         self.segment_revenue = np.zeros(detail)
@@ -39,6 +41,25 @@ class Ledger:
         # the market's consumer surplus per day and segment: realised (max_surplus) or the logit
         # log-sum (expected maximum utility in money), see MarketModel.consumer_surplus
         self.consumer_surplus = np.zeros((days, segments))
+
+    def keep_audit(self, audit: dict) -> None:
+        """With shopper features: the focal seller's dealings with every consumer and who they
+        truly are (`MarketModel.audit`), for the personal-pricing scores; kept as `audit_*`
+        arrays so that a saved run reads back without pickles."""
+        for key, value in audit.items():
+            setattr(self, f"audit_{key}", value)
+
+    def keep_offers(self, days: list[dict[str, np.ndarray]]) -> None:
+        """The offer log (`MarketModel.log_offers`), days joined, as `offers_*` arrays: one row per
+        shopper and day; `offers_price` has a column per seller, `offers_choice` the seller bought
+        from (−1: none), `offers_segment` the visible segment (−1: hidden)."""
+        for key in ("day", "shopper", "segment", "features", "price", "choice"):
+            setattr(self, f"offers_{key}", np.concatenate([d[key] for d in days]) if days else np.zeros(0))
+
+    @property
+    def audit(self) -> dict | None:
+        kept = vars(self).items()
+        return {key.removeprefix("audit_"): value for key, value in kept if key.startswith("audit_")} or None
 
     @property
     def profit(self) -> np.ndarray:

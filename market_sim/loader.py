@@ -13,7 +13,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -23,9 +23,11 @@ import yaml
 
 import strategies
 from market_sim.distributions import (
+    Bernoulli,
     Constant,
     Distribution,
     Exponential,
+    FeatureDistribution,
     LogNormal,
     Normal,
     Triangular,
@@ -35,6 +37,7 @@ from market_sim.scenario import (
     UNLIMITED,
     Consumers,
     Event,
+    Feature,
     Guardrails,
     Inventory,
     Market,
@@ -729,16 +732,18 @@ def _event_date(node: _Node, start_date: dt.date | None) -> dt.date:
 
 
 def _consumers(node: _Node) -> Consumers:
-    fields = _Fields(node, ("population", "segments"))
+    fields = _Fields(node, ("population", "features", "segments"))
+    features = fields.read("features", _features, MappingProxyType({}))
     return Consumers(
         population=fields.read("population", POPULATION.whole),
-        segments=fields.read("segments", _segments),
+        segments=fields.read("segments", lambda segments: _segments(segments, features)),
+        features=features,
     )
 
 
-def _segments(node: _Node) -> tuple[Segment, ...]:
+def _segments(node: _Node, features: Mapping[str, Feature] = MappingProxyType({})) -> tuple[Segment, ...]:
     items = _items(node, non_empty=True)
-    segments = tuple(_segment(item) for item in items)
+    segments = tuple(_segment(item, features) for item in items)
     _unique(((item.value["name"], s.name) for item, s in zip(items, segments, strict=True)), "segment")
     total = math.fsum(segment.share for segment in segments)
     if abs(total - 1) > SHARE_TOLERANCE:
@@ -746,9 +751,13 @@ def _segments(node: _Node) -> tuple[Segment, ...]:
     return segments
 
 
-def _segment(node: _Node) -> Segment:
+def _segment(node: _Node, features: Mapping[str, Feature] = MappingProxyType({})) -> Segment:
     keys = ("name", "share", "observable", "visit_rate", "wtp", "price_sensitivity", "loyalty")
-    fields = _Fields(node, keys)
+    fields = _Fields(node, (*keys, "features", "wtp_per_feature"))
+    own_features = fields.read("features", lambda n: _segment_features(n, features), MappingProxyType({}))
+    wtp_per_feature = fields.read(
+        "wtp_per_feature", lambda n: _wtp_per_feature(n, features), MappingProxyType({})
+    )
     return Segment(
         name=fields.read("name", _name),
         share=fields.read("share", SHARE.number),
@@ -757,7 +766,79 @@ def _segment(node: _Node) -> Segment:
         wtp=fields.read("wtp", _distribution),
         price_sensitivity=fields.read("price_sensitivity", _price_sensitivity, Constant(1.0)),
         loyalty=fields.read("loyalty", _distribution, None),
+        features=own_features,
+        wtp_per_feature=wtp_per_feature,
     )
+
+
+# --- shopper features -------------------------------------------------------------------
+
+# columns of `obs.shoppers` that a feature may not be named after
+RESERVED_FEATURE_NAMES = ("shopper", "segment", "visits", "purchases", "days_since_purchase", "spend")
+
+
+def _features(node: _Node) -> Mapping[str, Feature]:
+    """The top level's features: name -> distribution (+ `observable`, default true)."""
+    features = {}
+    for name, child in _Fields(node, None, "a mapping of feature name -> distribution").entries.items():
+        _feature_name(child, name)
+        observable = True
+        if isinstance(child.value, dict) and "observable" in child.value:
+            observable = _flag(child.value["observable"])
+            child = _Node({k: v for k, v in child.value.items() if k != "observable"}, child.path, child.line)
+        features[name] = Feature(_feature_distribution(child), observable)
+    return MappingProxyType(features)
+
+
+def _feature_name(node: _Node, name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise _fail(node, f"feature name {name!r} must be letters, digits and underscores, not a digit first")
+    if len(name) > MAX_NAME_LENGTH:
+        raise _fail(node, f"feature name must be at most {MAX_NAME_LENGTH} characters long")
+    if name in RESERVED_FEATURE_NAMES:
+        raise _fail(node, f"feature name {name!r} is taken by a column of obs.shoppers; choose another")
+
+
+def _known_feature(node: _Node, name: str, features: Mapping[str, Feature]) -> None:
+    if name not in features:
+        known = ", ".join(features) or "none (declare features under consumers.features)"
+        hint = _suggestion(name, features) or f"; the top level declares: {known}"
+        raise _fail(node, f"unknown feature {name!r}{hint}")
+
+
+def _segment_features(node: _Node, features: Mapping[str, Feature]) -> Mapping[str, FeatureDistribution]:
+    """A segment's own distributions of features the top level declares."""
+    own = {}
+    for name, child in _Fields(node, None, "a mapping of feature name -> distribution").entries.items():
+        _known_feature(child, name, features)
+        if isinstance(child.value, dict) and "observable" in child.value:
+            raise _fail(child.value["observable"], "is set once, under consumers.features, not per segment")
+        own[name] = _feature_distribution(child)
+    return MappingProxyType(own)
+
+
+def _wtp_per_feature(node: _Node, features: Mapping[str, Feature]) -> Mapping[str, float]:
+    weights = {}
+    for name, child in _Fields(node, None, "a mapping of feature name -> money per unit").entries.items():
+        _known_feature(child, name, features)
+        weights[name] = ANY.number(child)
+    return MappingProxyType(weights)
+
+
+def _bernoulli(fields: _Fields) -> Bernoulli:
+    return Bernoulli(fields.read("p", FRACTION.number))
+
+
+def _feature_distribution(node: _Node) -> FeatureDistribution:
+    """Every distribution of the format, `{dist: bernoulli, p: ...}` (0 or 1), or a constant
+    (a number, or `{value: ...}` when it needs `observable` next to it)."""
+    if isinstance(node.value, dict) and "value" in node.value:
+        return Constant(_Fields(node, ("value",)).read("value", ANY.number))
+    if isinstance(node.value, dict) and "dist" in node.value:
+        _one_of(*_DISTRIBUTIONS, "bernoulli")(node.value["dist"])
+        if node.value["dist"].value == "bernoulli":
+            return _bernoulli(_Fields(node, ("dist", "p")))
+    return _distribution(node)
 
 
 def _price_sensitivity(node: _Node) -> Distribution:
@@ -992,10 +1073,11 @@ def _scenario_data(scenario: Scenario) -> dict[str, Any]:
         replications=scenario.replications,
         seed=scenario.seed,
         market=_market_data(scenario.market),
-        consumers={
-            "population": scenario.consumers.population,
-            "segments": [_segment_data(segment) for segment in scenario.consumers.segments],
-        },
+        consumers=_present(
+            population=scenario.consumers.population,
+            features=_features_data(scenario.consumers.features) or None,
+            segments=[_segment_data(segment) for segment in scenario.consumers.segments],
+        ),
         sellers=[_seller_data(seller) for seller in scenario.sellers],
         strategies=[spec.to_yaml() for spec in scenario.strategies],
         guardrails=_present(
@@ -1036,7 +1118,20 @@ def _segment_data(segment: Segment) -> dict[str, Any]:
         wtp=segment.wtp.to_yaml(),
         price_sensitivity=segment.price_sensitivity.to_yaml(),
         loyalty=None if segment.loyalty is None else segment.loyalty.to_yaml(),
+        features={name: dist.to_yaml() for name, dist in segment.features.items()} or None,
+        wtp_per_feature=dict(segment.wtp_per_feature) or None,
     )
+
+
+def _features_data(features: Mapping[str, Feature]) -> dict[str, Any]:
+    data = {}
+    for name, feature in features.items():
+        written = feature.dist.to_yaml()
+        if not feature.observable:
+            written = written if isinstance(written, dict) else {"value": written}
+            written = {**written, "observable": False}
+        data[name] = written
+    return data
 
 
 def _seller_data(seller: Seller) -> dict[str, Any]:

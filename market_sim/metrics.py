@@ -294,6 +294,71 @@ SCORES: tuple[Score, ...] = (
         "(logit scenarios with a closed form; theory.md §3).",
     ),
 )
+SCORES += (
+    Score(
+        "price_dispersion",
+        "Price dispersion",
+        "Personal prices",
+        "price",
+        "",
+        "Standard deviation of the price paid over the focal seller's transactions (0 when everyone "
+        "paid the same).",
+    ),
+    Score(
+        "uniform_price",
+        "Best uniform price",
+        "Personal prices",
+        "price",
+        "",
+        "Scenarios with shopper features: the single price that maximises the focal seller's expected "
+        "profit over this run's shopping visits, from every consumer's true willingness to pay and price "
+        "sensitivity, against the rivals' average posted prices (an ordinary day, no stock limit, no "
+        "loyalty).",
+    ),
+    Score(
+        "gain_over_uniform",
+        "Gain over the best uniform price",
+        "Personal prices",
+        "money",
+        "higher",
+        "Profit minus the expected profit of the best uniform price over the same visits.",
+    ),
+    Score(
+        "share_paying_more",
+        "Buyers paying more",
+        "Personal prices",
+        "share",
+        "",
+        "Share of the focal seller's customers whose average price paid is above the best uniform price.",
+    ),
+    Score(
+        "share_paying_less",
+        "Buyers paying less",
+        "Personal prices",
+        "share",
+        "",
+        "Share of the focal seller's customers whose average price paid is below the best uniform price.",
+    ),
+    Score(
+        "feature_price_gap",
+        "Observable-feature price gap",
+        "Personal prices",
+        "price",
+        "",
+        "Largest gap in the average price paid between the two halves of an observable feature (0 / 1 for "
+        "yes/no features, below / above the median otherwise).",
+    ),
+    Score(
+        "hidden_price_gap",
+        "Hidden-group price gap (proxy discrimination)",
+        "Personal prices",
+        "price",
+        "lower",
+        "The same gap for the groups the seller never sees: hidden features and hidden segments. Personal "
+        "prices that never used a hidden trait still treat its groups differently when it correlates with "
+        "what the seller sees (theory.md §9).",
+    ),
+)
 SCORE = {score.name: score for score in SCORES}
 GROUPS = tuple(dict.fromkeys(score.group for score in SCORES))
 
@@ -313,7 +378,103 @@ def run_scores(
         **_fairness_scores(ledger, seller, days, valuations),
         "consumer_surplus": float(ledger.consumer_surplus[:days].sum()),
         **_behaviour_scores(ledger.offered[:days, seller]),
+        **personal_scores(ledger, seller, days),
     }
+
+
+def personal_scores(ledger: Ledger, seller: int, days: int) -> dict[str, float]:
+    """The personal-pricing scores: dispersion of prices paid, and with shopper features (the
+    ledger's audit of the focal seller) the comparison with the best uniform price and the price
+    gaps between groups of consumers, observable and hidden."""
+    units = ledger.units[:days, seller].sum()
+    mean = _ratio(ledger.revenue[:days, seller].sum(), units)
+    square = _ratio(ledger.paid_square[:days, seller].sum(), units)
+    scores = {"price_dispersion": float(np.sqrt(max(square - mean**2, 0.0))) if units else np.nan}
+    names = ("uniform_price", "gain_over_uniform", "share_paying_more", "share_paying_less")
+    scores |= dict.fromkeys((*names, "feature_price_gap", "hidden_price_gap"), np.nan)
+    audit = ledger.audit
+    if audit is None or not days:
+        return scores
+    rival_prices = ledger.price[:days, audit["rivals"]].mean(axis=0)
+    uniform, expected = best_uniform_price(audit, rival_prices)
+    profit = ledger.profit[:days, seller].sum()
+    bought = audit["purchases"] > 0
+    paid = audit["spend"][bought] / audit["purchases"][bought]
+    slack = TOLERANCE * max(1.0, abs(uniform))
+    scores |= {
+        "uniform_price": uniform,
+        "gain_over_uniform": float(profit - expected),
+        "share_paying_more": float(np.mean(paid > uniform + slack)) if len(paid) else np.nan,
+        "share_paying_less": float(np.mean(paid < uniform - slack)) if len(paid) else np.nan,
+    }
+    groups = group_prices(audit)
+    for observable, score in ((True, "feature_price_gap"), (False, "hidden_price_gap")):
+        gaps = [abs(high - low) for name, seen, low, high in groups if seen == observable]
+        scores[score] = max(gaps) if gaps else np.nan
+    return scores
+
+
+def best_uniform_price(audit: dict, rival_prices: np.ndarray) -> tuple[float, float]:
+    """The focal seller's best single price over the run's visits, and its expected profit."""
+    from scipy import optimize, special
+
+    visits, wtp, cost = audit["visits"], audit["wtp"], audit["unit_cost"]
+    shopped = visits > 0
+    visits, wtp, beta = visits[shopped], wtp[shopped], audit["price_sensitivity"][shopped]
+    outside = audit["outside_utility"]
+    rivals = wtp[:, None] + audit["rival_quality"][None, :] - rival_prices[None, :]
+    best_rival = np.max(rivals, axis=1, initial=outside)
+    own = wtp + audit["quality"]
+    if audit["choice"] == "logit":
+        rest = special.logsumexp(np.column_stack([beta[:, None] * rivals, beta * outside]), axis=1)
+
+        def units(price: float) -> float:
+            return float((visits * special.expit(beta * (own - price) - rest)).sum())
+    else:
+
+        def units(price: float) -> float:
+            return float(visits[own - price >= best_rival].sum())
+
+    def loss(price: float) -> float:
+        return -(price - cost) * units(price)
+
+    spread = 20 / max(beta.min(), 1e-3) if audit["choice"] == "logit" and len(beta) else 0.0
+    high = max(cost, float((own - np.minimum(best_rival, outside)).max(initial=cost))) + spread
+    grid = np.linspace(cost, high, 200)
+    k = int(np.argmin([loss(p) for p in grid]))
+    left, right = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    polished = optimize.minimize_scalar(loss, bounds=(left, right), method="bounded", options={"xatol": 1e-8})
+    price = float(polished.x) if polished.fun <= loss(grid[k]) else float(grid[k])
+    return price, -loss(price)
+
+
+def group_prices(audit: dict) -> list[tuple[str, bool, float, float]]:
+    """(group, observable?, average price paid by its lower half, by its upper half) for every
+    feature (0 / 1, or below / above the median) and, for segments, the cheapest and the dearest
+    segment (hidden segments count as unobservable groups)."""
+    bought = audit["purchases"] > 0
+    units, spend = audit["purchases"][bought], audit["spend"][bought]
+
+    def average(mask: np.ndarray) -> float:
+        return float(spend[mask].sum() / units[mask].sum()) if units[mask].sum() else np.nan
+
+    rows = []
+    for f, name in enumerate(audit["feature_names"]):
+        x = audit["features"][bought, f]
+        upper = x > 0.5 if np.isin(x, (0.0, 1.0)).all() else x > np.median(x) if len(x) else x > 0
+        low, high = average(~upper), average(upper)
+        if not (np.isnan(low) or np.isnan(high)):
+            rows.append((name, bool(audit["feature_observable"][f]), low, high))
+    segment = audit["segment"][bought]
+    for seen in (True, False):
+        levels = [
+            average(segment == g)
+            for g in range(len(audit["segment_names"]))
+            if bool(audit["segment_observable"][g]) == seen and (segment == g).any()
+        ]
+        if len(levels) > 1:
+            rows.append(("segments", seen, min(levels), max(levels)))
+    return rows
 
 
 def _profit_scores(ledger: Ledger, seller: int, days: int) -> dict[str, float]:

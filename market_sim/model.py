@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
@@ -29,6 +29,9 @@ from strategies.base import (
     _read_only,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 ENGINES = ("vectorised", "agents")
 BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
@@ -42,6 +45,7 @@ class Arrivals:
         self.shoppers = shoppers  # consumer rows, ascending
         self._order_stream = order_stream
         self._order: np.ndarray | None = None
+        self.table_order: np.ndarray | None = None  # rows of obs.shoppers (see MarketModel.table_order)
 
     def order(self) -> np.ndarray:
         """Positions in `shoppers`, first arrival first."""
@@ -61,6 +65,8 @@ class Trading:
     tables: np.ndarray  # (sellers, segments, new/returning): today's posted price tables
     utility: np.ndarray  # (sellers, shoppers): money value of each offer, shocks excluded
     allocation: Allocation
+    prices: np.ndarray  # (sellers, shoppers) or (sellers, 1): the price each shopper saw
+    personal: bool = False  # some seller priced shoppers one by one today
 
 
 class MarketModel(mesa.Model):
@@ -83,6 +89,7 @@ class MarketModel(mesa.Model):
         replication: int = 0,
         engine: str = "vectorised",
         consumer_agents: bool = False,
+        log_offers: bool = False,
         *,
         seats: Sequence[PricingStrategy] | None = None,
     ):
@@ -136,6 +143,9 @@ class MarketModel(mesa.Model):
             }
             for seller in self.sellers
         ]
+        self._pseudonyms: np.ndarray | None = None
+        self.offers: list[dict[str, np.ndarray]] | None = [] if log_offers else None  # by day
+        self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
         self.streams = {
@@ -167,10 +177,15 @@ class MarketModel(mesa.Model):
         day = self.steps - 1
         shoppers = self.arrivals(day)
         received = [seller.receive(day) for seller in self.sellers]
+        self.today, self._tables = shoppers, {}
         prices = self.post_prices(day)
         trading = self.clear(day, shoppers, prices)
         self.settle(day, trading, received)
+        if self.offers is not None:
+            self.log_offers(day, trading)
         self.running = self.steps < self.days
+        if not self.running and self.offers is not None:
+            self.ledger.keep_offers(self.offers)
 
     def arrivals(self, day: int) -> Arrivals:
         """Who shops today (each consumer with their visit probability); the order in which
@@ -200,13 +215,115 @@ class MarketModel(mesa.Model):
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
         calendar = self.calendar(day)
+        shoppers = len(self.today.shoppers)
         for seller in self.sellers:
             self.tables[seller.index] = seller.post_prices(
                 self.observation(seller, day, calendar),
                 self.population.segment_names,
                 self.population.observable,
+                shoppers,
             )
         return self.tables
+
+    def log_offers(self, day: int, trading: Trading) -> None:
+        """Keep today's offers as a seller sees them (`--log-offers`): per shopper, in the order
+        of `obs.shoppers`, the pseudonym, visible segment and observable features; per seller
+        and shopper, the price shown and whether they bought."""
+        population = self.population
+        order = self.table_order()
+        rows = trading.shoppers[order]
+        visible = np.where(population.observable[population.segment[rows]], population.segment[rows], -1)
+        prices = np.broadcast_to(trading.prices, (len(self.sellers), len(trading.shoppers)))[:, order]
+        self.offers.append(
+            {
+                "day": np.full(len(rows), day, dtype=np.int32),
+                "shopper": self.pseudonyms()[rows],
+                "segment": visible,
+                "features": population.features[rows][:, population.feature_observable],
+                "price": prices.T.copy(),
+                "choice": trading.allocation.choice[order],
+            }
+        )
+
+    def audit(self) -> dict[str, object]:
+        """The focal seller's dealings with every consumer, next to what the consumer truly is
+        (features hidden or not, segment, willingness to pay), for the personal-pricing scores:
+        views of the population's arrays, so they fill in as the run goes on."""
+        population, focal = self.population, self.spec.focal_index
+        rivals = [s.index for s in self.sellers if s.index != focal]
+        return {
+            "segment": population.segment,
+            "segment_names": np.array(population.segment_names, dtype=str),
+            "segment_observable": population.observable,
+            "feature_names": np.array(population.feature_names, dtype=str),
+            "feature_observable": population.feature_observable,
+            "features": population.features,
+            "wtp": population.wtp,
+            "price_sensitivity": population.price_sensitivity,
+            "visits": population.visits,
+            "purchases": population.purchases[focal],
+            "spend": population.spend[focal],
+            "surplus": population.surplus,  # (sellers, consumers)
+            "choice": self.spec.market.choice,
+            "outside_utility": self.spec.market.outside_utility,
+            "quality": float(self.quality[focal]),
+            "unit_cost": self.sellers[focal].unit_cost,
+            "rival_quality": self.quality[rivals],
+            "rivals": np.array(rivals, dtype=int),
+        }
+
+    def pseudonyms(self) -> np.ndarray:
+        """Every consumer's pseudonymous id (a random permutation, drawn from its own stream the
+        first time a seller looks at its shoppers): it says nothing about the consumer's row,
+        so nothing about the consumer's segment."""
+        if self._pseudonyms is None:
+            rng = stream(self.spec.seed, self.replication, Purpose.POPULATION, 1)
+            self._pseudonyms = rng.permutation(len(self.population))
+            self._by_pseudonym = np.argsort(self._pseudonyms)
+            self._position = np.zeros(len(self.population), dtype=np.intp)
+        return self._pseudonyms
+
+    def table_order(self) -> np.ndarray:
+        """Positions in today's shoppers (consumer order) of the rows of `obs.shoppers`, which
+        come in pseudonym order (consumer order would give away hidden segments)."""
+        today = self.today
+        if today.table_order is None:
+            self.pseudonyms()
+            shoppers, position = today.shoppers, self._position
+            position[:] = -1
+            position[shoppers] = np.arange(len(shoppers))
+            in_order = position[self._by_pseudonym]  # O(consumers), no sort
+            today.table_order = in_order[in_order >= 0]
+        return today.table_order
+
+    def shopper_table(self, seller: Seller, day: int) -> pd.DataFrame:
+        """`obs.shoppers` for `seller` today: pseudonym, visible segment, observable features and
+        the seller's own history with each shopper, read-only."""
+        import pandas as pd  # only strategies that price shoppers need it
+
+        population, j = self.population, seller.index
+        rows = self.today.shoppers[self.table_order()]
+        names = zip(population.segment_names, population.observable, strict=True)
+        visible = [name if seen else "" for name, seen in names]
+        categories = list(dict.fromkeys(visible))
+        code = np.array([categories.index(name) for name in visible], dtype=np.int8)
+        codes = code[population.segment[rows]]
+        last = population.last_purchase[j, rows]
+        segment = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories), validate=False)
+        columns = {"shopper": self.pseudonyms()[rows], "segment": segment}
+        for f, name in enumerate(population.feature_names):
+            if population.feature_observable[f]:
+                columns[name] = population.features[rows, f]
+        columns |= {
+            "visits": population.visits[rows],
+            "purchases": population.purchases[j, rows],
+            "days_since_purchase": np.where(last >= 0, day - last, np.nan),
+            "spend": population.spend[j, rows],
+        }
+        for column in columns.values():
+            if isinstance(column, np.ndarray):
+                column.flags.writeable = False
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
 
     def calendar(self, day: int) -> dict[str, object]:
         """The public calendar of `day`, the same for every seller."""
@@ -220,7 +337,10 @@ class MarketModel(mesa.Model):
         }
 
     def observation(self, seller: Seller, day: int, calendar: dict[str, object] | None = None) -> Observation:
-        """What `seller` may see this morning: the calendar, its own past, rivals' past prices."""
+        """What `seller` may see this morning: the calendar, its own past, rivals' past prices
+        and, if it asks, today's shoppers."""
+        if seller.index not in self._tables:
+            self._tables[seller.index] = _Once(partial(self.shopper_table, seller, day))
         return Observation(
             **(calendar or self.calendar(day)),
             info=seller.info,
@@ -230,6 +350,7 @@ class MarketModel(mesa.Model):
             rival_prices=MappingProxyType(
                 {name: column[:day] for name, column in self.posted[seller.index].items()}
             ),
+            shopper_table=self._tables[seller.index],
         )
 
     def clear(self, day: int, arrivals: Arrivals, tables: np.ndarray) -> Trading:
@@ -240,6 +361,12 @@ class MarketModel(mesa.Model):
         segment = population.segment[shoppers]
         returning = np.take(population.bought_from, shoppers, axis=0)  # 5x faster than [shoppers] here
         prices = shown_prices(tables, segment, returning)
+        personal = [seller for seller in self.sellers if seller.personal is not None]
+        if personal:  # a row of prices per seller; personal prices replace the seller's row
+            prices = np.array(np.broadcast_to(prices, (sellers, count)))
+            order = self.table_order()
+            for seller in personal:
+                prices[seller.index, order] = seller.personal
         utility = self.utilities(shoppers, prices)
         # one uniform per offer and shopper, and one for buying nothing
         draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
@@ -261,7 +388,7 @@ class MarketModel(mesa.Model):
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
         else:
             allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch)
-        return Trading(shoppers, segment, returning, tables, utility, allocation)
+        return Trading(shoppers, segment, returning, tables, utility, allocation, prices, bool(personal))
 
     def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """(sellers, shoppers): wtp (scaled on event days) + quality + loyalty − price, in the
@@ -356,7 +483,14 @@ class MarketModel(mesa.Model):
         bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
         cell_units = ledger.segment_units[day]
         cell_units.flat = np.bincount(bought_cell, minlength=cell_units.size)
-        ledger.segment_revenue[day] = cell_units * trading.tables  # everyone in a cell paid its price
+        prices = trading.prices
+        paid = prices[seller_of, 0 if prices.shape[1] == 1 else buyers]
+        if trading.personal:  # buyers in a cell paid different prices
+            revenue_by_cell = np.bincount(bought_cell, weights=paid, minlength=cell_units.size)
+            ledger.segment_revenue[day].flat = revenue_by_cell
+        else:
+            ledger.segment_revenue[day] = cell_units * trading.tables  # everyone in a cell paid its price
+        ledger.paid_square[day] = np.bincount(seller_of, weights=paid * paid, minlength=sellers)
         surplus = trading.utility.ravel()[seller_of * len(choice) + buyers] - self.spec.market.outside_utility
         ledger.segment_surplus[day].flat = np.bincount(
             bought_cell, weights=surplus, minlength=cell_units.size
@@ -377,13 +511,22 @@ class MarketModel(mesa.Model):
         ledger.offered[day] = [offered_prices(seller.decision, names) for seller in self.sellers]
         ledger.reason[day] = [seller.decision.reason for seller in self.sellers]
         ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in self.sellers]
+        ledger.personal[day] = [seller.personal is not None for seller in self.sellers]
         ledger.inventory[day] = [seller.on_hand for seller in self.sellers]
         ledger.units[day], ledger.revenue[day], ledger.lost_sales[day] = units, revenue, lost
         ledger.received[day] = received
         ledger.days_recorded = day + 1
-        population.record_purchases(trading.shoppers[buyers], seller_of, status)
+        population.record_visits(trading.shoppers)
+        population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day, surplus)
+        if population.feature_names and day == 0:
+            ledger.keep_audit(self.audit())
         for seller in self.sellers:
             j = seller.index
+            table = self._tables.get(j)
+            bought = None
+            if table is not None and table.called:  # whom of the rows of its table it sold to
+                bought = choice[self.table_order()] == j
+                bought.flags.writeable = False
             seller.observe(
                 DayResult(
                     day=day,
@@ -393,6 +536,7 @@ class MarketModel(mesa.Model):
                     revenue=float(revenue[j]),
                     lost_sales=int(lost[j]),
                     stock=seller.on_hand,
+                    bought=bought,
                 )
             )
 
@@ -419,6 +563,22 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
         out[sign < 0] = np.nan
         out = np.where(np.isfinite(out), out, direct)
     return out[0]
+
+
+class _Once:
+    """A function called at most once: the shopper table is built only if a strategy asks."""
+
+    def __init__(self, make: Callable[[], object]):
+        self._make, self._value = make, None
+
+    def __call__(self) -> object:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
+
+    @property
+    def called(self) -> bool:
+        return self._make is None
 
 
 def shown_prices(tables: np.ndarray, segment: np.ndarray, returning: np.ndarray) -> np.ndarray:

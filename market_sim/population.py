@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -31,6 +31,18 @@ class Population:
     observable: np.ndarray  # bool per segment
     last_seller: np.ndarray  # int, -1 before the first purchase
     bought_from: np.ndarray  # bool (consumers, sellers)
+    # shopper features (consumers, features), their names and whether sellers may see each
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    feature_names: tuple[str, ...] = ()
+    feature_observable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # each seller's own history with each consumer, (sellers, consumers): a seller's row is
+    # contiguous. Every shopper sees every seller's offer, so a consumer's visits to any seller
+    # are their shopping days: one count per consumer.
+    visits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    purchases: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
+    last_purchase: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))  # day, -1
+    spend: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # money paid to each seller
+    surplus: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # consumer surplus, by seller
 
     @classmethod
     def draw(cls, consumers: Consumers, sellers: int, rng: np.random.Generator) -> Population:
@@ -44,16 +56,37 @@ class Population:
                 [pick(s).sample(rng, size) for s, size in zip(segments, sizes, strict=True)]
             )
 
+        wtp = trait(lambda s: s.wtp)
+        price_sensitivity = trait(lambda s: s.price_sensitivity)
+        loyalty = trait(lambda s: s.loyalty or NO_LOYALTY)
+        # features after every other trait, so a scenario without features draws as before
+        names = tuple(consumers.features)
+        columns = [
+            trait(lambda s, name=name: s.features.get(name, consumers.features[name].dist)) for name in names
+        ]
+        # one contiguous column per feature (tables read them feature by feature)
+        features = np.asfortranarray(np.column_stack(columns)) if columns else np.zeros((n, 0))
+        weights = np.array([[s.wtp_per_feature.get(name, 0.0) for name in names] for s in segments])
+        if weights.any():  # wtp = drawn wtp + Σ weight × feature, per segment
+            wtp = wtp + (features * np.repeat(weights, sizes, axis=0)).sum(axis=1)
         return cls(
             segment=np.repeat(np.arange(len(segments)), sizes),
-            wtp=trait(lambda s: s.wtp),
-            price_sensitivity=trait(lambda s: s.price_sensitivity),
-            loyalty=trait(lambda s: s.loyalty or NO_LOYALTY),
+            wtp=wtp,
+            price_sensitivity=price_sensitivity,
+            loyalty=loyalty,
             visit_rate=np.repeat([s.visit_rate for s in segments], sizes),
             segment_names=tuple(s.name for s in segments),
             observable=np.array([s.observable for s in segments]),
             last_seller=np.full(n, -1),
             bought_from=np.zeros((n, sellers), dtype=bool),
+            features=features,
+            feature_names=names,
+            feature_observable=np.array([consumers.features[name].observable for name in names], dtype=bool),
+            visits=np.zeros(n, dtype=np.int32),
+            purchases=np.zeros((sellers, n), dtype=np.int32),
+            last_purchase=np.full((sellers, n), -1, dtype=np.int32),
+            spend=np.zeros((sellers, n)),
+            surplus=np.zeros((sellers, n)),
         )
 
     def __len__(self) -> int:
@@ -88,11 +121,29 @@ class Population:
                 chosen.append(start + _bernoulli_positions(rng, chance, size))
         return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.intp)
 
+    def record_visits(self, shoppers: np.ndarray) -> None:
+        """Today's shoppers (distinct) saw every seller's offer."""
+        self.visits[shoppers] += 1
+
     def record_purchases(
-        self, buyers: np.ndarray, sellers: np.ndarray, returning: np.ndarray | None = None
+        self,
+        buyers: np.ndarray,
+        sellers: np.ndarray,
+        returning: np.ndarray | None = None,
+        paid: np.ndarray | None = None,
+        day: int = -1,
+        surplus: np.ndarray | None = None,
     ) -> None:
-        """Remember today's purchases: consumer `buyers[k]` bought from seller `sellers[k]`;
-        `returning[k]`, if given, says the buyer had bought from that seller before."""
+        """Remember today's purchases: consumer `buyers[k]` bought from seller `sellers[k]` at
+        price `paid[k]` (if given) on `day`; `returning[k]`, if given, says the buyer had bought
+        from that seller before."""
+        cell = sellers * len(self.segment) + buyers  # each buyer buys once a day: distinct
+        self.purchases.ravel()[cell] += 1
+        self.last_purchase.ravel()[cell] = day
+        if paid is not None:
+            self.spend.ravel()[cell] += paid
+        if surplus is not None:
+            self.surplus.ravel()[cell] += surplus
         self.last_seller[buyers] = sellers
         if returning is not None:  # only first purchases from a seller change `bought_from`
             first = ~returning

@@ -72,6 +72,18 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     path.write_text(csv_text(frame), encoding="utf-8")
 
 
+def write_offers(folder: Path, parts: list[pd.DataFrame], form: str) -> None:
+    """offers.csv or offers.parquet (`run --log-offers`): one row per shopper × seller × day
+    shown an offer."""
+    import pandas as pd
+
+    offers = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if form == "parquet":
+        offers.to_parquet(folder / "offers.parquet", index=False)
+    else:
+        write_csv(offers, folder / "offers.csv")
+
+
 def write_csv_parts(parts: list[str], path: Path) -> None:
     """Write CSV texts of one table made in pieces (each with the header) as one file."""
     body = [part.split("\n", 1)[1] for part in parts[1:]]

@@ -42,6 +42,7 @@ class Job:
     scenario: Scenario
     strategy: int
     replication: int
+    log_offers: bool = False  # keep every offer shown (run --log-offers)
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,10 @@ class TimeLimitExceeded(BaseException):
     """A run went past its time limit (a BaseException, so strategies cannot swallow it)."""
 
 
-def comparison_jobs(scenario: Scenario) -> list[Job]:
+def comparison_jobs(scenario: Scenario, log_offers: bool = False) -> list[Job]:
     """Every strategy on every replication, strategy by strategy."""
     return [
-        Job(scenario, strategy, replication)
+        Job(scenario, strategy, replication, log_offers)
         for strategy in range(len(scenario.strategies))
         for replication in range(scenario.replications)
     ]
@@ -83,7 +84,7 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
     where = ""
     try:
         with _deadline(time_limit):
-            model = MarketModel(scenario, spec, job.replication)
+            model = MarketModel(scenario, spec, job.replication, log_offers=job.log_offers)
             while model.running:
                 model.step()
                 if time_limit is not None and time.perf_counter() - started > time_limit:

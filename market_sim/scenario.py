@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from market_sim.distributions import Distribution
+from market_sim.distributions import Distribution, FeatureDistribution
 
 UNLIMITED = math.inf
 Choice = Literal["logit", "max_surplus"]
@@ -48,12 +48,25 @@ class Segment:
     observable: bool = False
     visit_rate: float = 1.0
     loyalty: Distribution | None = None  # None: no loyalty bonus
+    # shopper features: this segment's own distributions (overriding `Consumers.features`) and
+    # the money each unit of a feature adds to willingness to pay (before event multipliers)
+    features: Mapping[str, FeatureDistribution] = field(default_factory=lambda: MappingProxyType({}))
+    wtp_per_feature: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A number drawn once per consumer; sellers see it when `observable` (`obs.shoppers`)."""
+
+    dist: FeatureDistribution
+    observable: bool = True
 
 
 @dataclass(frozen=True)
 class Consumers:
     population: int
     segments: tuple[Segment, ...]
+    features: Mapping[str, Feature] = field(default_factory=lambda: MappingProxyType({}))
 
     def segment_sizes(self) -> tuple[int, ...]:
         """Consumers per segment: shares of the population, rounded by largest remainders."""

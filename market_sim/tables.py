@@ -99,6 +99,7 @@ class Tabulated:
     daily_csv: str  # its rows of daily.csv, with the header
     segments_csv: str  # its rows of segments.csv, with the header
     scores: dict | None  # its row of scores.csv; None when the run failed
+    offers: pd.DataFrame | None = None  # its rows of offers.csv (run --log-offers)
 
 
 def tabulate(scenario: Scenario, run: Run) -> Tabulated:
@@ -108,7 +109,32 @@ def tabulate(scenario: Scenario, run: Run) -> Tabulated:
         csv_text(daily_table(scenario, [run])),
         csv_text(segments_table(scenario, [run])),
         score_row(scenario, run),
+        offers_table(scenario, run) if hasattr(run.ledger, "offers_day") else None,
     )
+
+
+def offers_table(scenario: Scenario, run: Run) -> pd.DataFrame:
+    """One row per shopper × seller × day shown an offer: the shopper as the seller sees them
+    (pseudonym, visible segment, observable features), the price shown and whether they bought."""
+    ledger, sellers = run.ledger, [s.name for s in scenario.sellers]
+    names = [s.name for s in scenario.consumers.segments]
+    observable = [name for name, f in scenario.consumers.features.items() if f.observable]
+    count = len(ledger.offers_day)
+    segment = np.array([*names, ""], dtype=object)[ledger.offers_segment]  # −1: the hidden ""
+    features = ledger.offers_features.reshape(count, len(observable))
+    columns = {
+        "strategy": run.strategy,
+        "replication": run.replication,
+        "day": np.repeat(ledger.offers_day, len(sellers)),
+        "seller": np.tile(sellers, count),
+        "shopper": np.repeat(ledger.offers_shopper, len(sellers)),
+        "segment": np.repeat(segment, len(sellers)),
+    }
+    columns |= {name: np.repeat(features[:, k], len(sellers)) for k, name in enumerate(observable)}
+    columns["price"] = ledger.offers_price.reshape(count, len(sellers)).ravel()
+    bought = ledger.offers_choice[:, None] == np.arange(len(sellers))[None, :]
+    columns["bought"] = bought.ravel().astype(int)
+    return pd.DataFrame(columns)
 
 
 def score_row(scenario: Scenario, run: Run) -> dict | None:

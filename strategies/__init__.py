@@ -20,7 +20,9 @@ from strategies.base import (
 )
 from strategies.demand_response import DemandResponse
 from strategies.inventory_aware import InventoryAware
+from strategies.ml_pricing import MLPricing
 from strategies.oracles import OracleBestFixed, OracleBestResponse
+from strategies.personal import OraclePersonal, PersonalRule
 from strategies.promotions import Promotions
 from strategies.segment_pricing import SegmentPricing
 from strategies.simple import CompetitorResponse, CostPlus, Fixed
@@ -51,6 +53,9 @@ BUILT_IN: dict[str, type[PricingStrategy]] = {
         InventoryAware,
         OracleBestFixed,
         OracleBestResponse,
+        OraclePersonal,
+        MLPricing,
+        PersonalRule,
     )
 }
 

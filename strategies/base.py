@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from market_sim.scenario import Guardrails
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -27,11 +29,14 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 @dataclass(frozen=True)
 class Prices:
-    """A richer decision than one number: per observable segment prices and coupons.
+    """A richer decision than one number: per observable segment prices and coupons, or a
+    price per shopper.
 
     `segments` maps observable segment names to their price (others pay `base`); a coupon is
     money off for customers who never bought from this seller (`coupon_new`) or who did
-    (`coupon_returning`). `reason` is a short note kept in the daily output.
+    (`coupon_returning`). `personal`, one price per row of `obs.shoppers`, is what each of
+    today's shoppers sees instead of any segment price or coupon (`base` stays the posted
+    price that rivals see). `reason` is a short note kept in the daily output.
     """
 
     base: float
@@ -39,6 +44,7 @@ class Prices:
     coupon_new: float = 0.0
     coupon_returning: float = 0.0
     reason: str = ""
+    personal: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,19 @@ class Observation:
     on_order: tuple[tuple[int, int], ...]  # (arrival day, units) of orders in transit
     history: History
     rival_prices: Mapping[str, np.ndarray] = field(default_factory=lambda: EMPTY)
+    # builds `shoppers` when a strategy first asks for it (most never do)
+    shopper_table: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def shoppers(self) -> pd.DataFrame:
+        """Today's shoppers, one row each, read-only: `shopper` (a pseudonymous id, stable over
+        the run), `segment` (its name when the segment is observable, else empty), every
+        observable feature, and this seller's own history with the shopper: `visits` before
+        today, `purchases`, `days_since_purchase` (NaN if never) and `spend`. Rows come in
+        pseudonym order; `Prices(personal=...)` gives one price per row."""
+        if self.shopper_table is None:
+            raise RuntimeError("this observation has no shopper table")
+        return self.shopper_table()
 
     @property
     def unit_cost(self) -> float:
@@ -188,6 +207,9 @@ class DayResult:
     revenue: float
     lost_sales: int
     stock: float  # on hand at the end of the day
+    # when the strategy read `obs.shoppers` today: for each of its rows, whether that shopper
+    # bought from this seller (a seller knows its own customers)
+    bought: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class ParameterError(ValueError):

@@ -235,6 +235,9 @@ def test_strategies_lists_every_built_in_with_parameters_and_defaults(capsys):
         "inventory_aware",
         "oracle_best_fixed",
         "oracle_best_response",
+        "oracle_personal",
+        "ml_pricing",
+        "personal_rule",
     ]
     # one-line descriptions are the docstrings' first sentences; parameters by their scenario names
     assert "fixed: The same price every day.\n    price: float = 10.0\n" in out

@@ -78,6 +78,9 @@ def test_every_strategy_is_registered_with_every_parameter_documented():
         "inventory_aware",
         "oracle_best_fixed",
         "oracle_best_response",
+        "oracle_personal",
+        "ml_pricing",
+        "personal_rule",
     }
     for kind, cls in BUILT_IN.items():
         assert cls.kind == kind

@@ -51,6 +51,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--set", type=assignment, action="append", default=[], metavar="PATH=VALUE", help=SET_HELP
     )
+    parser.add_argument(
+        "--log-offers",
+        nargs="?",
+        const="csv",
+        choices=("csv", "parquet"),
+        help="also write every offer shown (shopper × seller × day: observable features, price, "
+        "bought) to offers.csv, or offers.parquet (needs pyarrow)",
+    )
     return parser
 
 
@@ -69,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
     )
     api.check_baseline(scenario, args.baseline, "--baseline")
     out = args.out or default_out(args.scenario)
-    jobs = comparison_jobs(scenario)
+    if args.log_offers == "parquet":
+        try:
+            import pyarrow  # noqa: F401  (only to say early that it is missing)
+        except ImportError:
+            raise UsageError("--log-offers parquet needs pyarrow: pip install pyarrow") from None
+    jobs = comparison_jobs(scenario, log_offers=bool(args.log_offers))
     if args.resume:
         try:
             saved = result_folder.resumable_runs(out, scenario, jobs)
@@ -90,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         args.time_limit,
         progress=not args.quiet,
         finished=finished,
+        log_offers=bool(args.log_offers),
     )
     api.write_run_folder(
         out,
@@ -101,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         partial=interrupted,
         workers=args.workers,
         overwrite=args.overwrite or args.resume,
+        offers=args.log_offers,
     )
 
     runs = [tabulated.run for tabulated in done]

@@ -13,6 +13,7 @@ from market_sim import metrics
 from market_sim.report import plots
 from market_sim.report import theory as report_theory
 from market_sim.report.data import Results
+from market_sim.report.personal import personal_section
 from market_sim.scenario import Event, Scenario, Segment, Seller
 
 STYLE = """
@@ -104,6 +105,7 @@ def render_report(results: Results, workers: int = 1) -> str:
         _ranking(results),
         _theory(results),
         _figures(results, plots.draw_all(results, workers)),
+        personal_section(results),
         _all_scores(results),
         _scenario_table(results),
         _glossary(),
