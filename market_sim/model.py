@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ENGINES = ("vectorised", "agents")
+SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
 BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
 
@@ -450,16 +451,23 @@ class MarketModel(mesa.Model):
         if self.spec.market.choice != "logit":
             return self.ledger.segment_surplus[day].sum(axis=(0, 2))
         beta = self.population.price_sensitivity[trading.shoppers]
-        gain = trading.utility - self.spec.market.outside_utility  # sellers × shoppers, in money
+        outside = self.spec.market.outside_utility
         open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
-        sensitive = beta > 0
-        scaled = np.vstack([np.zeros((1, len(beta))), gain[open_] * beta])[:, sensitive]
         # a shopper with no price sensitivity has no money scale for its taste shocks: its
         # realised surplus instead
-        buyers = np.flatnonzero(trading.allocation.choice != NONE)
+        choice = trading.allocation.choice
+        buyers = np.flatnonzero(choice != NONE)
         surplus = np.zeros(len(beta))
-        surplus[buyers] = gain[trading.allocation.choice[buyers], buyers]
-        surplus[sensitive] = log_sum_exp(scaled) / beta[sensitive]
+        surplus[buyers] = trading.utility[choice[buyers], buyers] - outside
+        # shoppers in slices, column by column the same numbers, so that a million shoppers
+        # need no (sellers × shoppers) temporaries
+        for start in range(0, len(beta), SURPLUS_SLICE):
+            part = slice(start, start + SURPLUS_SLICE)
+            slope = beta[part]
+            sensitive = slope > 0
+            gain = trading.utility[open_, part] - outside  # offers in stock, in money
+            scaled = np.vstack([np.zeros((1, len(slope))), gain * slope])[:, sensitive]
+            surplus[start + np.flatnonzero(sensitive)] = log_sum_exp(scaled) / slope[sensitive]
         return np.bincount(trading.segment, weights=surplus, minlength=segments)
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
@@ -549,7 +557,6 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
     if a.size == 0:
         return np.full(a.shape[1], -np.inf)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        direct = np.log(np.exp(a).sum(axis=0, keepdims=True))
         top = a.max(axis=0, keepdims=True)
         is_top = a == top
         rest = a.copy()
@@ -561,8 +568,11 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
         scaled = np.where(scaled < -1, -scaled - 2, scaled)
         out = np.log1p(scaled) + np.log(np.abs(count)) + top
         out[sign < 0] = np.nan
-        out = np.where(np.isfinite(out), out, direct)
-    return out[0]
+        out = out[0]
+        odd = ~np.isfinite(out)
+        if odd.any():  # scipy's direct log of the sum there (only there: it costs an exp a term)
+            out[odd] = np.log(np.exp(a[:, odd]).sum(axis=0))
+    return out
 
 
 class _Once:
