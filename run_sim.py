@@ -3,7 +3,9 @@
 
 import sys
 
-from market_sim.cli import main
-
 if __name__ == "__main__":
+    try:
+        from market_sim.cli import main
+    except KeyboardInterrupt:  # Ctrl-C while starting: nothing began, nothing to show
+        sys.exit(130)
     sys.exit(main())

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import mesa
 import numpy as np
@@ -113,6 +116,38 @@ class StrategyFailure(RuntimeError):
         self.seller, self.day = seller, day
 
 
+class TimeLimitExceeded(BaseException):
+    """A run went past its time limit (a BaseException, so `except Exception` cannot swallow it)."""
+
+
+def guarded[Result](seller: str, day: int, call: Callable[[], Result]) -> Result:
+    """`call()`, which runs strategy code: whatever it raises, `SystemExit` included, becomes
+    a StrategyFailure that stops this run alone. Only the time limit, and a Ctrl-C where
+    Ctrl-C stops the program, pass through."""
+    try:
+        return call()
+    except BaseException as error:
+        if isinstance(error, StrategyFailure) or stops_the_program(error):
+            raise
+        raise StrategyFailure(seller, day, _describe(error)) from error
+
+
+def stops_the_program(error: BaseException) -> bool:
+    """The time limit, or a real interrupt: a KeyboardInterrupt where Ctrl-C is not ignored
+    (run processes ignore it, so there only a strategy can raise one)."""
+    if isinstance(error, TimeLimitExceeded):
+        return True
+    return isinstance(error, KeyboardInterrupt) and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except BaseException:  # a hostile exception whose __str__ raises
+        text = ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 class Seller(mesa.Agent):
     """A shop: its stock and replenishment, its costs, and the strategy that sets its prices."""
 
@@ -137,17 +172,20 @@ class Seller(mesa.Agent):
         self.personal: np.ndarray | None = None  # today's personal prices (rows of obs.shoppers)
         self.info: MarketInfo | None = None  # public facts, set by `start`
         self.guardrail_hits = 0  # prices the guardrails changed today
+        self.below_cost_allowed = False  # the strategy's `allow_below_cost`, read by `start`
 
     def start(self, info: MarketInfo) -> None:
         """Tell the strategy what it may know before day 0 (its own guardrails included); an
         oracle benchmark is also shown the hidden truth, the model itself."""
         self.info = dataclasses.replace(info, guardrails=self.guardrails)
-        try:
+
+        def reset() -> None:
             self.strategy.reset(self.info)
-            if self.strategy.uses_hidden_truth:
+            if self.strategy.uses_hidden_truth is True:
                 self.strategy.reveal(self.model)
-        except Exception as error:
-            raise StrategyFailure(self.name, 0, f"{type(error).__name__}: {error}") from error
+            self.below_cost_allowed = self.strategy.allow_below_cost is True
+
+        guarded(self.name, 0, reset)
 
     def receive(self, day: int) -> int:
         """Put orders due today on the shelf; return the units received."""
@@ -167,16 +205,14 @@ class Seller(mesa.Agent):
     ) -> np.ndarray:
         """Ask the strategy for today's prices; return the price table (segment × new/returning).
         Personal prices (one per row of `obs.shoppers`, of which there are `shoppers`) are
-        checked, held to the guardrails and kept in `self.personal`."""
-        try:
-            decision = self.strategy.price(obs)
-        except Exception as error:  # a user's strategy: stop this run, keep the others
-            raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
-        decision = _as_prices(decision, self.name, obs.day)
+        checked, held to the guardrails and kept in `self.personal`. Everything that touches
+        the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
+        day = obs.day
+        decision = guarded(self.name, day, lambda: _as_prices(self.strategy.price(obs), self.name, day))
         decision = _posted(decision, segment_names, observable)
-        personal = _personal_prices(decision, shoppers, self.name, obs.day)
+        personal = guarded(self.name, day, lambda: _personal_prices(decision, shoppers, self.name, day))
         if self.guardrails is not None:
-            cost_floor = 0.0 if self.strategy.allow_below_cost else self.unit_cost
+            cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
             yesterday = self.decision
             decision, self.guardrail_hits = apply_guardrails(decision, yesterday, self.guardrails, cost_floor)
             if personal is not None:
@@ -190,11 +226,8 @@ class Seller(mesa.Agent):
             personal.flags.writeable = False
             decision = dataclasses.replace(decision, personal=personal)
         self.decision, self.personal = decision, personal
-        try:
-            self.strategy.posted(decision)
-        except Exception as error:
-            raise StrategyFailure(self.name, obs.day, f"{type(error).__name__}: {error}") from error
-        return _price_table(decision, segment_names, observable, self.name, obs.day)
+        guarded(self.name, day, lambda: self.strategy.posted(decision))
+        return _price_table(decision, segment_names, observable, self.name, day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
         """Take sold units off the shelf, reorder, and book the day's costs."""
@@ -220,30 +253,53 @@ class Seller(mesa.Agent):
         }
 
     def observe(self, result: DayResult) -> None:
-        try:
-            self.strategy.observe(result)
-        except Exception as error:
-            raise StrategyFailure(self.name, result.day, f"{type(error).__name__}: {error}") from error
+        guarded(self.name, result.day, lambda: self.strategy.observe(result))
 
 
 def _as_prices(decision: object, seller: str, day: int) -> Prices:
-    """Check a strategy's answer: a finite non-negative number or a `Prices`."""
+    """Check a strategy's answer, a finite non-negative number or a `Prices`; return it as a
+    plain `Prices` of floats (nothing of the strategy's own objects is kept)."""
     if isinstance(decision, bool) or not isinstance(decision, int | float | np.number | Prices):
-        raise StrategyFailure(seller, day, f"price must be a number or Prices, got {decision!r}")
+        raise StrategyFailure(seller, day, f"price must be a number or Prices, got {_short(decision)}")
     if not isinstance(decision, Prices):
-        decision = Prices(float(decision))
-    values = [
-        decision.base,
-        *decision.segments.values(),
-        decision.coupon_new,
-        decision.coupon_returning,
-    ]
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-            raise StrategyFailure(seller, day, f"price must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise StrategyFailure(seller, day, f"price must be finite and not negative, got {value!r}")
-    return decision
+        return Prices(_price(decision, "price", seller, day))
+    if not isinstance(decision.segments, Mapping):
+        raise StrategyFailure(
+            seller, day, f"Prices.segments must map segment names to prices, got {_short(decision.segments)}"
+        )
+    segments = {}
+    for name, value in decision.segments.items():
+        if not isinstance(name, str):
+            raise StrategyFailure(seller, day, f"Prices.segments: names must be text, got {_short(name)}")
+        segments[name] = _price(value, f"the price of segment {name!r}", seller, day)
+    if not isinstance(decision.reason, str):
+        raise StrategyFailure(seller, day, f"Prices.reason must be text, got {_short(decision.reason)}")
+    return Prices(
+        _price(decision.base, "price", seller, day),
+        MappingProxyType(segments),
+        _price(decision.coupon_new, "coupon_new", seller, day),
+        _price(decision.coupon_returning, "coupon_returning", seller, day),
+        str(decision.reason),
+        decision.personal,  # checked with the day's shoppers (`_personal_prices`)
+    )
+
+
+def _price(value: object, what: str, seller: str, day: int) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise StrategyFailure(seller, day, f"{what} must be a number, got {_short(value)}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise StrategyFailure(seller, day, f"{what} must be finite and not negative, got {_short(value)}")
+    return number
+
+
+def _short(value: object) -> str:
+    """A strategy's value as a message shows it: its repr, cut short."""
+    try:
+        text = repr(value)
+    except BaseException:  # noqa: BLE001 - a hostile __repr__
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _personal_prices(decision: Prices, shoppers: int | None, seller: str, day: int) -> np.ndarray | None:

@@ -20,6 +20,7 @@ and the command line that names its errors, stays quick.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import strategies as strategy_library
 from market_sim.loader import (
     MAX_DAYS,
+    MAX_MAGNITUDE,
     MAX_REPLICATIONS,
     OverrideError,
     ScenarioError,
@@ -63,6 +65,7 @@ __all__ = [
     "sweep",
 ]
 
+MAX_SEED = int(MAX_MAGNITUDE)  # the largest seed a scenario file accepts
 OVERRIDE = "override"  # how an override given to `load` is named in error messages
 
 
@@ -98,7 +101,7 @@ def with_options(
     line)."""
     changes: dict[str, Any] = {}
     limits = (("days", days, 1, MAX_DAYS), ("replications", replications, 1, MAX_REPLICATIONS))
-    for name, value, least, most in (*limits, ("seed", seed, 0, None)):
+    for name, value, least, most in (*limits, ("seed", seed, 0, MAX_SEED)):
         if value is not None:
             changes[name] = _whole(value, least, f"{prefix}{name}", most)
     if strategies is not None:
@@ -273,10 +276,12 @@ def run_comparison(
     progress: bool = True,
     finished: dict[int, Tabulated] | None = None,
     log_offers: bool = False,
+    stopping: Callable[[], None] | None = None,
 ) -> tuple[list[Tabulated], float, bool]:
     """Run every (strategy, replication) job not in `finished` (job position → its run, from
     `--resume`): (every finished run in job order, seconds taken, whether it was interrupted).
-    Each run's table rows are made on the worker that ran it."""
+    Each run's table rows are made on the worker that ran it. `stopping` is called the moment
+    the runs are over or interrupted (the command holds further interrupts from then on)."""
     from tqdm.auto import tqdm  # the notebook's own progress bar in Jupyter
 
     from market_sim import tables
@@ -306,12 +311,15 @@ def run_comparison(
             time_limit,
             prepare=functools.partial(tables.tabulate, scenario),
         )
-        for position, tabulated in work:
-            finished[todo[position]] = tabulated
-            bar.update()
+        with contextlib.closing(work):  # ends the workers at once when interrupted
+            for position, tabulated in work:
+                finished[todo[position]] = tabulated
+                bar.update()
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if stopping is not None:
+            stopping()
         bar.close()
     return [finished[i] for i in sorted(finished)], time.perf_counter() - started, interrupted
 
@@ -348,7 +356,7 @@ def write_run_folder(
         if offers:
             result_folder.write_offers(folder, [t.offers for t in done if t.offers is not None], offers)
         manifest = result_folder.comparison_manifest(scenario, runs, Path(source), baseline, seconds, partial)
-        result_folder.write_json(manifest, folder / "manifest.json")
+        result_folder.write_json(result_folder.record_tables(folder, manifest), folder / "manifest.json")
         write_report(folder, workers=workers or default_workers(), scenario=scenario)
         if partial:
             result_folder.keep_runs(folder, scenario, runs)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 import market_sim
@@ -38,20 +39,40 @@ COMMANDS = ("run", "sweep", "tournament", "dashboard", "validate", "report", "st
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; `argv` given means called from Python: signal handlers are restored
+    after (as the program, a command that holds interrupts holds them until it exits)."""
     args = parser().parse_args(argv)
     try:
         return args.command(args)
     except KeyboardInterrupt:
+        if argv is None:  # the program: a second interrupt must not spoil its exit
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, signal.SIG_IGN)
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:  # the reader left (`market-sim strategies | head`): no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:  # a full disk, a read-only folder, an unreachable scheduler
+        print(f"error: {_os_error_text(error)}", file=sys.stderr)
         return 1
     except Exception as error:
         if not isinstance(error, _invalid_input()):
             raise
         print(f"error: {error}", file=sys.stderr)
         return INVALID_INPUT
+    finally:
+        if argv is not None:
+            from market_sim.commands.arguments import Interrupts
+
+            Interrupts.restore()
+
+
+def _os_error_text(error: OSError) -> str:
+    """One line: the path, what went wrong, and what to do."""
+    where = f"{error.filename}: " if error.filename else ""
+    what = error.strerror or str(error) or type(error).__name__
+    return f"{where}{what} (nothing already on disk was changed: fix this and run again)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -70,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
 def _invalid_input() -> tuple[type[Exception], ...]:
     """Errors that mean bad input (exit status 2); the loader is imported only once one is raised."""
     from market_sim.api import OptionError
+    from market_sim.executors import SchedulerError
     from market_sim.loader import ScenarioError
 
-    return (ScenarioError, OptionError, UsageError, FileExistsError)
+    return (ScenarioError, OptionError, UsageError, FileExistsError, SchedulerError)

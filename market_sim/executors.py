@@ -9,3 +9,7 @@ EXECUTORS = ("local", "dask-local", "dask")
 
 def default_workers() -> int:
     return os.cpu_count() or 1
+
+
+class SchedulerError(ValueError):
+    """A Dask scheduler address that cannot be used (invalid input: it names the option)."""

@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ MAX_MAGNITUDE = 1e12  # the largest number any field accepts
 MAX_POPULATION = 50_000_000  # about 5 GB of consumer arrays
 MAX_DAYS = 36_500
 MAX_REPLICATIONS = 100_000
+MAX_LOGNORMAL_SPREAD = 1e100  # sd / mean of a lognormal
 MAX_NAME_LENGTH = 200  # names head tables and plot legends
 DEFAULT_STRATEGY = StrategySpec("cost_plus", MappingProxyType({}), "cost_plus()")
 
@@ -108,19 +110,27 @@ def load_scenario(path: str | os.PathLike[str], overrides: Iterable[tuple] = ())
 
 
 def parse_scenario(
-    text: str, source: str = "<scenario>", base_dir: Path | None = None, overrides: Iterable[tuple] = ()
+    text: str,
+    source: str = "<scenario>",
+    base_dir: Path | None = None,
+    overrides: Iterable[tuple] = (),
+    *,
+    import_plugins: bool = True,
 ) -> Scenario:
     """Validate scenario YAML `text`; `base_dir` is where `module:Class` plug-ins may live.
 
     `overrides` are `Override`s or (path, value) pairs, grafted into the file's values before
     anything is checked, so an overridden field is validated exactly like a written one.
+    With `import_plugins=False` (reading a saved run folder) no plug-in module is imported:
+    their parameters are taken as written.
     """
     changes = [Override(*item) for item in overrides]
     try:
         tree = _shared_tree(text) if changes else _read_tree(text)
         for index, change in enumerate(changes):
             tree = _graft(tree, change, _override_line(index))
-        return _scenario(tree, source, None if base_dir is None else Path(base_dir).absolute())
+        folder = None if base_dir is None else Path(base_dir).absolute()
+        return _scenario(tree, source, folder if import_plugins else _NO_IMPORTS)
     except _Invalid as error:
         raise _located(error, source, changes) from None
 
@@ -163,7 +173,11 @@ def _fail(node: _Node, message: str) -> _Invalid:
 
 def _read_text(source: str) -> str:
     try:
-        with open(source, "rb") as file:
+        # without blocking: a FIFO or a device would otherwise wait for a writer forever
+        descriptor = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as file:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise ScenarioError(source, "", None, "is not a regular file; give a scenario file")
             data = file.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
     except OSError as error:
         raise ScenarioError(source, "", None, f"cannot read the file: {error.strerror or error}") from None
@@ -216,7 +230,9 @@ _Dumper.add_representer(str, _represent_text)
 
 def _too_many_values() -> _Invalid:
     return _Invalid(
-        "", None, f"too many values: more than {MAX_NODES} (an alias *name counts each time it is used)"
+        "",
+        None,
+        f"too many values: more than {MAX_NODES} (an alias *name or a merge << counts each time it is used)",
     )
 
 
@@ -267,11 +283,7 @@ class _TreeBuilder:
         self.visited = 0
 
     def build(self, node: yaml.Node, path: str, line: int, depth: int) -> _Node:
-        self.visited += 1
-        if self.visited > MAX_NODES:  # aliases (*name) count every time they are used
-            raise _too_many_values()
-        if depth >= MAX_DEPTH:  # reachable through aliases even when the text is shallow
-            raise _too_deep(line)
+        self._visit(line, depth)
         if isinstance(node, yaml.ScalarNode):
             return _Node(self._scalar(node, path, line), path, line)
         if node.tag not in _COLLECTION_TAGS:
@@ -282,6 +294,13 @@ class _TreeBuilder:
             self.build(item, f"{path}[{i}]", _line(item), depth + 1) for i, item in enumerate(node.value)
         ]
         return _Node(items, path, line)
+
+    def _visit(self, line: int, depth: int) -> None:
+        self.visited += 1
+        if self.visited > MAX_NODES:  # aliases (*name) and merges (<<) count every time they are used
+            raise _too_many_values()
+        if depth >= MAX_DEPTH:  # reachable through aliases even when the text is shallow
+            raise _too_deep(line)
 
     def _scalar(self, node: yaml.ScalarNode, path: str, line: int) -> Any:
         try:
@@ -299,7 +318,8 @@ class _TreeBuilder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 for source in _merge_sources(value_node, path):
-                    for key, child in self._mapping(source, path, depth).items():
+                    self._visit(_line(source), depth + 1)  # a merged mapping is a value used again
+                    for key, child in self._mapping(source, path, depth + 1).items():
                         merged.setdefault(key, child)  # the first merged mapping wins, as in YAML
                 continue
             key = self._key(key_node, path)
@@ -463,6 +483,10 @@ def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
@@ -502,16 +526,18 @@ class _Range:
         return " and ".join([f"{noun} {bounds[0]}", *bounds[1:]]) if bounds else noun
 
     def number(self, node: _Node) -> float:
+        if _is_number(node.value) or _is_int(node.value):
+            _check_magnitude(node)  # first: the range's words never mention this limit
         if not (_is_number(node.value) and node.value in self):
             raise _fail(node, f"must be {self.describe('a number')}, got {_shown(node.value)}")
-        _check_magnitude(node)
         return float(node.value)
 
     def whole(self, node: _Node) -> int:
         value = node.value
+        if _is_number(value) or _is_int(value):
+            _check_magnitude(node)
         if not (_is_number(value) and float(value).is_integer() and value in self):
             raise _fail(node, f"must be {self.describe('a whole number')}, got {_shown(value)}")
-        _check_magnitude(node)
         return int(value)
 
 
@@ -666,10 +692,10 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
     )
     observable = tuple(segment.name for segment in consumers.segments if segment.observable)
     if "strategies" in fields:
-        _check_segments(fields.entries["strategies"].value, compared, observable)
+        _check_segments(fields.entries["strategies"].value, compared, observable, base_dir)
     for item, seller in zip(fields.entries["sellers"].value, sellers, strict=True):
         if seller.strategy is not None and "strategy" in item.value:
-            _check_segments([item.value["strategy"]], [seller.strategy], observable)
+            _check_segments([item.value["strategy"]], [seller.strategy], observable, base_dir)
     return Scenario(
         name=name,
         days=days,
@@ -868,7 +894,14 @@ def _normal(fields: _Fields) -> Normal:
 
 
 def _lognormal(fields: _Fields) -> LogNormal:
-    return LogNormal(fields.read("mean", POSITIVE.number), fields.read("sd", NON_NEGATIVE.number))
+    mean, sd = fields.read("mean", POSITIVE.number), fields.read("sd", NON_NEGATIVE.number)
+    if sd > MAX_LOGNORMAL_SPREAD * mean:  # its log-scale spread, log(1 + (sd / mean)²), would overflow
+        raise _fail(
+            fields.entries["sd"],
+            f"must be at most {MAX_LOGNORMAL_SPREAD:g} times the mean ({_number_text(mean)}), "
+            f"got {_shown(fields.entries['sd'].value)}",
+        )
+    return LogNormal(mean, sd)
 
 
 def _exponential(fields: _Fields) -> Exponential:
@@ -995,9 +1028,23 @@ def _strategy(node: _Node, base_dir: Path | None) -> StrategySpec:
     return StrategySpec(kind, MappingProxyType(params), name or strategies.display_name(kind, params))
 
 
-def _check_segments(nodes: list[_Node], specs: Iterable[StrategySpec], observable: tuple[str, ...]) -> None:
+class _NotImported(strategies.PricingStrategy):
+    """Stands for a plug-in class that is not to be imported: takes its parameters as written."""
+
+    def __init__(self, **params: Any):
+        pass
+
+
+_NO_IMPORTS = Path("<plug-ins not imported>")  # a base_dir meaning: import no plug-in
+
+
+def _check_segments(
+    nodes: list[_Node], specs: Iterable[StrategySpec], observable: tuple[str, ...], base_dir: Path | None
+) -> None:
     """Segments a strategy names must be observable ones (`check_segments`)."""
     for node, spec in zip(nodes, specs, strict=True):
+        if ":" in spec.kind and base_dir == _NO_IMPORTS:
+            continue  # a plug-in that is not to be imported is taken as written
         try:
             strategies.build(spec.builds, spec.params).check_segments(observable)
         except strategies.ParameterError as error:
@@ -1010,6 +1057,8 @@ def _check_segments(nodes: list[_Node], specs: Iterable[StrategySpec], observabl
 
 def _strategy_class(node: _Node, base_dir: Path | None) -> type[strategies.PricingStrategy]:
     kind = node.value
+    if ":" in kind and base_dir == _NO_IMPORTS:
+        return _NotImported
     if ":" in kind and base_dir is not None:
         _make_importable(base_dir)
     try:
@@ -1036,7 +1085,7 @@ def _check_parameters(fields: _Fields, cls: type[strategies.PricingStrategy], pa
         hint = "" if error.param in declared else _suggestion(error.param, declared)
         line = fields.entries[error.param].line if error.param in fields else fields.node.line
         raise _Invalid(_key_path(fields.node.path, error.param), line, f"{error}{hint}") from None
-    except Exception as error:  # a plug-in's own check: the user needs its words
+    except (Exception, SystemExit) as error:  # a plug-in's own check: the user needs its words
         raise _fail(
             fields.node, f"{fields.entries['kind'].value} refused its parameters: {error!r}"
         ) from None

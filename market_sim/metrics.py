@@ -642,11 +642,22 @@ def add_benchmarks(
 def benchmarks(specs: Sequence[StrategySpec]) -> frozenset[str]:
     """The names of the strategies that use hidden truth (the oracles): benchmarks that no seller
     could run, ranked apart and never the winner or the default baseline."""
-    from strategies import resolve  # the strategy classes say whether they see hidden truth
+    return frozenset(spec.name for spec in specs if _sees_hidden_truth(spec))
 
-    return frozenset(
-        spec.name for spec in specs if (spec.python_class or resolve(spec.kind)).uses_hidden_truth
-    )
+
+def _sees_hidden_truth(spec: StrategySpec) -> bool:
+    """What the strategy's class says; a plug-in module this process has not imported is never
+    imported for it (a forwarded run folder is read, not run) and counts as no benchmark."""
+    import sys
+
+    from strategies import resolve
+
+    if spec.python_class is not None:
+        return spec.python_class.uses_hidden_truth
+    module, plugin, _ = spec.kind.partition(":")
+    if plugin and module not in sys.modules:
+        return False
+    return resolve(spec.kind).uses_hidden_truth
 
 
 def default_baseline(names: Sequence[str], benchmark: Collection[str] = ()) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
-from market_sim.agents import Consumer, Offer, Seller, offered_prices
+from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
 from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
@@ -27,6 +27,7 @@ from strategies.base import (
     PricingStrategy,
     PublicEvent,
     _read_only,
+    read_only_copy,
 )
 
 if TYPE_CHECKING:
@@ -116,7 +117,14 @@ class MarketModel(mesa.Model):
         self.wtp_multipliers = [scenario.wtp_multiplier(day) for day in range(scenario.days)]
         focal = strategy or scenario.strategies[0]
         chosen = [focal if spec.focal else spec.strategy for spec in scenario.sellers]
-        made = list(seats) if seats is not None else [build(c.builds, c.params) for c in chosen]
+        made = (
+            list(seats)
+            if seats is not None
+            else [
+                guarded(seller.name, 0, partial(build, c.builds, c.params))  # a plug-in may fail to build
+                for seller, c in zip(scenario.sellers, chosen, strict=True)
+            ]
+        )
         if len(made) != len(scenario.sellers):
             raise ValueError(f"{len(made)} seats for {len(scenario.sellers)} sellers")
         self.sellers = [
@@ -349,7 +357,7 @@ class MarketModel(mesa.Model):
             on_order=tuple(seller.in_transit),
             history=History(self.ledger, seller.index, day, self.observable),
             rival_prices=MappingProxyType(
-                {name: column[:day] for name, column in self.posted[seller.index].items()}
+                {name: read_only_copy(column[:day]) for name, column in self.posted[seller.index].items()}
             ),
             shopper_table=self._tables[seller.index],
         )

@@ -2,19 +2,24 @@
 rename), its tables as CSV text, its manifest (seeds, versions, timings), and the finished
 runs an interrupted comparison keeps for `--resume`.
 
-Each kept run is an `.npz` of its ledger arrays plus who ran (strategy, replication), its time
-and its failure; nothing in it needs pickle to load.
+Each kept run is an `.npz` of its ledger arrays plus who ran (strategy, replication), its time,
+its failure and its fingerprint (what made it, see `runner.fingerprint`); nothing in it needs
+pickle to load. A folder says in its manifest (or sweep.json) that this program wrote it: only
+such a folder is ever replaced.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,28 +28,40 @@ import numpy as np
 import market_sim
 from market_sim.ledger import Ledger
 from market_sim.loader import scenario_to_yaml
-from market_sim.runner import Job, Run
+from market_sim.runner import Job, Run, fingerprints
 from market_sim.scenario import Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
 
 RUNS_FOLDER = "runs"  # finished runs of an interrupted comparison, for --resume
+WRITTEN_BY = "market-sim"  # the manifest's `written_by`: a folder this program may replace
+TABLES = ("summary.csv", "scores.csv", "comparisons.csv", "daily.csv", "segments.csv")
 
 
 class ResumeError(Exception):
     """A folder that cannot be resumed (the message names the option)."""
 
 
+class FolderError(Exception):
+    """A result folder that cannot be written, replaced or read as asked (the message says why
+    and what to do)."""
+
+
 # --- the whole folder ------------------------------------------------------------------------
 
 
 def write_folder(out: Path, fill: Callable[[Path], None], overwrite: bool = False) -> None:
-    """Create `out` atomically: `fill` writes into a temporary folder renamed to `out`."""
-    out = out.resolve()
+    """Create `out` atomically: `fill` writes into a temporary folder renamed to `out`, made with
+    the permissions the umask gives any new folder. An existing `out` is replaced only with
+    `overwrite`, and only if this program wrote it (`check_replaceable`)."""
+    out = resolved(out)
+    if overwrite and out.exists() and not _replaceable(out):
+        raise FolderError(_not_ours(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700)
         fill(staging)
         if out.exists():
             if not overwrite:
@@ -58,6 +75,57 @@ def write_folder(out: Path, fill: Callable[[Path], None], overwrite: bool = Fals
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def resolved(out: Path) -> Path:
+    """`out` with symbolic links followed; a loop of links is refused."""
+    try:
+        return out.resolve()
+    except (RuntimeError, OSError) as error:  # RuntimeError: a symlink loop (Python < 3.13)
+        message = f"--out: {out}: cannot follow its symbolic links ({error}); give another folder"
+        raise FolderError(message) from None
+
+
+def written_here(folder: Path) -> bool:
+    """Whether `folder` is a result or sweep folder this program wrote (its manifest says so)."""
+    for name in ("manifest.json", "sweep.json"):
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("written_by") == WRITTEN_BY:
+            return True
+    return False
+
+
+def check_replaceable(out: Path, scenario: Path) -> None:
+    """Refuse to replace (`--overwrite`) a folder this program did not write, or the folder
+    that holds the scenario file."""
+    target = resolved(out)
+    if resolved(scenario).is_relative_to(target):
+        raise FolderError(
+            f"--overwrite: {out} holds the scenario {scenario}; it is never replaced: choose another --out"
+        )
+    if target.exists() and not _replaceable(target):
+        raise FolderError(_not_ours(out))
+
+
+def _replaceable(folder: Path) -> bool:
+    """A folder this program wrote, or an empty one (replacing it loses nothing)."""
+    return written_here(folder) or (folder.is_dir() and not any(folder.iterdir()))
+
+
+def _not_ours(out: Path) -> str:
+    return (
+        f"--overwrite: {out} was not written by market-sim (no manifest.json saying so), so it is "
+        "left as it is: choose another --out, or remove it yourself"
+    )
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -128,9 +196,10 @@ def comparison_manifest(
     from market_sim import metrics  # pandas and scipy: only when writing results
 
     return {
+        "written_by": WRITTEN_BY,
         "scenario": scenario.name,
         "partial": partial,
-        "runs_finished": len(runs),
+        "runs_finished": sum(not run.lost for run in runs),
         "runs_planned": len(scenario.strategies) * scenario.replications,
         "source": str(source),
         "seed": scenario.seed,
@@ -152,34 +221,110 @@ def comparison_manifest(
     }
 
 
+def record_tables(folder: Path, manifest: dict) -> dict:
+    """The manifest with the size and SHA-256 of every table in `folder`, so `check_tables`
+    can tell a damaged or truncated folder from a whole one."""
+    tables = {name: _digest(folder / name) for name in TABLES if (folder / name).exists()}
+    return manifest | {"tables": tables}
+
+
+def check_tables(folder: Path) -> dict:
+    """The manifest of a whole result folder; a FolderError naming the file that is damaged,
+    truncated, edited or missing. Folders written before tables were recorded pass unchecked."""
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FolderError(f"{folder} is not a complete run folder: no manifest.json") from None
+    except (OSError, ValueError) as error:
+        raise FolderError(f"{path}: cannot be read ({error}); the folder is damaged: run it again") from None
+    if not isinstance(manifest, dict):
+        raise FolderError(f"{path}: not a manifest; the folder is damaged: run it again")
+    recorded = manifest.get("tables", {})
+    for name, expected in recorded.items() if isinstance(recorded, dict) else ():
+        if name not in TABLES:
+            continue
+        try:
+            found = _digest(folder / name)
+        except OSError as error:
+            message = f"{folder / name}: cannot be read ({error.strerror or error}); run it again"
+            raise FolderError(message) from None
+        if found != expected:
+            raise FolderError(
+                f"{folder / name}: not the table the run wrote (truncated, edited or damaged: "
+                f"{found['bytes']} bytes, the manifest records {expected.get('bytes')}); run it again"
+            )
+    return manifest
+
+
+def _digest(path: Path) -> dict:
+    data = path.read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 # --- finished runs kept for --resume ---------------------------------------------------------
 
 
 def keep_runs(folder: Path, scenario: Scenario, runs: list[Run]) -> None:
-    """Save the finished runs of an interrupted comparison in `folder/runs`."""
+    """Save the finished runs of an interrupted comparison in `folder/runs`, each with the
+    fingerprint of its job; runs lost with their process are left out, to be run again."""
     (folder / RUNS_FOLDER).mkdir()
     order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
-    for run in runs:
-        save_run(run_file(folder / RUNS_FOLDER, order[run.strategy], run.replication), run)
+    runs = [run for run in runs if not run.lost]
+    jobs = [Job(scenario, order[run.strategy], run.replication) for run in runs]
+    for run, job, made_by in zip(runs, jobs, fingerprints(scenario, jobs), strict=True):
+        save_run(run_file(folder / RUNS_FOLDER, job.strategy, run.replication), run, made_by)
 
 
-def resumable_runs(out: Path, scenario: Scenario, jobs: list[Job]) -> dict[int, Run]:
-    """The finished runs saved in an interrupted comparison's folder, by job position."""
-    if not (out / "manifest.json").exists():
-        raise ResumeError(f"--resume: {out} holds no results to resume")
-    if (out / "scenario.yaml").read_text(encoding="utf-8") != scenario_to_yaml(scenario):
+@dataclass(frozen=True)
+class Resumable:
+    """What an interrupted comparison's folder holds: its finished runs by job position, and
+    what was left out (runs made by other code or settings, damaged files), to run again."""
+
+    runs: dict[int, Run]
+    redone: list[str]
+
+
+def resumable_runs(out: Path, scenario: Scenario, jobs: list[Job]) -> Resumable:
+    """The finished runs saved in `out` whose fingerprint matches their job now; a folder that
+    does not exist yet holds none (so `--resume` can always be called)."""
+    if not out.exists():
+        return Resumable({}, [])
+    if not written_here(out):
+        raise ResumeError(f"--resume: {out} holds no results of market-sim (no manifest.json saying so)")
+    try:
+        saved = (out / "scenario.yaml").read_text(encoding="utf-8")
+    except OSError as error:
+        message = f"--resume: {out / 'scenario.yaml'}: {error.strerror or error}; start again"
+        raise ResumeError(message) from None
+    if saved != scenario_to_yaml(scenario):
         raise ResumeError(f"--resume: {out} was made from a different scenario or different options")
     position = {(scenario.strategies[job.strategy].name, job.replication): i for i, job in enumerate(jobs)}
-    runs = [load_run(path) for path in sorted((out / RUNS_FOLDER).glob("*.npz"))]
-    return {position[(run.strategy, run.replication)]: run for run in runs}
+    expected = fingerprints(scenario, jobs)
+    runs, redone = {}, []
+    for path in sorted((out / RUNS_FOLDER).glob("*.npz")):
+        try:
+            run, made_by = load_run(path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            redone.append(f"{path.name} (damaged)")
+            continue
+        index = position.get((run.strategy, run.replication))
+        if index is None:
+            continue
+        if made_by != expected[index]:
+            redone.append(f"{run.strategy}, replication {run.replication} (made by other code or settings)")
+            continue
+        runs[index] = run
+    return Resumable(runs, redone)
 
 
 def run_file(folder: Path, strategy: int, replication: int) -> Path:
     return folder / f"strategy{strategy:03d}-replication{replication:05d}.npz"
 
 
-def save_run(path: Path, run: Run) -> None:
-    """Write one run (atomically: a half-written file never has the final name)."""
+def save_run(path: Path, run: Run, made_by: str = "") -> None:
+    """Write one run and its fingerprint (atomically: a half-written file never has the final
+    name)."""
     arrays = {
         f"ledger.{name}": np.asarray(value, dtype=str) if name == "reason" else np.asarray(value)
         for name, value in vars(run.ledger).items()
@@ -191,13 +336,15 @@ def save_run(path: Path, run: Run) -> None:
         replication=np.array(run.replication),
         seconds=np.array(run.seconds),
         failure=np.array(run.failure or ""),
+        fingerprint=np.array(made_by),
         traceback=np.array(run.traceback),
         **arrays,
     )
     partial.replace(path)
 
 
-def load_run(path: Path) -> Run:
+def load_run(path: Path) -> tuple[Run, str]:
+    """A kept run and its fingerprint ("" when saved without one)."""
     with np.load(path, allow_pickle=False) as data:
         ledger = Ledger.__new__(Ledger)
         for key in data.files:
@@ -209,7 +356,7 @@ def load_run(path: Path) -> Run:
                 elif value.ndim == 0:
                     value = value.item()
                 setattr(ledger, name, value)
-        return Run(
+        run = Run(
             strategy=str(data["strategy"]),
             replication=int(data["replication"]),
             ledger=ledger,
@@ -217,3 +364,4 @@ def load_run(path: Path) -> Run:
             failure=str(data["failure"]) or None,
             traceback=str(data["traceback"]) if "traceback" in data.files else "",
         )
+        return run, str(data["fingerprint"]) if "fingerprint" in data.files else ""

@@ -5,29 +5,44 @@ visits, arrival orders and taste shocks whichever strategy sits in the focal sea
 random numbers), so differences between strategies are differences of strategy alone. A run
 depends on nothing but its job, so results are the same on one process, many, or a Dask
 cluster.
+
+Plug-in strategy code never runs in the command's own process: every run that involves a
+plug-in gets a process of its own, forked from a process that has run none (so class or
+module state a plug-in keeps cannot leak from one run into another), and a process that dies
+(`os._exit`, the out-of-memory killer, a crash in compiled code) loses that run alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import hashlib
+import importlib
+import importlib.util
+import json
+import math
 import multiprocessing
+import multiprocessing.connection
+import pickle
 import signal
 import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from market_sim.agents import StrategyFailure
-from market_sim.executors import EXECUTORS, default_workers
+import market_sim
+from market_sim.agents import StrategyFailure, TimeLimitExceeded, stops_the_program
+from market_sim.executors import EXECUTORS, SchedulerError, default_workers
 from market_sim.ledger import Ledger
 from market_sim.model import MarketModel
-from market_sim.scenario import Scenario
+from market_sim.scenario import Scenario, StrategySpec
 
 LOCAL_DASK_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s"}
 
@@ -55,10 +70,12 @@ class Run:
     seconds: float
     failure: str | None = None
     traceback: str = ""  # where a failing strategy raised (file and line), for its author
+    lost: bool = False  # its process died: nothing of it was kept, `--resume` runs it again
 
 
-class TimeLimitExceeded(BaseException):
-    """A run went past its time limit (a BaseException, so strategies cannot swallow it)."""
+WORKER_NAME = "market-sim-worker"  # the name of the processes that run jobs
+SCHEDULER_TIMEOUT = 10  # seconds to reach a Dask scheduler
+GRACE_SECONDS = 2.0  # a run's process is ended this long after its time limit if it has not stopped
 
 
 def comparison_jobs(scenario: Scenario, log_offers: bool = False) -> list[Job]:
@@ -95,22 +112,37 @@ def run_once(job: Job, time_limit: float | None = None) -> Run:
     except TimeLimitExceeded:
         day = model.ledger.days_recorded if model else 0  # the first day not finished
         failure = f"stopped on day {day}: the run took longer than its time limit of {time_limit:g} s"
-    ledger = (
-        model.ledger
-        if model
-        else Ledger(scenario.days, len(scenario.sellers), len(scenario.consumers.segments))
-    )
+    ledger = model.ledger if model else empty_ledger(scenario)
     return Run(spec.name, job.replication, ledger, time.perf_counter() - started, failure, where)
+
+
+def empty_ledger(scenario: Scenario) -> Ledger:
+    """The ledger of a run that recorded no day."""
+    return Ledger(scenario.days, len(scenario.sellers), len(scenario.consumers.segments))
+
+
+def lost_run(job: Job, reason: str, seconds: float = 0.0, died: bool = True) -> Run:
+    """The record of a run whose days are lost: with the process that ran it (`died`: it may
+    be run again), or to a failure outside the days."""
+    spec = job.scenario.strategies[job.strategy]
+    return Run(spec.name, job.replication, empty_ledger(job.scenario), seconds, reason, lost=died)
 
 
 @contextlib.contextmanager
 def _deadline(seconds: float | None) -> Iterator[None]:
-    """Raise TimeLimitExceeded after `seconds`, even inside a strategy that never returns (an
-    interval timer: main thread only; elsewhere the run checks the time between days)."""
-    if seconds is None or threading.current_thread() is not threading.main_thread():
+    """Raise TimeLimitExceeded after `seconds`, even inside a strategy that never returns: an
+    interval timer in the main thread, an exception sent to the thread elsewhere (Dask runs
+    jobs in worker threads). A strategy blocked in C code is stopped when it returns to Python,
+    and one that swallows the exception by its process being ended (`_Child`)."""
+    if seconds is None:
         yield
-        return
+    elif threading.current_thread() is threading.main_thread():
+        yield from _alarm(seconds)
+    else:
+        yield from _thread_alarm(seconds)
 
+
+def _alarm(seconds: float) -> Iterator[None]:
     def expire(signum, frame):
         raise TimeLimitExceeded
 
@@ -123,6 +155,27 @@ def _deadline(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _thread_alarm(seconds: float) -> Iterator[None]:
+    thread = ctypes.c_ulong(threading.get_ident())
+    lock, done = threading.Lock(), []
+
+    def expire() -> None:
+        with lock:
+            if not done:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, ctypes.py_object(TimeLimitExceeded))
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            done.append(True)
+            timer.cancel()
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, None)  # one sent but not yet raised
+
+
 def run_jobs(
     jobs: list[Job],
     workers: int | None = None,
@@ -133,49 +186,271 @@ def run_jobs(
 ) -> Iterator[tuple[int, Any]]:
     """Run `jobs`, yielding (position in `jobs`, run) as each finishes.
 
-    `executor`: `local` (a process pool of `workers`, default all cores; in-process for one),
-    `dask-local` (a Dask cluster of `workers` processes on this machine) or `dask` (the Dask
-    scheduler at `scheduler`). Plug-in folders on this process's path travel with every job.
-    `prepare`, if given, turns each run into what is yielded, on the worker that ran it (e.g.
-    its rows of the output tables), so that work is shared out too.
+    `executor`: `local` (`workers` processes at a time, default all cores; built-in strategies
+    on one worker run in this process), `dask-local` (a Dask cluster of `workers` processes on
+    this machine) or `dask` (the Dask scheduler at `scheduler`). Plug-in folders on this
+    process's path travel with every job. `prepare`, if given, turns each run into what is
+    yielded, on the worker that ran it (e.g. its rows of the output tables), so that work is
+    shared out too. A run whose process died is yielded as a failed run with no days.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     workers = max(1, min(workers or default_workers(), len(jobs) or 1))
-    task = _Task(time_limit, list(sys.path), prepare)
-    if executor == "local" and workers == 1:
+    plugins = any(map(runs_plugins, jobs)) and _sendable(jobs)  # else they can only run here
+    if executor == "local" and workers == 1 and not plugins:
+        task = _Task(time_limit, list(sys.path), prepare)
         for index, job in enumerate(jobs):
             yield index, task(job)
     elif executor == "local":
-        yield from _run_on_pool(jobs, workers, task)
+        task = _Task(time_limit, list(sys.path), prepare)
+        yield from _run_in_processes(jobs, workers, task)
     else:
+        task = _Task(time_limit, list(sys.path), prepare, fresh_imports=True)
         yield from _run_on_dask(jobs, workers, scheduler if executor == "dask" else None, task)
+
+
+def _sendable(jobs: list[Job]) -> bool:
+    """Whether the jobs can be sent to another process (a class from a notebook that cannot be
+    pickled keeps them in this one)."""
+    try:
+        for scenario in {id(job.scenario): job.scenario for job in jobs}.values():
+            pickle.dumps(scenario)
+    except Exception:
+        return False
+    return True
+
+
+def runs_plugins(job: Job) -> bool:
+    """Whether the job's market has a plug-in strategy (`module:Class`, or a class handed over
+    from Python) in any seat."""
+    return any(":" in spec.kind or spec.python_class is not None for spec in _seated(job))
+
+
+def _seated(job: Job) -> list[StrategySpec]:
+    scenario = job.scenario
+    rivals = [seller.strategy for seller in scenario.sellers if seller.strategy is not None]
+    return [scenario.strategies[job.strategy], *rivals]
+
+
+def _plugin_modules(job: Job) -> list[str]:
+    """The modules named by the job's `module:Class` strategies (a class handed over from Python
+    travels by value and names none)."""
+    kinds = [spec.kind for spec in _seated(job) if spec.python_class is None]
+    return list(dict.fromkeys(kind.partition(":")[0] for kind in kinds if ":" in kind))
+
+
+def fingerprints(scenario: Scenario, jobs: list[Job]) -> list[str]:
+    """What determines each job's run, hashed: the resolved scenario, the focal strategy's kind
+    and parameters, the source of the plug-in modules in its market, and this package's
+    version. A run kept for `--resume` whose fingerprint differs was made by other code or
+    settings."""
+    from market_sim.loader import scenario_to_yaml
+
+    common = [market_sim.__version__, scenario_to_yaml(scenario)]
+    sources: dict[str, str] = {}
+    prints = []
+    for job in jobs:
+        spec = scenario.strategies[job.strategy]
+        modules = _plugin_modules(job)
+        for name in modules:
+            if name not in sources:
+                sources[name] = _source(name)
+        handed = getattr(spec.python_class, "__qualname__", "")
+        parts = [*common, spec.kind, handed, json.dumps(dict(spec.params), sort_keys=True, default=str)]
+        parts += [f"{name}\n{sources[name]}" for name in modules]
+        prints.append(hashlib.sha256("\0".join(parts).encode()).hexdigest())
+    return prints
+
+
+def _source(module: str) -> str:
+    """The source text of a plug-in module ("" when it has none to read)."""
+    try:
+        spec = importlib.util.find_spec(module)
+        return Path(spec.origin).read_text(encoding="utf-8", errors="replace") if spec and spec.origin else ""
+    except (ImportError, ValueError, OSError):
+        return ""
 
 
 @dataclass(frozen=True)
 class _Task:
     """What a worker does with a job: run it (with the submitting process's plug-in folders
-    importable) and prepare the result."""
+    importable) and prepare the result. With `fresh_imports` (workers that run many jobs, as
+    Dask's do), plug-in modules are imported afresh before every run, so no run sees state
+    that another left in them."""
 
     time_limit: float | None
     path: list[str]
     prepare: Callable[[Run], Any] | None
+    fresh_imports: bool = False
 
     def __call__(self, job: Job) -> Any:
+        return self.finish(self.run(job))
+
+    def run(self, job: Job) -> Run:
         sys.path.extend(folder for folder in self.path if folder not in sys.path)
-        run = run_once(job, self.time_limit)
+        started = time.perf_counter()
+        try:
+            if self.fresh_imports:
+                _reimport(_plugin_modules(job))
+            return run_once(job, self.time_limit)
+        except BaseException as error:  # a plug-in touch point the model does not guard
+            if stops_the_program(error):
+                raise
+            took = time.perf_counter() - started
+            return lost_run(job, f"{type(error).__name__}: {error}", took, died=False)
+
+    def finish(self, run: Run) -> Any:
         return self.prepare(run) if self.prepare else run
 
 
-def _run_on_pool(jobs: list[Job], workers: int, task: _Task) -> Iterator[tuple[int, Any]]:
-    with ProcessPoolExecutor(workers, mp_context=start_method()) as pool:
-        futures = {pool.submit(task, job): i for i, job in enumerate(jobs)}
+def _reimport(modules: list[str]) -> None:
+    for name in modules:
+        module = sys.modules.get(name)
+        if module is None:
+            importlib.import_module(name)
+        else:
+            importlib.reload(module)
+
+
+# --- worker processes ---------------------------------------------------------------------
+
+_RAN = "ran"  # a worker's first answer to a job: the run is over, only preparing it is left
+
+
+def _run_in_processes(jobs: list[Job], workers: int, task: _Task) -> Iterator[tuple[int, Any]]:
+    """Jobs on `workers` processes of our own. A worker runs one job at a time, so a worker
+    that dies loses that job alone, and is replaced; a job with plug-in code gets a fresh
+    worker that runs nothing else."""
+    context = start_method()
+    waiting = deque(range(len(jobs)))
+    pool: list[_Worker] = []
+    try:
+        while waiting or any(worker.job is not None for worker in pool):
+            for worker in pool:
+                if worker.job is None and waiting and worker.give(waiting[0], jobs):
+                    waiting.popleft()
+            pool = [worker for worker in pool if worker.alive]
+            while waiting and len(pool) < workers:
+                pool.append(_Worker(context, task))
+                if pool[-1].give(waiting[0], jobs):
+                    waiting.popleft()
+            busy = [worker.connection for worker in pool if worker.job is not None]
+            multiprocessing.connection.wait(busy, timeout=0.5)
+            for worker in pool:
+                outcome = worker.outcome()
+                if outcome is not None:
+                    yield outcome
+    finally:  # done or interrupted: no worker outlives the jobs
+        for worker in pool:
+            worker.end()
+
+
+class _Worker:
+    """A process that runs jobs sent through its pipe, one at a time, to a deadline."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext, task: _Task):
+        self.task = task
+        self.connection, theirs = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(task, theirs), name=WORKER_NAME, daemon=True
+        )
+        self.process.start()
+        theirs.close()  # so the pipe reads as closed once the worker is gone
+        self.alive = True
+        self.job: tuple[int, Job] | None = None
+        self.started = self.deadline = 0.0
+        self.last_job = False
+
+    def give(self, index: int, jobs: list[Job]) -> bool:
+        """Send the job; False (and the worker ended) if the worker is gone."""
+        job = jobs[index]
+        self.last_job = runs_plugins(job)  # plug-in code never shares a process with another run
         try:
-            for future in as_completed(futures):
-                # popped, so a finished run's ledger is freed once the caller is done with it
-                yield futures.pop(future), future.result()
-        finally:  # interrupted: drop what has not started
-            pool.shutdown(wait=False, cancel_futures=True)
+            self.connection.send(job)
+        except OSError:  # it died between jobs (the out-of-memory killer)
+            self.end()
+            return False
+        self.job, self.started = (index, job), time.monotonic()
+        limit = self.task.time_limit
+        self.deadline = math.inf if limit is None else self.started + limit + GRACE_SECONDS
+        return True
+
+    def outcome(self) -> tuple[int, Any] | None:
+        """(position, prepared run) once the job is over or lost, else None."""
+        if self.job is None:
+            return None
+        index, job = self.job
+        while self.connection.poll():
+            try:
+                message = self.connection.recv()
+            except (EOFError, OSError):
+                self.end()
+                return index, self._lost(job, _death(self.process.exitcode))
+            if message == _RAN:
+                self.deadline = math.inf  # the run is over: preparing it is not held to its limit
+                continue
+            self.job = None
+            if self.last_job:
+                self.end()
+            return index, message
+        if time.monotonic() > self.deadline:
+            self.end()
+            return index, self._lost(
+                job,
+                f"the run did not stop at its time limit of {self.task.time_limit:g} s "
+                "(it swallowed the stop), so its process was ended",
+                died=False,  # it would not stop again: not worth running again
+            )
+        return None
+
+    def _lost(self, job: Job, reason: str, died: bool = True) -> Any:
+        self.job = None
+        return self.task.finish(lost_run(job, reason, time.monotonic() - self.started, died))
+
+    def end(self) -> None:
+        if self.alive:
+            self.alive = False
+            self.process.kill()
+            self.process.join()
+            self.connection.close()
+
+
+def _worker_main(task: _Task, connection: multiprocessing.connection.Connection) -> None:
+    # the command decides what an interrupt does and ends its workers when it has to; a
+    # KeyboardInterrupt seen here is then a strategy's own, that run's failure (agents.py)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        try:
+            job = connection.recv()
+        except EOFError:  # the command is gone
+            return
+        run = task.run(job)
+        connection.send(_RAN)
+        connection.send(task.finish(run))
+
+
+def _death(code: int | None) -> str:
+    """Why a run's process ended before reporting, from its exit code."""
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        why = {
+            "SIGKILL": " (as the out-of-memory killer does)",
+            "SIGSEGV": " (a crash in compiled code)",
+        }.get(name, "")
+        return f"the process running it was killed by {name}{why}; its days are lost"
+    return f"the process running it exited with status {code} before the run finished; its days are lost"
+
+
+def _connect(client: Callable[..., Any], scheduler: str | None) -> Any:
+    try:
+        return client(scheduler, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, ValueError, TypeError, AssertionError) as error:  # Dask's words for a bad address
+        detail = str(error) or "not a scheduler address"
+        raise SchedulerError(
+            f"--scheduler {scheduler}: cannot connect ({detail}); check the address and that the "
+            "scheduler is running"
+        ) from None
 
 
 def start_method() -> multiprocessing.context.BaseContext:
@@ -185,7 +460,7 @@ def start_method() -> multiprocessing.context.BaseContext:
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["market_sim.runner"])
+    context.set_forkserver_preload(["market_sim.runner", "market_sim.tables"])
     return context
 
 
@@ -205,7 +480,7 @@ def _run_on_dask(
                 )
             client = stack.enter_context(Client(stack.enter_context(cluster)))
         else:
-            client = stack.enter_context(Client(scheduler))
+            client = stack.enter_context(_connect(Client, scheduler))
         futures = client.map(task, jobs, pure=False)
         positions = {future.key: i for i, future in enumerate(futures)}
         try:

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from market_sim import metrics, result_folder, tables
 from market_sim.design import Design, Range, latin_hypercube
 from market_sim.loader import Override, ScenarioError, load_scenario, scenario_to_yaml
 from market_sim.report.sweep import SweepReport, render_sweep_report
-from market_sim.runner import Job, Run, run_jobs
+from market_sim.runner import Job, Run, fingerprints, run_jobs
 from market_sim.scenario import Scenario
 
 SWEEP_FILE = "sweep.json"
@@ -68,10 +69,13 @@ class Sweep:
     def definition(self) -> dict[str, Any]:
         """What makes the results: compared on --resume (JSON-ready)."""
         return {
+            "written_by": result_folder.WRITTEN_BY,
             "format": FORMAT,
             "scenario": scenario_to_yaml(self.base),
             "fixed": [list(override) for override in self.fixed],
             "design": self.design.to_json(),
+            # the package version and plug-in sources behind each strategy (runner.fingerprints)
+            "code": fingerprints(self.base, [Job(self.base, i, 0) for i in range(len(self.base.strategies))]),
         }
 
     def runs(self) -> int:
@@ -133,7 +137,8 @@ def check_resumable(out: Path, sweep: Sweep) -> None:
     definition = json.loads(json.dumps(sweep.definition()))  # tuples become lists, as when read
     if _results_depend_on(saved_definition(out)) != _results_depend_on(definition):
         raise SweepError(
-            f"--resume: {out} holds a sweep of a different scenario, --set values or design; "
+            f"--resume: {out} holds a sweep of a different scenario, --set values, design, plug-in code "
+            "or version of market-sim; "
             "resume it with the same options, or start a new one in another folder"
         )
 
@@ -142,7 +147,8 @@ def _results_depend_on(definition: dict[str, Any]) -> list[Any]:
     """The parts of a definition that make the results (not how options were spelled)."""
     design = definition["design"]
     fixed = [override[:2] for override in definition["fixed"]]
-    return [definition["scenario"], fixed, design["parameters"], design["points"]]
+    code = definition.get("code")
+    return [definition["scenario"], fixed, design["parameters"], design["points"], code]
 
 
 def saved_definition(out: Path) -> dict[str, Any]:
@@ -246,20 +252,35 @@ def chunk_file(folder: Path, point: int, replication: int) -> Path:
 
 
 def finished_chunks(folder: Path) -> set[tuple[int, int]]:
-    """(point, replication) of the chunks saved in `folder`."""
-    names = (_CHUNK_NAME.fullmatch(path.name) for path in folder.glob("*.npz"))
-    return {(int(name[1]), int(name[2])) for name in names if name}
+    """(point, replication) of the chunks saved in `folder` that can be read back (a damaged
+    one is run again, and replaced)."""
+    names = ((path, _CHUNK_NAME.fullmatch(path.name)) for path in folder.glob("*.npz"))
+    return {(int(name[1]), int(name[2])) for path, name in names if name and _readable(path)}
+
+
+def _readable(path: Path) -> bool:
+    try:
+        load_chunk(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return False
+    return True
 
 
 def save_chunk(path: Path, table: pd.DataFrame) -> None:
     """Write a chunk's table exactly (binary floats), under its final name only once complete."""
     arrays = {
-        column: values.to_numpy().astype(str) if column in _TEXT_COLUMNS else values.to_numpy()
+        column: values.to_numpy().astype(str) if column in _TEXT_COLUMNS else _numbers(values)
         for column, values in table.items()
     }
     partial = path.with_suffix(".tmp.npz")
     np.savez_compressed(partial, **arrays)
     partial.replace(path)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A column as numbers: one whose runs all failed holds only gaps, typed as objects, which
+    `np.load` would refuse."""
+    return (pd.to_numeric(values) if values.dtype == object else values).to_numpy()
 
 
 def load_chunk(path: Path) -> pd.DataFrame:

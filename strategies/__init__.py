@@ -76,7 +76,7 @@ def resolve(kind: str) -> type[PricingStrategy]:
     module_name, _, class_name = kind.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:  # the plug-in's own import errors are the user's to see
+    except (Exception, SystemExit) as error:  # the plug-in's own import errors are the user's to see
         raise UnknownStrategy(f"cannot import {module_name!r}: {error}") from error
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, PricingStrategy)):

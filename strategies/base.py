@@ -79,7 +79,8 @@ class MarketInfo:
 
 
 class History:
-    """A seller's own past, read-only, one entry per day before today.
+    """A seller's own past, read-only, one entry per day before today (copies: nothing here
+    reaches the market's records).
 
     `views` counts the shoppers who saw the offer; the `segment_*` mappings hold the same per
     observable segment, and `new_*` / `returning_*` split them by whether the shopper had
@@ -95,7 +96,7 @@ class History:
         )
 
     def _own(self, array: np.ndarray) -> np.ndarray:
-        return _read_only(array[: self._day, self._seller])
+        return read_only_copy(array[: self._day, self._seller])
 
     @property
     def prices(self) -> np.ndarray:
@@ -103,7 +104,7 @@ class History:
 
     @property
     def views(self) -> np.ndarray:
-        return _read_only(self._ledger.shoppers[: self._day])
+        return read_only_copy(self._ledger.shoppers[: self._day])
 
     @property
     def units(self) -> np.ndarray:
@@ -304,6 +305,14 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+def read_only_copy(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of `array` for a strategy: made writable again (`setflags`, `.base`),
+    it changes only itself, never the records it was copied from."""
+    copy = np.array(array)
+    copy.flags.writeable = False
+    return copy
 
 
 def _coerce(name: str, value: Any, kind: Any) -> Any:

@@ -4,6 +4,7 @@ file and the field, with no traceback and no output folder."""
 from __future__ import annotations
 
 import copy
+import os
 import re
 import time
 import uuid
@@ -233,7 +234,9 @@ def test_every_broken_file_exits_2_naming_the_field(tmp_path, capsys, case):
     assert expected in err
     assert "Traceback" not in err
     assert not out.exists()
-    assert elapsed < 30, f"took {elapsed:.2f} s"  # a hang guard (an unbudgeted bomb takes hours), not a benchmark
+    assert elapsed < 30, (
+        f"took {elapsed:.2f} s"
+    )  # a hang guard (an unbudgeted bomb takes hours), not a benchmark
 
 
 def test_the_valid_base_file_runs(tmp_path):
@@ -248,3 +251,56 @@ def test_a_document_over_the_size_limit_is_refused(tmp_path, capsys, size):
     scenario.write_text("name: x\n" + "# padding\n" * (size // 10))
     assert main(["validate", str(scenario)]) == 2
     assert "larger than 1 MB" in capsys.readouterr().err
+
+
+def merge_bomb(levels: int) -> str:
+    """Nested merge keys over empty mappings: each level merges the one before twice, so
+    expanding it takes 2**levels steps (the file is some 600 bytes)."""
+    lines = ["m0: &m0 {}"] + [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_merge_keys_are_budgeted_like_aliases(tmp_path, capsys):
+    scenario = tmp_path / "merge.yaml"
+    scenario.write_text(merge_bomb(25) + as_text(VALID))
+    assert len(merge_bomb(25)) < 700
+    assert main(["validate", str(scenario)]) == 2
+    assert "too many values: more than 100000 (an alias *name or a merge << counts" in capsys.readouterr().err
+
+
+def test_a_merge_bomb_in_a_set_value_is_refused(tmp_path, capsys):
+    scenario = tmp_path / "valid.yaml"
+    scenario.write_text(as_text(VALID))
+    value = "{" + ", ".join(merge_bomb(25).replace("\n", ", ").rstrip(", ").split(", ")) + "}"
+    assert main(["run", str(scenario), "--set", f"market={value}", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --set market: cannot read the value") and "too many values" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_fifo_given_as_the_scenario_is_refused_at_once(tmp_path, capsys):
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    assert main(["validate", str(fifo)]) == 2  # no writer ever comes: reading would wait forever
+    assert capsys.readouterr().err == f"error: {fifo}: is not a regular file; give a scenario file\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        # the limit the value breaks, not the range's lower bound
+        ("consumers.segments[0].visit_rate", 1e100, "must be at most 1e+12 in size, got 1e+100"),
+        ("seed", 10**30, "must be at most 1e+12 in size, got 1000000000000000000000000000000"),
+        ("days", 40000, "must be a whole number between 1 and 36500, got 40000"),
+        (
+            "consumers.segments[0].wtp",
+            {"dist": "lognormal", "mean": 1e-200, "sd": 1},
+            "must be at most 1e+100 times the mean (1e-200), got 1",
+        ),
+    ],
+)
+def test_limit_messages_name_the_condition_broken(tmp_path, capsys, path, value, message):
+    scenario = tmp_path / "limits.yaml"
+    scenario.write_text(as_text(put(VALID, path, value)))
+    assert main(["validate", str(scenario)]) == 2
+    assert message in capsys.readouterr().err

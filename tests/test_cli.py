@@ -142,8 +142,15 @@ def test_existing_output_folder_is_kept_unless_overwrite(scenario_file, tmp_path
     assert run_cli("run", scenario_file, "--out", out, "--quiet") == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "keep.txt").exists()
-    assert run_cli("run", scenario_file, "--out", out, "--quiet", "--overwrite") == 0
-    assert not (out / "keep.txt").exists() and (out / "summary.csv").exists()
+    # issue 11: --overwrite replaces only a folder this program wrote
+    assert run_cli("run", scenario_file, "--out", out, "--quiet", "--overwrite") == 2
+    assert "was not written by market-sim" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+    ours = tmp_path / "ours"
+    assert run_cli("run", scenario_file, "--out", ours, "--quiet") == 0
+    (ours / "stale.txt").write_text("")
+    assert run_cli("run", scenario_file, "--out", ours, "--quiet", "--overwrite") == 0
+    assert not (ours / "stale.txt").exists() and (ours / "summary.csv").exists()
 
 
 @pytest.mark.parametrize(

@@ -124,15 +124,55 @@ def error_of(text: str) -> ScenarioError:
 @pytest.mark.parametrize(
     ("old", "new", "path", "message"),
     [
-        ("wtp_per_feature: {income: 6,", "wtp_per_feature: {incme: 6,", "consumers.segments[0].wtp_per_feature.incme", "unknown feature 'incme'; did you mean 'income'?"),
-        ("features: {income: {dist", "features: {wealth: {dist", "consumers.segments[0].features.wealth", "unknown feature 'wealth'"),
-        ("features: {income: {dist: normal, mean: 0.5, sd: 1}}", "features: {income: {dist: normal, mean: 0.5, sd: 1, observable: false}}", "consumers.segments[0].features.income.observable", "is set once, under consumers.features"),
-        ("{dist: bernoulli, p: 0.4}", "{dist: bernoulli, p: 1.4}", "consumers.features.ios_user.p", "must be a number between 0 and 1, got 1.4"),
-        ("{dist: bernoulli, p: 0.4}", "{dist: bernouli, p: 0.4}", "consumers.features.ios_user.dist", "did you mean 'bernoulli'?"),
-        ("{dist: bernoulli, p: 0.4}", "{dist: bernoulli, q: 0.4}", "consumers.features.ios_user.q", "unknown key 'q'"),
+        (
+            "wtp_per_feature: {income: 6,",
+            "wtp_per_feature: {incme: 6,",
+            "consumers.segments[0].wtp_per_feature.incme",
+            "unknown feature 'incme'; did you mean 'income'?",
+        ),
+        (
+            "features: {income: {dist",
+            "features: {wealth: {dist",
+            "consumers.segments[0].features.wealth",
+            "unknown feature 'wealth'",
+        ),
+        (
+            "features: {income: {dist: normal, mean: 0.5, sd: 1}}",
+            "features: {income: {dist: normal, mean: 0.5, sd: 1, observable: false}}",
+            "consumers.segments[0].features.income.observable",
+            "is set once, under consumers.features",
+        ),
+        (
+            "{dist: bernoulli, p: 0.4}",
+            "{dist: bernoulli, p: 1.4}",
+            "consumers.features.ios_user.p",
+            "must be a number between 0 and 1, got 1.4",
+        ),
+        (
+            "{dist: bernoulli, p: 0.4}",
+            "{dist: bernouli, p: 0.4}",
+            "consumers.features.ios_user.dist",
+            "did you mean 'bernoulli'?",
+        ),
+        (
+            "{dist: bernoulli, p: 0.4}",
+            "{dist: bernoulli, q: 0.4}",
+            "consumers.features.ios_user.q",
+            "unknown key 'q'",
+        ),
         ("ios_user: {dist", "spend: {dist", "consumers.features.spend", "taken by a column of obs.shoppers"),
-        ("p: 0.2, observable: false}", "p: 0.2, observable: nope}", "consumers.features.age_over_60.observable", "must be true or false"),
-        ("ios_user: 3}", "ios_user: high}", "consumers.segments[0].wtp_per_feature.ios_user", "must be a number"),
+        (
+            "p: 0.2, observable: false}",
+            "p: 0.2, observable: nope}",
+            "consumers.features.age_over_60.observable",
+            "must be true or false",
+        ),
+        (
+            "ios_user: 3}",
+            "ios_user: high}",
+            "consumers.segments[0].wtp_per_feature.ios_user",
+            "must be a number",
+        ),
     ],
 )
 def test_bad_features_get_one_error_naming_the_field(old, new, path, message):
@@ -144,7 +184,9 @@ def test_bad_features_get_one_error_naming_the_field(old, new, path, message):
 
 def test_a_segment_may_not_name_features_when_none_are_declared():
     lines = CONTRACT_EXAMPLE.splitlines()
-    start = lines.index("  features:                                   # name -> distribution (+ observable, default true)")
+    start = lines.index(
+        "  features:                                   # name -> distribution (+ observable, default true)"
+    )
     error = error_of("\n".join(lines[:start] + lines[start + 4 :]))
     assert error.path == "consumers.segments[0].features.income"
     assert "declare features under consumers.features" in error.message

@@ -14,7 +14,12 @@ from market_sim.tables import score_row, segments_table
 pytest.importorskip("sklearn")
 
 LESSON = Path(__file__).resolve().parents[1] / "scenarios" / "lessons" / "07_personalised_pricing.yaml"
-UNIFORM, RULE, ML, ORACLE = "one price (21.8)", "rule: income and loyalty", "ml_pricing (logistic)", "oracle_personal (benchmark)"
+UNIFORM, RULE, ML, ORACLE = (
+    "one price (21.8)",
+    "rule: income and loyalty",
+    "ml_pricing (logistic)",
+    "oracle_personal (benchmark)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +27,15 @@ def lesson_run():
     scenario = load_scenario(LESSON, overrides=[("replications", 2)])
     runs = [run_once(job) for job in comparison_jobs(scenario)]
     assert all(run.failure is None for run in runs)
-    scores = pd.DataFrame([score_row(scenario, run) for run in runs]).groupby("strategy").mean(numeric_only=True)
+    scores = (
+        pd.DataFrame([score_row(scenario, run) for run in runs]).groupby("strategy").mean(numeric_only=True)
+    )
     segments = segments_table(scenario, runs)
-    focal = segments[segments["seller"] == "shop"].groupby(["strategy", "segment"])[["revenue", "units", "visitors", "consumer_surplus"]].sum()
+    focal = (
+        segments[segments["seller"] == "shop"]
+        .groupby(["strategy", "segment"])[["revenue", "units", "visitors", "consumer_surplus"]]
+        .sum()
+    )
     focal["price"] = focal["revenue"] / focal["units"]
     focal["surplus_per_visit"] = focal["consumer_surplus"] / focal["visitors"]
     return scores, focal
@@ -41,7 +52,9 @@ def test_the_notes_on_profit(lesson_run):
 def test_the_notes_on_consumers_and_winners(lesson_run):
     scores, focal = lesson_run
     surplus = scores["consumer_surplus"]
-    assert surplus[ORACLE] < surplus[UNIFORM] and surplus[ML] < surplus[UNIFORM] and surplus[RULE] < surplus[ML]
+    assert (
+        surplus[ORACLE] < surplus[UNIFORM] and surplus[ML] < surplus[UNIFORM] and surplus[RULE] < surplus[ML]
+    )
     assert scores.loc[ORACLE, "share_paying_less"] > 0.5  # most buyers pay less than one price
     assert scores.loc[RULE, "share_paying_more"] > 0.5
     assert focal.loc[(ORACLE, "younger"), "price"] < 21.8 < focal.loc[(ORACLE, "older"), "price"]

@@ -43,7 +43,9 @@ def test_ml_pricing_captures_most_of_the_personalisation_gain_within_four_weeks(
     best = optimize.minimize_scalar(
         lambda p: -((p - 10) * special.expit(0.5 * (wtp - p))).sum(), bounds=(10, 60), method="bounded"
     ).x
-    uniform = run_model(dataclasses.replace(scenario, strategies=(StrategySpec("fixed", {"price": float(best)}),)))
+    uniform = run_model(
+        dataclasses.replace(scenario, strategies=(StrategySpec("fixed", {"price": float(best)}),))
+    )
     week4 = slice(21, 28)  # the same shoppers and taste shocks for all three (common random numbers)
     ml, one, top = (m.ledger.profit[week4, 0].sum() for m in (learner, uniform, oracle))
     captured = (ml - one) / (top - one)

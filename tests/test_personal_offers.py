@@ -40,12 +40,24 @@ def run(tmp_path, *options):
 def test_offers_csv_has_one_row_per_shopper_seller_and_day_and_adds_up(tmp_path):
     out = run(tmp_path, "--log-offers")
     offers = pd.read_csv(out / "offers.csv", keep_default_na=False, na_values=[""])
-    assert list(offers.columns) == ["strategy", "replication", "day", "seller", "shopper", "segment", "income", "price", "bought"]
+    assert list(offers.columns) == [
+        "strategy",
+        "replication",
+        "day",
+        "seller",
+        "shopper",
+        "segment",
+        "income",
+        "price",
+        "bought",
+    ]
     daily = pd.read_csv(out / "daily.csv")
     keys = ["strategy", "replication", "day", "seller"]
     daily = daily.set_index(keys)
     rows = offers.groupby(keys).size()
-    assert (rows == daily.loc[rows.index, "shoppers"]).all() and len(rows) == len(daily)  # everyone saw every seller
+    assert (rows == daily.loc[rows.index, "shoppers"]).all() and len(rows) == len(
+        daily
+    )  # everyone saw every seller
     assert (offers.groupby(keys)["bought"].sum() == daily.loc[rows.index, "units"]).all()
     paid = offers[offers["bought"] == 1].groupby(keys)["price"].sum()
     assert paid.to_numpy() == pytest.approx(daily.loc[paid.index, "revenue"].to_numpy())

@@ -74,17 +74,30 @@ def test_logit_personal_profit_and_its_gain_over_the_best_uniform_price_match_th
     def uniform_profit(price):
         return ((price - COST) * special.expit(BETA * (m - price))).sum()
 
-    best = optimize.minimize_scalar(lambda q: -uniform_profit(q), bounds=(COST, 60), method="bounded", options={"xatol": 1e-9})
+    best = optimize.minimize_scalar(
+        lambda q: -uniform_profit(q), bounds=(COST, 60), method="bounded", options={"xatol": 1e-9}
+    )
     predicted_gain = expected - days * uniform_profit(best.x)
-    uniform_scenario = dataclasses.replace(scenario, strategies=(StrategySpec("fixed", {"price": float(best.x)}),))
+    uniform_scenario = dataclasses.replace(
+        scenario, strategies=(StrategySpec("fixed", {"price": float(best.x)}),)
+    )
     uniform = run_model(uniform_scenario)
-    uniform_sd = np.sqrt(days * ((best.x - COST) ** 2 * special.expit(BETA * (m - best.x)) * special.expit(-BETA * (m - best.x))).sum())
+    uniform_sd = np.sqrt(
+        days
+        * (
+            (best.x - COST) ** 2 * special.expit(BETA * (m - best.x)) * special.expit(-BETA * (m - best.x))
+        ).sum()
+    )
     gain = realised - uniform.ledger.profit[:, 0].sum()
     assert predicted_gain > 8 * (sd + uniform_sd)  # a gain the test can see
     assert abs(gain - predicted_gain) < 4 * (sd + uniform_sd)
     # ... and the population's figure is the theory's E over x ~ N(0, 1), up to sampling of x
     per_shopper = integrate.quad(
-        lambda x: stats.norm.pdf(x) * (lambert_price(A + B * x) - COST) * special.expit(BETA * (A + B * x - lambert_price(A + B * x))),
+        lambda x: (
+            stats.norm.pdf(x)
+            * (lambert_price(A + B * x) - COST)
+            * special.expit(BETA * (A + B * x - lambert_price(A + B * x)))
+        ),
         -8,
         8,
     )[0]
@@ -121,13 +134,19 @@ def test_with_every_feature_hidden_personal_pricing_earns_what_the_best_uniform_
     assert np.ptp(decision.personal) == 0  # nobody can be told apart
 
     def expected_profit(price):  # E over x ~ N(0, 1) of (p − c)·σ(β(a + b x − p))
-        return integrate.quad(lambda x: stats.norm.pdf(x) * (price - COST) * special.expit(BETA * (A + B * x - price)), -10, 10)[0]
+        return integrate.quad(
+            lambda x: stats.norm.pdf(x) * (price - COST) * special.expit(BETA * (A + B * x - price)), -10, 10
+        )[0]
 
-    best = optimize.minimize_scalar(lambda q: -expected_profit(q), bounds=(COST, 60), method="bounded", options={"xatol": 1e-9})
+    best = optimize.minimize_scalar(
+        lambda q: -expected_profit(q), bounds=(COST, 60), method="bounded", options={"xatol": 1e-9}
+    )
     assert decision.personal[0] == pytest.approx(best.x, abs=1e-4)
     assert decision.base == pytest.approx(best.x, abs=1e-4)
     personal = run_model(scenario).ledger.profit[:, 0].sum()
-    uniform = run_model(dataclasses.replace(scenario, strategies=(StrategySpec("fixed", {"price": float(best.x)}),)))
+    uniform = run_model(
+        dataclasses.replace(scenario, strategies=(StrategySpec("fixed", {"price": float(best.x)}),))
+    )
     assert personal == pytest.approx(uniform.ledger.profit[:, 0].sum(), rel=1e-3)
 
 
@@ -160,8 +179,11 @@ def test_a_hidden_segment_is_integrated_out_by_its_posterior_given_the_observed_
     poor = 280 * 1.0 * stats.norm.pdf(x, 0, 1)
     w = rich / (rich + poor)
     for k in range(0, len(x), 37):
+
         def loss(p, k=k):
-            chance = w[k] * special.expit(BETA * (30 + 4 * x[k] - p)) + (1 - w[k]) * special.expit(BETA * (20 + 4 * x[k] - p))
+            chance = w[k] * special.expit(BETA * (30 + 4 * x[k] - p)) + (1 - w[k]) * special.expit(
+                BETA * (20 + 4 * x[k] - p)
+            )
             return -(p - COST) * chance
 
         best = optimize.minimize_scalar(loss, bounds=(COST, 80), method="bounded", options={"xatol": 1e-10}).x

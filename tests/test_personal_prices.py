@@ -71,12 +71,25 @@ class Broken(PricingStrategy):
         return Prices(20, personal=bad[self.answer])
 
 
-def market(choice="logit", wtp="{dist: normal, mean: 30, sd: 8, min: 0}", stock=25, strategy="FeaturePrices", extra=""):
-    inventory = f"{{initial: {stock}, reorder_point: 10, order_quantity: 40, lead_time: 2, holding_cost: 0.1}}"
+def market(
+    choice="logit",
+    wtp="{dist: normal, mean: 30, sd: 8, min: 0}",
+    stock=25,
+    strategy="FeaturePrices",
+    extra="",
+):
+    inventory = (
+        f"{{initial: {stock}, reorder_point: 10, order_quantity: 40, lead_time: 2, holding_cost: 0.1}}"
+    )
     text = SMALL_MARKET.format(choice=choice, wtp=wtp, stock=stock, inventory=inventory)
     text = text.replace("consumers:\n  population: 400\n", FEATURES)
-    text = text.replace("      wtp: {dist: triangular", "      wtp_per_feature: {secret: 10, income: 5}\n      wtp: {dist: triangular")
-    text = text.replace("{kind: segment_test.prices:MemberPrices}", f"{{kind: tests.test_personal_prices:{strategy}{extra}}}")
+    text = text.replace(
+        "      wtp: {dist: triangular",
+        "      wtp_per_feature: {secret: 10, income: 5}\n      wtp: {dist: triangular",
+    )
+    text = text.replace(
+        "{kind: segment_test.prices:MemberPrices}", f"{{kind: tests.test_personal_prices:{strategy}{extra}}}"
+    )
     return scenario_from(text)
 
 
@@ -93,7 +106,16 @@ def test_agent_by_agent_and_vectorised_make_identical_purchases_with_personal_pr
     scenario = market(choice, wtp, stock)
     vectorised = run_model(scenario).ledger
     agents = run_model(scenario, engine="agents").ledger
-    for name in ("units", "revenue", "lost_sales", "inventory", "segment_units", "segment_revenue", "views", "paid_square"):
+    for name in (
+        "units",
+        "revenue",
+        "lost_sales",
+        "inventory",
+        "segment_units",
+        "segment_revenue",
+        "views",
+        "paid_square",
+    ):
         np.testing.assert_array_equal(getattr(agents, name), getattr(vectorised, name), err_msg=name)
     np.testing.assert_array_equal(agents.segment_surplus, vectorised.segment_surplus)
     assert vectorised.personal[:, 0].all() and not vectorised.personal[:, 1:].any()
@@ -127,7 +149,16 @@ def test_obs_shoppers_shows_what_a_seller_may_see_and_nothing_else():
     model = run_model(scenario)
     tables = model.sellers[0].strategy.tables
     table = tables[3]
-    assert list(table.columns) == ["shopper", "segment", "income", "mobile", "visits", "purchases", "days_since_purchase", "spend"]
+    assert list(table.columns) == [
+        "shopper",
+        "segment",
+        "income",
+        "mobile",
+        "visits",
+        "purchases",
+        "days_since_purchase",
+        "spend",
+    ]
     assert set(table["segment"]) == {"", "members"}  # hunters are not observable: empty
     assert table["shopper"].is_unique and table["shopper"].is_monotonic_increasing  # pseudonym order
     # pseudonyms are stable: the same consumer keeps its id, and its features, from day to day
@@ -151,7 +182,9 @@ def test_the_shopper_table_is_read_only_and_built_only_when_asked(monkeypatch):
     assert len(built) == 12  # once a day for the focal seller, none for the rivals
     built.clear()
     fixed = SMALL_MARKET.format(choice="logit", wtp="30", stock=25, inventory="unlimited")
-    run_model(scenario_from(fixed.replace("{kind: segment_test.prices:MemberPrices}", "{kind: fixed, price: 30}")))
+    run_model(
+        scenario_from(fixed.replace("{kind: segment_test.prices:MemberPrices}", "{kind: fixed, price: 30}"))
+    )
     assert built == []
     model = MarketModel(market(), None)
     model.today = model.arrivals(0)
@@ -162,7 +195,9 @@ def test_the_shopper_table_is_read_only_and_built_only_when_asked(monkeypatch):
 
 def test_personal_prices_keep_common_random_numbers():
     personal = market()
-    uniform = replace(personal, strategies=(replace(personal.strategies[0], kind="fixed", params={"price": 30}),))
+    uniform = replace(
+        personal, strategies=(replace(personal.strategies[0], kind="fixed", params={"price": 30}),)
+    )
     a, b = run_model(personal), run_model(uniform)
     np.testing.assert_array_equal(a.ledger.shoppers, b.ledger.shoppers)  # the same visitors every day
     np.testing.assert_array_equal(a.population.visits, b.population.visits)

@@ -34,7 +34,10 @@ def test_gain_over_the_best_uniform_price_and_who_pays_more():
     scores = run_scores(model.ledger, 0)
     m = model.population.wtp
     best = optimize.minimize_scalar(
-        lambda q: -((q - COST) * special.expit(BETA * (m - q))).sum(), bounds=(COST, 60), method="bounded", options={"xatol": 1e-10}
+        lambda q: -((q - COST) * special.expit(BETA * (m - q))).sum(),
+        bounds=(COST, 60),
+        method="bounded",
+        options={"xatol": 1e-10},
     ).x
     assert scores["uniform_price"] == pytest.approx(best, abs=1e-5)
     expected_uniform = scenario.days * ((best - COST) * special.expit(BETA * (m - best))).sum()

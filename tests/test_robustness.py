@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import textwrap
 import threading
@@ -37,6 +38,7 @@ strategies:
 
 BAD_STRATEGIES = '''
 import os
+import signal
 import time
 
 from strategies import PricingStrategy
@@ -79,15 +81,22 @@ class Mutates(PricingStrategy):
 
 
 class InterruptOnce(PricingStrategy):
-    """Acts like Ctrl-C on its second run while the marker file exists."""
+    """Presses Ctrl-C for the command on its second run while the marker file exists (the
+    marker counts the runs: every run starts from a clean import, so a class attribute cannot)."""
     marker: str = ""
-    runs = 0
+    command: int = 0  # the process id of the command to interrupt
 
     def reset(self, info):
-        type(self).runs += 1
-        if type(self).runs == 2 and os.path.exists(self.marker):
+        if not os.path.exists(self.marker):
+            return
+        with open(self.marker, "a+") as marker:
+            marker.seek(0)
+            runs = len(marker.read()) + 1
+            marker.write("x")
+        if runs == 2:
             os.remove(self.marker)
-            raise KeyboardInterrupt
+            os.kill(self.command, signal.SIGINT)
+            time.sleep(60)  # ended by the command
 
     def price(self, obs):
         return 18
@@ -155,7 +164,8 @@ def test_interrupted_comparison_keeps_finished_runs_and_resumes_identically(plug
     marker = tmp_path / "interrupt-once"
     marker.write_text("")
     scenario = write_scenario(
-        plugins, f"- {{kind: 'bad_strategies:InterruptOnce', marker: '{marker}', name: stops}}"
+        plugins,
+        f"- {{kind: 'bad_strategies:InterruptOnce', marker: '{marker}', command: {os.getpid()}, name: stops}}",
     )
     out, clean = tmp_path / "out", tmp_path / "clean"
     assert main(["run", str(scenario), "--out", str(out), "--quiet", "--workers", "1"]) == 130
@@ -339,3 +349,36 @@ def test_the_time_limit_holds_where_no_timer_can_fire(plugins):
         == f"stopped on day {run.ledger.days_recorded}: the run took longer than its time limit of 0.5 s"
     )
     assert 1 <= run.ledger.days_recorded < scenario.days
+
+
+def test_a_sweep_whose_runs_all_fail_at_a_point_still_writes_its_results(plugins, tmp_path):
+    """Issue 11 item 4: a chunk in which every run failed is saved and read back like any."""
+    scenario = write_scenario(plugins)
+    scenario.write_text(
+        scenario.read_text().replace(
+            "  - {kind: cost_plus, markup: 2}", "  - {kind: 'bad_strategies:Raises'}"
+        )
+    )
+    out = tmp_path / "sweep"
+    options = ["sweep", str(scenario), "--out", str(out), "--quiet", "--workers", "1"]
+    assert main([*options, "--grid", "days=2,5"]) == 1  # every run fails at days=5 (day 3), none at days=2
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert len(results) == 2 * 3
+    assert (results[results["days"] == 5]["failure"] == "us on day 3: RuntimeError: no data for day 3").all()
+    assert (results[results["days"] == 2]["failure"] == "").all()
+    written = (out / "results.csv").read_bytes()
+    assert main([*options, "--resume"]) == 1
+    assert (out / "results.csv").read_bytes() == written
+
+
+def test_strategy_names_are_text_never_math(tmp_path):
+    """Issue 11 item 15: `$...$` in a name would be matplotlib mathtext and lose every figure."""
+    plain = write_scenario(tmp_path, "- {kind: fixed, price: 20, name: 'price 20 then 10 off to 18'}")
+    assert main(["run", str(plain), "--out", str(tmp_path / "plain"), "--quiet", "--workers", "1"]) == 0
+    figures = (tmp_path / "plain" / "report.html").read_text().count("data:image/png;base64,")
+    assert figures >= 3
+    dollars = write_scenario(tmp_path, "- {kind: fixed, price: 20, name: 'price $20 then 10% off to $18'}")
+    assert main(["run", str(dollars), "--out", str(tmp_path / "dollars"), "--quiet", "--workers", "1"]) == 0
+    page = (tmp_path / "dollars" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == figures
+    assert "could not be drawn" not in page and "price $20 then 10% off to $18" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -33,7 +34,11 @@ strategies:
 """
 
 TRIPWIRE = '''
-"""A strategy that stops the sweep (like Ctrl-C) once, after `marker` allows a number of resets."""
+"""A strategy that presses Ctrl-C for the sweep once, after `marker` allows a number of resets
+(a KeyboardInterrupt raised by a strategy would only fail its own run)."""
+import os
+import signal
+import time
 from pathlib import Path
 
 from strategies import PricingStrategy
@@ -41,6 +46,7 @@ from strategies import PricingStrategy
 
 class Tripwire(PricingStrategy):
     marker: str = ""
+    command: int = 0  # the process id of the command to interrupt
 
     def reset(self, info):
         path = Path(self.marker)
@@ -48,7 +54,8 @@ class Tripwire(PricingStrategy):
             left = int(path.read_text())
             if left == 0:
                 path.unlink()
-                raise KeyboardInterrupt
+                os.kill(self.command, signal.SIGINT)
+                time.sleep(60)  # ended by the command
             path.write_text(str(left - 1))
 
     def price(self, obs):
@@ -272,7 +279,9 @@ def test_interrupted_sweep_keeps_finished_chunks_and_resumes_identically(tmp_pat
     (tmp_path / "sweep_tripwire.py").write_text(TRIPWIRE)
     marker = tmp_path / "marker"
     scenario_file = tmp_path / "tiny.yaml"
-    tripwire = f"  - {{kind: sweep_tripwire:Tripwire, marker: '{marker}', name: tripwire}}\n"
+    tripwire = (
+        f"  - {{kind: sweep_tripwire:Tripwire, marker: '{marker}', command: {os.getpid()}, name: tripwire}}\n"
+    )
     scenario_file.write_text(textwrap.dedent(TINY).replace("  - {kind: fixed, price: 25}\n", tripwire))
     options = ["--grid", "consumers.segments[0].wtp.high=30,40,50", "--workers", 1]
 
@@ -297,7 +306,7 @@ def test_resume_refuses_a_different_design_and_keeps_the_folder(scenario_file, t
     assert sweep_cli(scenario_file, "--grid", "days=2,3", "--out", out, "--workers", 1) == 0
     before = sorted(p.name for p in (out / "chunks").iterdir())
     assert sweep_cli(scenario_file, "--grid", "days=2,4", "--out", out, "--resume") == 2
-    assert "different scenario, --set values or design" in capsys.readouterr().err
+    assert "different scenario, --set values, design, plug-in code" in capsys.readouterr().err
     assert sorted(p.name for p in (out / "chunks").iterdir()) == before
 
 

@@ -63,12 +63,43 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-_")[:60] or "run"
 
 
-def interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so a stopped command keeps what finished."""
-    import signal
+class Interrupts:
+    """SIGINT and SIGTERM for a command that keeps what finished: they raise KeyboardInterrupt
+    while runs go on, and are only noted once `hold()` is called, so what is being written is
+    finished whole. Installed explicitly, so SIGINT works even in a process started in the
+    background (where the shell makes it ignored)."""
 
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous: dict[int, object] = {}  # the handlers before the first Interrupts, for `restore`
 
+    def __init__(self) -> None:
+        import signal
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+        self.held = False
+        self.received: list[int] = []
+        for number in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.signal(number, self)
+            if not isinstance(handler, Interrupts):
+                Interrupts.previous.setdefault(number, handler)
+
+    def __call__(self, signum, frame) -> None:
+        self.received.append(signum)
+        if not self.held:
+            raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        """From now on an interrupt is noted, not raised."""
+        self.held = True
+
+    def release(self) -> None:
+        """Interrupts raise again (one noted while held is not raised late)."""
+        self.held = False
+
+    @staticmethod
+    def restore() -> None:
+        """The handlers from before (for a command called from Python, which goes on after it;
+        as the program, a command keeps interrupts held until it exits)."""
+        import signal
+
+        for number, handler in Interrupts.previous.items():
+            signal.signal(number, handler)
+        Interrupts.previous.clear()

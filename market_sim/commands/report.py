@@ -17,12 +17,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from market_sim import result_folder
     from market_sim.executors import default_workers
     from market_sim.report import RunFolderError, ranking_text, write_report
 
     try:
+        result_folder.check_tables(args.folder)  # a damaged table is refused, never half-reported
         results = write_report(args.folder, args.baseline, default_workers())
-    except RunFolderError as error:
+    except (RunFolderError, result_folder.FolderError) as error:
         raise UsageError(str(error)) from None
     if not args.quiet:
         print(ranking_text(results.scores, results.baseline, results.focal, results.benchmarks))

@@ -10,9 +10,9 @@ from pathlib import Path
 from market_sim.commands import UsageError
 from market_sim.commands.arguments import (
     SET_HELP,
+    Interrupts,
     assignment,
     default_out,
-    interrupt_on_sigterm,
     natural,
     positive,
     seconds,
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from market_sim.loader import load_scenario
     from market_sim.runner import comparison_jobs
 
+    interrupts = Interrupts()
     scenario = api.with_options(
         load_scenario(args.scenario, args.set),
         args.strategies,  # each argument is one name: names may hold commas
@@ -83,18 +84,23 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             raise UsageError("--log-offers parquet needs pyarrow: pip install pyarrow") from None
     jobs = comparison_jobs(scenario, log_offers=bool(args.log_offers))
-    if args.resume:
-        try:
-            saved = result_folder.resumable_runs(out, scenario, jobs)
-        except result_folder.ResumeError as error:
-            raise UsageError(str(error)) from None
-        finished = {i: tables.tabulate(scenario, run) for i, run in saved.items()}
-    elif out.exists() and not args.overwrite:
-        raise UsageError(f"--out: {out} already exists (use --overwrite to replace it, or --resume)")
-    else:
-        finished = {}
+    try:
+        if args.resume:
+            resumable = result_folder.resumable_runs(out, scenario, jobs)
+            if _complete(out):
+                print(f"{out} is complete: nothing to resume")
+                return 0
+            _say_what_resumes(out, resumable)
+            finished = {i: tables.tabulate(scenario, run) for i, run in resumable.runs.items()}
+        elif out.exists() and not args.overwrite:
+            raise UsageError(f"--out: {out} already exists (use --overwrite to replace it, or --resume)")
+        else:
+            if args.overwrite:
+                result_folder.check_replaceable(out, args.scenario)
+            finished = {}
+    except (result_folder.ResumeError, result_folder.FolderError) as error:
+        raise UsageError(str(error)) from None
 
-    interrupt_on_sigterm()
     done, took, interrupted = api.run_comparison(
         scenario,
         args.workers,
@@ -104,19 +110,24 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         finished=finished,
         log_offers=bool(args.log_offers),
+        stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
     )
-    api.write_run_folder(
-        out,
-        scenario,
-        done,
-        args.scenario,
-        args.baseline,
-        took,
-        partial=interrupted,
-        workers=args.workers,
-        overwrite=args.overwrite or args.resume,
-        offers=args.log_offers,
-    )
+    lost = [tabulated.run for tabulated in done if tabulated.run.lost]
+    try:
+        api.write_run_folder(
+            out,
+            scenario,
+            done,
+            args.scenario,
+            args.baseline,
+            took,
+            partial=interrupted or bool(lost),  # a run lost with its process can be run again
+            workers=args.workers,
+            overwrite=args.overwrite or (args.resume and out.exists()),
+            offers=args.log_offers,
+        )
+    except result_folder.FolderError as error:
+        raise UsageError(str(error)) from None
 
     runs = [tabulated.run for tabulated in done]
     if interrupted:
@@ -136,4 +147,30 @@ def run(args: argparse.Namespace) -> int:
     failures = [run for run in runs if run.failure]
     for run in failures:
         print(f"failed: {result_folder.failure_text(run)}", file=sys.stderr)
+    if lost:
+        print(
+            f"{len(lost)} runs were lost with their process; run them again with: "
+            f"run {args.scenario} --out {out} --resume",
+            file=sys.stderr,
+        )
+    if interrupts.received:
+        print(f"interrupted while writing: {out} was written whole first", file=sys.stderr)
+        return 130
     return 1 if failures else 0
+
+
+def _complete(out: Path) -> bool:
+    """Whether `out` is a whole result folder (its manifest says it is not partial)."""
+    import json
+
+    try:
+        return json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("partial") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _say_what_resumes(out: Path, resumable) -> None:
+    if not out.exists():
+        print(f"--resume: {out} holds nothing yet; starting the run", file=sys.stderr)
+    for what in resumable.redone:
+        print(f"--resume: running again {what}", file=sys.stderr)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from market_sim.commands import UsageError
 from market_sim.commands.arguments import (
     SET_HELP,
+    Interrupts,
     assignment,
     default_out,
-    interrupt_on_sigterm,
     natural,
     positive,
     seconds,
@@ -75,22 +75,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run every strategy and replication at every point; write results, summary and report."""
+    from market_sim import result_folder
     from market_sim import sweeps as sweep
     from market_sim.design import DesignError
 
+    interrupts = Interrupts()
     out = args.out or default_out(args.scenario, "-sweep")
     try:
         plan = _plan(args, out)
         score, axes = _view(args, plan.design)
-        if args.resume:
+        if args.resume and out.exists():
             sweep.check_resumable(out, plan)
         elif out.exists() and not args.overwrite:
             raise UsageError(f"--out: {out} already exists (use --resume to finish it, or --overwrite)")
         else:
+            if args.resume:
+                print(f"--resume: {out} holds nothing yet; starting the sweep", file=sys.stderr)
+            if args.overwrite:
+                result_folder.check_replaceable(out, args.scenario)
+            interrupts.hold()  # the folder is made whole
             sweep.create_folder(out, plan, args.overwrite)
-    except (DesignError, sweep.SweepError) as error:
+            interrupts.release()
+    except (DesignError, sweep.SweepError, result_folder.FolderError) as error:
         raise UsageError(str(error)) from None
-    interrupt_on_sigterm()
     try:
         sweep.run_missing(
             plan, out, args.workers, args.executor, args.scheduler, args.time_limit, progress=not args.quiet
@@ -102,10 +109,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        interrupts.hold()  # each output file is written whole, whatever signal comes now
     failures = sweep.write_outputs(plan, out, score, axes)
     print(f"wrote {out}/results.csv, summary.csv and report.html ({len(plan.scenarios)} points)")
     for failure in failures:
         print(f"failed: {failure}", file=sys.stderr)
+    if interrupts.received:
+        print(f"interrupted while writing: {out} was written whole first", file=sys.stderr)
+        return 130
     return 1 if failures else 0
 
 
@@ -115,7 +127,7 @@ def _plan(args: argparse.Namespace, out: Path) -> Sweep:
     from market_sim.design import Design, grid, table_design
     from market_sim.loader import Override
 
-    resumed = sweep.saved_definition(out) if args.resume else None
+    resumed = sweep.saved_definition(out) if args.resume and out.exists() else None
     fixed = [*args.set]
     if args.replications is not None:
         fixed.append(Override("replications", str(args.replications), "--replications"))

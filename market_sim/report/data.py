@@ -117,11 +117,10 @@ def results_from(
 
 
 def _scenario(folder: Path, manifest: dict) -> Scenario:
-    """The resolved scenario; plug-in strategies are looked for beside the original file."""
-    source = Path(manifest.get("source", folder / "scenario.yaml"))
+    """The resolved scenario, read without importing any plug-in: a forwarded folder runs no code."""
     text = (folder / "scenario.yaml").read_text(encoding="utf-8")
     try:
-        return parse_scenario(text, str(folder / "scenario.yaml"), source.absolute().parent)
+        return parse_scenario(text, str(folder / "scenario.yaml"), import_plugins=False)
     except ScenarioError as error:
         raise RunFolderError(f"cannot read the run's scenario: {error}") from None
 
