@@ -2,12 +2,17 @@
 sellers, ten years of days).
 
     python benchmarks/small_market.py
+    python benchmarks/small_market.py --against /tmp/old   # alternating with another checkout
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import statistics
+import subprocess
+import sys
+from pathlib import Path
 
 import yaml
 from common import machine, median_seconds, run
@@ -50,8 +55,12 @@ def main() -> None:
     parser.add_argument("--visit-rate", type=float, default=1.0)
     parser.add_argument("--days", type=int, default=3650)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--against", type=Path, help="another checkout, timed in turns with this one")
     args = parser.parse_args()
     print(machine())
+    if args.against:
+        side_by_side(args)
+        return
     spec = {**SMALL, "days": args.days}
     spec["consumers"]["segments"][0]["visit_rate"] = args.visit_rate
     stock = spec["sellers"][0]["inventory"]  # stock in proportion to the shoppers
@@ -74,6 +83,21 @@ def main() -> None:
         f"median of {args.repeat} runs {seconds:.3f} s"
     )
     print(f"simulated days per second: {args.days / seconds:,.0f}")
+
+
+def side_by_side(args: argparse.Namespace) -> None:
+    """Both checkouts in turns, one process per run, so that a busy machine slows both alike:
+    the ratio of their median rates is the figure to read."""
+    here = Path(__file__).resolve().parents[1]
+    rates: dict[Path, list[float]] = {here: [], args.against.resolve(): []}
+    for _ in range(args.repeat):
+        for checkout, found in rates.items():
+            command = [sys.executable, str(checkout / "benchmarks" / "small_market.py"), "--repeat", "1"]
+            command += ["--days", str(args.days), "--visit-rate", str(args.visit_rate)]
+            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            found.append(float(out.rsplit(":", 1)[1].replace(",", "")))
+    (new, old) = (statistics.median(found) for found in rates.values())
+    print(f"this checkout {new:,.0f} days/s, {args.against} {old:,.0f} days/s: {new / old:.2f}x")
 
 
 if __name__ == "__main__":

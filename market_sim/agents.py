@@ -189,6 +189,8 @@ class Seller(mesa.Agent):
 
     def receive(self, day: int) -> int:
         """Put orders due today on the shelf; return the units received."""
+        if not self.in_transit:
+            return 0
         arrived = sum(units for when, units in self.in_transit if when == day)
         self.in_transit = [(when, units) for when, units in self.in_transit if when != day]
         self.on_hand += arrived
@@ -378,6 +380,9 @@ def _price_table(
     day: int,
 ) -> np.ndarray:
     """Price per (segment, new = 0 / returning = 1) customer, coupons taken off."""
+    coupons = decision.coupon_new or decision.coupon_returning
+    if not decision.segments and not coupons and decision.base > 0:
+        return np.full((len(names), 2), float(decision.base))  # one price: what the rule below gives
     for name in decision.segments:
         if name not in names or not observable[names.index(name)]:
             raise StrategyFailure(

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 NONE = -1  # no purchase / no lost sale
+# up to this many shoppers a day, whole-array reductions over the offers beat the row-by-row
+# pass (which wins on long rows: a reduction along a short axis is slow there)
+SMALL_DAY = 2048
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,15 @@ class Scratch:
     the time, so the large temporaries live here for the whole run."""
 
     def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
+        self._arrays: dict[str, tuple[np.ndarray, type]] = {}
 
     def __call__(self, name: str, shape: tuple[int, ...], dtype: type = float) -> np.ndarray:
         """A C-contiguous array of `shape` whose contents are left over from earlier use."""
         size = math.prod(shape)
-        array = self._arrays.get(name)
-        if array is None or array.size < size or array.dtype != dtype:
-            array = self._arrays[name] = np.empty(max(size, 1), dtype)
+        array, kind = self._arrays.get(name, (None, None))
+        if array is None or array.size < size or kind is not dtype:  # `is`: a dtype compares slowly
+            array = np.empty(max(size, 1), dtype)
+            self._arrays[name] = array, dtype
         return array[:size].reshape(shape)
 
 
@@ -61,9 +65,11 @@ def best_offers(
 ) -> np.ndarray:
     """Each shopper's best offer among `sellers` (default: all rows of `scores`), or NONE if its
     score falls short of the threshold. `scores` and `tiebreak` are (sellers × shoppers)."""
+    n = scores.shape[1]
+    if sellers is None and 0 < n <= SMALL_DAY:
+        return _best_of_all(scores, threshold, tiebreak)
     scratch = scratch or Scratch()
     candidates = list(range(len(scores)) if sellers is None else sellers)
-    n = scores.shape[1]
     if not candidates:
         return np.full(n, NONE)
     first = candidates[0]
@@ -94,6 +100,23 @@ def best_offers(
     return best
 
 
+def _best_of_all(
+    scores: np.ndarray, threshold: np.ndarray | float, tiebreak: np.ndarray | None
+) -> np.ndarray:
+    """`best_offers` among all sellers for a few shoppers, by whole-array reductions: the first
+    seller with the highest score (and among those, the highest tie-breaker) is the one the
+    seller-by-seller pass keeps, since it replaces the best only on a strictly better offer."""
+    columns = np.arange(scores.shape[1])
+    if tiebreak is None:
+        best = scores.argmax(axis=0)
+        top = scores[best, columns]
+    else:
+        top = scores.max(axis=0)
+        best = np.where(scores == top, tiebreak, -np.inf).argmax(axis=0)
+    best[top < threshold] = NONE
+    return best
+
+
 def serve(
     preferred: np.ndarray,
     stock: np.ndarray,
@@ -113,11 +136,11 @@ def serve(
     and takes the seller off the market.
     """
     n, sellers = len(preferred), len(stock)
-    remaining = np.asarray(stock, dtype=float).copy()
+    remaining = np.array(stock, dtype=float)
     lost_sale = np.full(n, NONE)
     unmet = np.zeros(sellers, dtype=np.int64)
-    finite = np.flatnonzero(np.isfinite(remaining))
-    if all(np.count_nonzero(preferred == j) <= remaining[j] for j in finite):
+    wanted_of = np.bincount(preferred + 1, minlength=sellers + 1)[1:]  # NONE counts in bin 0
+    if (wanted_of <= remaining).all():  # everyone is served (inf: unlimited stock)
         return Allocation(preferred, lost_sale, unmet)
     order = np.arange(n) if arrival is None else arrival()
     wanted_in_order = preferred[order]

@@ -14,6 +14,7 @@ import numpy as np
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
 from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.expected import settle_expected
+from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
 from market_sim.population import Population
 from market_sim.scenario import Scenario, StrategySpec
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ENGINES = ("vectorised", "agents")
+SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
+BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
 
 class Arrivals:
@@ -79,6 +82,8 @@ class MarketModel(mesa.Model):
     `seats`, if given, are strategies already made for every seller in order (a tournament's
     entrants), in place of the focal strategy and the rivals' own.
     """
+
+    recording: Recording | None = None  # set on a replay that records its days for hindsight
 
     def __init__(
         self,
@@ -224,6 +229,12 @@ class MarketModel(mesa.Model):
         replay = MarketModel(self.spec, StrategySpec(kind, dict(params)), self.replication)
         replay.run_for(self.days)
         return replay.ledger
+
+    def fixed_price_profits(self, seat: int) -> FixedPriceProfits:
+        """`profits(prices)`: seat `seat`'s total profit on this replication with each fixed
+        price in its place, as `replay("fixed", {"price": p})` would book it, from one recorded
+        replay where the market allows it (`market_sim.hindsight`). For oracles, like `replay`."""
+        return FixedPriceProfits(self, seat)
 
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
@@ -395,6 +406,8 @@ class MarketModel(mesa.Model):
         else:
             shocks = draws  # uniform tie-breakers: equal offers are chosen between at random
             scores, threshold, tiebreak = utility, market.outside_utility, shocks[:sellers]
+        if self.recording is not None:
+            self.recording.day(self, shoppers, segment, tables, scores, threshold, tiebreak, shocks)
         if self.engine == "agents":
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
         else:
@@ -460,19 +473,24 @@ class MarketModel(mesa.Model):
         are credited with that seller's offer)."""
         if self.spec.market.choice != "logit":
             return self.ledger.segment_surplus[day].sum(axis=(0, 2))
-        from scipy import special  # logsumexp: the log-sum without overflow
-
         beta = self.population.price_sensitivity[trading.shoppers]
-        gain = trading.utility - self.spec.market.outside_utility  # sellers × shoppers, in money
+        outside = self.spec.market.outside_utility
         open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
-        sensitive = beta > 0
-        scaled = np.vstack([np.zeros((1, len(beta))), gain[open_] * beta])[:, sensitive]
         # a shopper with no price sensitivity has no money scale for its taste shocks: its
         # realised surplus instead
-        buyers = np.flatnonzero(trading.allocation.choice != NONE)
+        choice = trading.allocation.choice
+        buyers = np.flatnonzero(choice != NONE)
         surplus = np.zeros(len(beta))
-        surplus[buyers] = gain[trading.allocation.choice[buyers], buyers]
-        surplus[sensitive] = special.logsumexp(scaled, axis=0) / beta[sensitive]
+        surplus[buyers] = trading.utility[choice[buyers], buyers] - outside
+        # shoppers in slices, column by column the same numbers, so that a million shoppers
+        # need no (sellers × shoppers) temporaries
+        for start in range(0, len(beta), SURPLUS_SLICE):
+            part = slice(start, start + SURPLUS_SLICE)
+            slope = beta[part]
+            sensitive = slope > 0
+            gain = trading.utility[open_, part] - outside  # offers in stock, in money
+            scaled = np.vstack([np.zeros((1, len(slope))), gain * slope])[:, sensitive]
+            surplus[start + np.flatnonzero(sensitive)] = log_sum_exp(scaled) / slope[sensitive]
         return np.bincount(trading.segment, weights=surplus, minlength=segments)
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
@@ -515,25 +533,19 @@ class MarketModel(mesa.Model):
         lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = len(trading.shoppers)
-        for seller in self.sellers:
-            j = seller.index
-            books = seller.settle(day, int(units[j]), last_day)
-            ledger.price[day, j] = seller.decision.base
-            ledger.offered[day, j] = offered_prices(seller.decision, population.segment_names)
-            ledger.reason[day, j] = seller.decision.reason
-            ledger.guardrail_hits[day, j] = seller.guardrail_hits
-            ledger.personal[day, j] = seller.personal is not None
-            ledger.units[day, j] = units[j]
-            ledger.revenue[day, j] = revenue[j]
-            ledger.lost_sales[day, j] = lost[j]
-            ledger.received[day, j] = received[j]
-            ledger.ordered[day, j] = books["ordered"]
-            ledger.stockout[day, j] = books["stockout"]
-            ledger.cost_of_goods[day, j] = books["cost_of_goods"]
-            ledger.holding_cost[day, j] = books["holding_cost"]
-            ledger.order_cost[day, j] = books["order_cost"]
-            ledger.salvage[day, j] = books["salvage"]
-            ledger.inventory[day, j] = seller.on_hand
+        books = [seller.settle(day, int(units[seller.index]), last_day) for seller in self.sellers]
+        # a row per array and day, not a cell per seller: a numpy write costs the same either way
+        for name in BOOKS:
+            getattr(ledger, name)[day] = [kept[name] for kept in books]
+        ledger.price[day] = [seller.decision.base for seller in self.sellers]
+        names = population.segment_names
+        ledger.offered[day] = [offered_prices(seller.decision, names) for seller in self.sellers]
+        ledger.reason[day] = [seller.decision.reason for seller in self.sellers]
+        ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in self.sellers]
+        ledger.personal[day] = [seller.personal is not None for seller in self.sellers]
+        ledger.inventory[day] = [seller.on_hand for seller in self.sellers]
+        ledger.units[day], ledger.revenue[day], ledger.lost_sales[day] = units, revenue, lost
+        ledger.received[day] = received
         ledger.days_recorded = day + 1
         population.record_visits(trading.shoppers)
         population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day, surplus)
@@ -560,6 +572,32 @@ class MarketModel(mesa.Model):
             )
 
 
+def log_sum_exp(a: np.ndarray) -> np.ndarray:
+    """`scipy.special.logsumexp(a, axis=0)` of a 2-D float array, step for step as scipy 1.18
+    computes it (so to the last bit; tests/test_engine.py compares), without its per-call
+    overhead of about a millisecond: the largest term of each column taken out of the sum, and
+    log1p of the rest scaled by it; where that is not finite, the direct log of the sum."""
+    if a.size == 0:
+        return np.full(a.shape[1], -np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        top = a.max(axis=0, keepdims=True)
+        is_top = a == top
+        rest = a.copy()
+        rest[is_top] = -np.inf
+        count = is_top.astype(a.dtype).sum(axis=0, keepdims=True, dtype=a.dtype)
+        scaled = np.exp(rest - top).sum(axis=0, keepdims=True, dtype=a.dtype)
+        scaled = np.where(scaled == 0, scaled, scaled / count)
+        sign = np.sign(scaled + 1) * np.sign(count)
+        scaled = np.where(scaled < -1, -scaled - 2, scaled)
+        out = np.log1p(scaled) + np.log(np.abs(count)) + top
+        out[sign < 0] = np.nan
+        out = out[0]
+        odd = ~np.isfinite(out)
+        if odd.any():  # scipy's direct log of the sum there (only there: it costs an exp a term)
+            out[odd] = np.log(np.exp(a[:, odd]).sum(axis=0))
+    return out
+
+
 class _Once:
     """A function called at most once: the shopper table is built only if a strategy asks."""
 
@@ -582,6 +620,6 @@ def shown_prices(tables: np.ndarray, segment: np.ndarray, returning: np.ndarray)
     segment prices or coupons, else (sellers, shoppers)."""
     sellers = len(tables)
     flat = tables.reshape(sellers, -1)
-    if not np.ptp(flat, axis=1).any():
+    if (flat == flat[:, :1]).all():
         return flat[:, :1]
     return flat[np.arange(sellers)[:, None], segment * 2 + returning.T]

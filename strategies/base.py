@@ -229,6 +229,9 @@ class PricingStrategy:
     uses_hidden_truth: ClassVar[bool] = False  # oracles only: benchmarks, never real strategies
     # the guardrails keep a focal seller's prices at or above unit cost unless this is true
     allow_below_cost: ClassVar[bool] = False
+    # true of a strategy whose prices depend on the calendar and its own parameters alone (not on
+    # sales, stock or rivals): the hindsight oracle then needs no replay per price of its own
+    market_blind: ClassVar[bool] = False
     # scenario-file names of parameters whose attribute is named otherwise, e.g. the `price`
     # of `fixed`, which cannot be an attribute because `price` is the method
     aliases: ClassVar[Mapping[str, str]] = EMPTY

@@ -3,8 +3,9 @@ seller could play them; they show how much a real strategy leaves on the table.
 
 Both get the whole market model through `reveal`, which the engine calls only for strategies
 that declare `uses_hidden_truth` and whose kind starts with `oracle_`; `oracle_best_fixed`
-replays the market through the model's `replay(kind, params)`, so no strategy imports the
-engine (see the import contracts in pyproject.toml).
+asks the model's `fixed_price_profits` what each fixed price would have earned (one recorded
+replay where the market allows it exactly, a replay per price otherwise), so no strategy
+imports the engine (see the import contracts in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class OracleBestFixed(_Oracle):
     value its offer, polishes the best of them, and then posts that price every day. Its
     profit is exactly the best replay's. Focal seat only.
 
-    grid: fixed prices compared before the best is polished (each is one full replay).
+    grid: fixed prices compared before the best is polished (each a replay's profit; one
+        recorded replay answers for all of them when rivals cannot react to the price).
     """
 
     kind = "oracle_best_fixed"
@@ -137,10 +139,10 @@ class OracleBestFixed(_Oracle):
         if not model.spec.sellers[me].focal:
             raise ValueError("oracle_best_fixed benchmarks the focal seat only")
         replays: dict[float, float] = {}
+        profits = model.fixed_price_profits(me)  # as the replays' ledgers would book them
 
         def loss(price: float) -> float:
-            ledger = model.replay("fixed", {"price": price})
-            replays[price] = float(ledger.profit[:, me].sum())
+            replays[price] = profits([price])[0]
             return -replays[price]
 
         population, seller = model.population, model.spec.sellers[me]

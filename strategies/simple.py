@@ -18,6 +18,7 @@ class Fixed(PricingStrategy):
     """
 
     kind = "fixed"
+    market_blind = True
     aliases = MappingProxyType({"price": "fixed_price"})
     fixed_price: float = 10.0
 
@@ -37,6 +38,7 @@ class CostPlus(PricingStrategy):
     """
 
     kind = "cost_plus"
+    market_blind = True
     markup: float = 0.5
     ending: float | None = None
 

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_sim.clearing import NONE, allocate
+from market_sim.clearing import NONE, SMALL_DAY, allocate, best_offers
 
 
 def sequential(scores, threshold, stock, tiebreak):
@@ -67,3 +67,25 @@ def test_seller_with_k_units_sells_exactly_k_and_later_shoppers_substitute_or_le
     allocation = allocate(scores, np.zeros(10), np.array([3.0, math.inf]))
     assert allocation.choice.tolist() == [0, 0, 0, 1, 1, 1, NONE, NONE, NONE, NONE]
     assert allocation.lost_sale.tolist() == [NONE] * 3 + [0] * 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shoppers=st.integers(1, 300),
+    sellers=st.integers(1, 5),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_small_day_picks_the_same_offers_as_the_seller_by_seller_pass(shoppers, sellers, ties, seed):
+    """Few shoppers take whole-array reductions; naming every seller forces the row-by-row pass.
+    Scores and tie-breakers on a coarse grid, so that ties (and ties of tie-breakers) abound."""
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(-3, 4, (sellers, shoppers)).astype(float)
+    scores[rng.random(scores.shape) < 0.05] = -np.inf
+    threshold = rng.integers(-3, 4, shoppers).astype(float)
+    tiebreak = rng.integers(0, 3, (sellers, shoppers)) / 3 if ties else None
+    assert shoppers <= SMALL_DAY
+    fast = best_offers(scores, threshold, tiebreak)
+    rows = best_offers(scores, threshold, tiebreak, sellers=list(range(sellers)))
+    np.testing.assert_array_equal(fast, rows)
+    assert (fast == NONE).any() and (fast != NONE).any() or shoppers < 20

@@ -174,3 +174,21 @@ def test_two_strategies_on_one_seed_meet_the_same_shoppers():
     first, second = run_model(scenario, strategy=0), run_model(scenario, strategy=1)
     np.testing.assert_array_equal(first.ledger.shoppers, second.ledger.shoppers)
     np.testing.assert_array_equal(first.population.wtp, second.population.wtp)
+
+
+def test_log_sum_exp_is_scipys_to_the_last_bit():
+    """The consumer surplus's log-sum: equal to scipy.special.logsumexp bit for bit, ties of
+    the largest term, −inf and overflowing terms included."""
+    from scipy import special
+
+    from market_sim.model import log_sum_exp
+
+    rng = np.random.default_rng(4)
+    a = rng.normal(0, 30, (4, 5000))
+    a[0] = 0.0  # the outside option's row, as in the surplus
+    a[1, :50] = a[2, :50]  # ties of the largest term
+    a[2, 50:60] = -np.inf
+    a[3, 60:70] = 800.0  # exp overflows
+    a[:, 70:80] = -np.inf
+    assert np.array_equal(log_sum_exp(a), special.logsumexp(a, axis=0), equal_nan=True)
+    assert log_sum_exp(a[:, :0]).shape == (0,)
