@@ -1,12 +1,24 @@
 """Benchmark 5: the standard comparison from the command line, report included, on one worker
-and on the default (all cores).
+and on the default (all cores), then `report DIR` of its folder.
 
-    python benchmarks/end_to_end.py
+    python benchmarks/end_to_end.py                                 # this checkout
+    git worktree add /tmp/old 475111f
+    python benchmarks/end_to_end.py --against /tmp/old              # both checkouts in turns
+    python benchmarks/end_to_end.py --scenario scenarios/holiday_market.yaml --no-single
+
+Each command runs as `python run_sim.py ...` in a fresh interpreter, in the checkout it times
+(no PYTHONPATH: run_sim.py's folder comes first), alternating between the checkouts so that a
+busy machine slows both alike: read the ratios. "Not simulating" is the wall time less the
+seconds the runs took (the manifest's `seconds`): start-up, tables, figures and report. With
+--against, the two folders' CSV tables and scenario.yaml are compared byte for byte.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -17,29 +29,73 @@ from pathlib import Path
 from common import ROOT, machine
 
 SCENARIO = ROOT / "scenarios" / "benchmarks" / "standard.yaml"
+IDENTICAL = ("scores.csv", "summary.csv", "comparisons.csv", "daily.csv", "segments.csv", "scenario.yaml")
 
 
-def wall_time(*options: str) -> float:
-    """Seconds for one `run_sim.py run` of the standard scenario into a fresh folder."""
-    with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, str(ROOT / "run_sim.py"), "run", str(SCENARIO), "--quiet"]
-        command += ["--out", str(Path(folder) / "report"), *options]
-        started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
-        return time.perf_counter() - started
+def _env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+
+def timed(checkout: Path, *args: str) -> float:
+    """Seconds of one `python run_sim.py ARGS` in `checkout`."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "run_sim.py", *args], check=True, capture_output=True, cwd=checkout, env=_env()
+    )
+    return time.perf_counter() - started
+
+
+def measure(checkout: Path, scenario: Path, out: Path, single: bool) -> dict[str, float]:
+    """One round in `checkout`: run (all cores), report DIR, and run --workers 1."""
+    shutil.rmtree(out, ignore_errors=True)
+    found = {"run": timed(checkout, "run", str(scenario), "--quiet", "--out", str(out))}
+    simulating = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["seconds"]
+    found["not simulating"] = found["run"] - simulating
+    found["report DIR"] = timed(checkout, "report", str(out), "--quiet")
+    if single:
+        with tempfile.TemporaryDirectory() as folder:
+            options = ("--quiet", "--workers", "1", "--out", str(Path(folder) / "one"))
+            found["run --workers 1"] = timed(checkout, "run", str(scenario), *options)
+    return found
+
+
+def differing(here: Path, there: Path) -> list[str]:
+    """The tables of two run folders that are not byte-identical."""
+    return [name for name in IDENTICAL if (here / name).read_bytes() != (there / name).read_bytes()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (medians)")
+    parser.add_argument("--scenario", type=Path, default=SCENARIO)
+    parser.add_argument("--against", type=Path, help="another checkout, timed in turns with this one")
+    parser.add_argument("--no-single", dest="single", action="store_false", help="skip --workers 1")
     args = parser.parse_args()
-    print(machine())
-    one = statistics.median(wall_time("--workers", "1") for _ in range(args.repeat))
-    default = statistics.median(wall_time() for _ in range(args.repeat))
-    print(f"{SCENARIO.relative_to(ROOT)}, report included, medians of {args.repeat} runs")
-    print(f"run --workers 1      {one:7.2f} s")
-    print(f"run (all cores)      {default:7.2f} s")
-    print(f"speed-up: {one / default:.2f}x")
+    scenario = args.scenario.resolve()
+    checkouts = [ROOT] + ([args.against.resolve()] if args.against else [])
+    print(machine(), f"load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        outs = [Path(folder) / f"checkout{i}" for i in range(len(checkouts))]
+        rounds: list[list[dict[str, float]]] = [[] for _ in checkouts]
+        for _ in range(args.repeat):
+            for checkout, out, found in zip(checkouts, outs, rounds, strict=True):
+                found.append(measure(checkout, scenario, out, args.single))
+        medians = [{key: statistics.median(r[key] for r in found) for key in found[0]} for found in rounds]
+        mismatched = differing(outs[0], outs[1]) if args.against else []
+    print(f"{scenario.name}, report included, medians of {args.repeat} rounds (seconds)")
+    print(f"{'':<20}{'this checkout':>15}" + (f"{str(args.against):>22}{'ratio':>8}" if args.against else ""))
+    for key, value in medians[0].items():
+        line = f"{key:<20}{value:>15.2f}"
+        if args.against:
+            line += f"{medians[1][key]:>22.2f}{medians[1][key] / value:>7.2f}x"
+        print(line)
+    now = medians[0]
+    print(f"not simulating: {now['not simulating'] / now['run']:.0%} of the run's wall time")
+    if args.single:
+        print(f"speed-up on all cores: {now['run --workers 1'] / now['run']:.2f}x")
+    if args.against:
+        print("tables and scenario.yaml byte-identical" if not mismatched else f"DIFFER: {mismatched}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pandas as pd
 
 from market_sim import metrics
 from market_sim.loader import ScenarioError, parse_scenario
+from market_sim.report.figure_data import FigureData, figure_data
 from market_sim.report.theory import Theory, closed_forms
 from market_sim.scenario import Scenario
 
@@ -53,6 +54,8 @@ class Results:
     impulse: pd.DataFrame | None = None  # impulse.csv of batched learning runs
     # price paid against shopper features, per strategy that set personal prices (shoppers.csv)
     shoppers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the lines and bands the time charts draw, computed once from `daily` and `segments`
+    figures: FigureData = field(default_factory=FigureData)
 
     @property
     def focal(self) -> str:
@@ -134,6 +137,7 @@ def results_from(
         benchmarks=benchmarks,
         impulse=impulse,
         shoppers=pd.DataFrame() if shoppers is None else shoppers,
+        figures=figure_data(daily, segments, scenario.focal.name, baseline),
     )
 
 

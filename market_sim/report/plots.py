@@ -8,6 +8,7 @@ Legends are set large enough to read on a projector.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import math
 import sys
@@ -23,10 +24,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from scipy import stats  # noqa: E402
 
-from market_sim.metrics import CONFIDENCE, SCORE  # noqa: E402
+from market_sim.metrics import SCORE  # noqa: E402
 from market_sim.report.data import Results  # noqa: E402
+from market_sim.report.figure_data import Line  # noqa: E402
 
 THEORY_STYLES = (":", "-.", (0, (8, 3)), (0, (1, 4)))
 PAID_MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -68,49 +69,33 @@ def _data_uri(figure: plt.Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _focal_daily(results: Results) -> pd.DataFrame:
-    return results.daily[results.daily["seller"] == results.focal]
+def _spread(ax: plt.Axes, line: Line, colour: str) -> None:
+    """A daily mean over replications, in a band from their 10th to 90th percentile."""
+    ax.fill_between(line.days, line.low, line.high, color=colour, alpha=0.2, linewidth=0)
+    ax.plot(line.days, line.mean, color=colour, linewidth=1.8)
 
 
-def _mean_band(table: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Mean per day and the t interval of that mean across replications."""
-    by_day = table.groupby("day")[column]
-    mean, sd, n = by_day.mean(), by_day.std(ddof=1), by_day.count()
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
-    half = half.where(n > 1, 0.0).fillna(0.0)
-    return mean, mean - half, mean + half
-
-
-def _spread(ax: plt.Axes, table: pd.DataFrame, column: str, colour: str) -> None:
-    """The daily mean of `column` over replications, in a band from their 10th to 90th percentile."""
-    by_day = table.groupby("day")[column]
-    mean = by_day.mean()
-    ax.fill_between(
-        mean.index, by_day.quantile(0.1), by_day.quantile(0.9), color=colour, alpha=0.2, linewidth=0
-    )
-    ax.plot(mean, color=colour, linewidth=1.8)
+def _band(ax: plt.Axes, line: Line, colour: str, label: str) -> None:
+    """A daily mean with the 95% interval of that mean."""
+    ax.plot(line.days, line.mean, color=colour, label=label, linewidth=1.8)
+    ax.fill_between(line.days, line.low, line.high, color=colour, alpha=0.18, linewidth=0)
 
 
 def cumulative_profit(results: Results) -> str | None:
     """Mean cumulative profit of the focal seller per strategy with its 95% band, and theory."""
-    own = _focal_daily(results).sort_values(["strategy", "replication", "day"]).copy()
-    if own.empty:
+    data = results.figures
+    if not data.strategies:
         return None
-    own["cumulative"] = own.groupby(["strategy", "replication"], sort=False)["profit"].cumsum()
     figure, axes = plt.subplots(figsize=(9.5, 4.2))
     for strategy, colour in colours(results).items():
-        group = own[own["strategy"] == strategy]
-        if group.empty:
-            continue
-        mean, low, high = _mean_band(group, "cumulative")
-        axes.plot(mean.index, mean.to_numpy(), color=colour, label=strategy, linewidth=1.8)
-        axes.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.18, linewidth=0)
+        if strategy in data.strategies:
+            _band(axes, data.strategies[strategy].cumulative, colour, strategy)
     _theory_profits(axes, results)
     if _shade_events(axes, results) is not None:
         axes.plot(
             [], [], marker="s", linestyle="none", markersize=9, color=EVENT_SHADE["color"], label="event days"
         )
-    _annotate_leftovers(axes, own)
+    _annotate_leftovers(axes, results)
     axes.set(xlabel="day", ylabel="cumulative profit", title=f"Cumulative profit of {results.focal}")
     axes.axhline(0, color="#999", linewidth=0.6)
     axes.legend(loc="upper left", frameon=False)
@@ -118,16 +103,14 @@ def cumulative_profit(results: Results) -> str | None:
     return _data_uri(figure)
 
 
-def _annotate_leftovers(axes: plt.Axes, own: pd.DataFrame) -> None:
+def _annotate_leftovers(axes: plt.Axes, results: Results) -> None:
     """Point at the last day's drop: the cost of the units left is charged then (less salvage)."""
-    last = own[own["day"] == own["day"].max()]
-    left = last["inventory"].fillna(0)
-    if not (left > 0).any():
+    data = results.figures
+    if not data.leftover > 0:
         return
-    day = int(last["day"].iloc[0])
-    top = float(own.groupby(["strategy", "day"])["cumulative"].mean().max())
+    day, top = data.last_day, data.top_cumulative
     axes.annotate(
-        f"day {day}: cost of the units left\ncharged (mean {left.mean():,.0f} units)",
+        f"day {day}: cost of the units left\ncharged (mean {data.leftover:,.0f} units)",
         xy=(day, top * 0.5),
         xytext=(-12, 0),
         textcoords="offset points",
@@ -142,19 +125,14 @@ def profit_difference(results: Results) -> str | None:
     """Cumulative profit difference of each strategy to the baseline, paired replication by
     replication, with the 95% band of its mean: small differences that vanish on the
     cumulative-profit axis show here."""
-    own = _focal_daily(results).sort_values(["strategy", "replication", "day"])
-    if own.empty or results.baseline not in set(own["strategy"]) or len(results.strategies) < 2:
+    data = results.figures.strategies
+    if results.baseline not in data or len(results.strategies) < 2:
         return None
-    cumulative = own.pivot_table(index=["replication", "day"], columns="strategy", values="profit")
-    cumulative = cumulative.groupby(level="replication").cumsum()
     figure, axes = plt.subplots(figsize=(9.5, 4.2))
     for strategy, colour in colours(results).items():
-        if strategy == results.baseline or strategy not in cumulative:
-            continue
-        difference = (cumulative[strategy] - cumulative[results.baseline]).dropna().rename("difference")
-        mean, low, high = _mean_band(difference.reset_index(), "difference")
-        axes.plot(mean.index, mean.to_numpy(), color=colour, label=strategy, linewidth=1.8)
-        axes.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.18, linewidth=0)
+        line = data[strategy].difference if strategy in data else None
+        if line is not None:
+            _band(axes, line, colour, strategy)
     if _shade_events(axes, results) is not None:
         axes.plot(
             [], [], marker="s", linestyle="none", markersize=9, color=EVENT_SHADE["color"], label="event days"
@@ -228,8 +206,8 @@ def _finish_panels(figure: plt.Figure, axes: list[plt.Axes], handles: dict, ylab
 def price_paths(results: Results) -> str | None:
     """One panel per strategy: the focal seller's posted price (mean and 10–90% band across
     replications), the average price its buyers paid, every rival's price, and theory lines."""
-    daily = results.daily
-    if daily.empty:
+    data = results.figures.strategies
+    if not data:
         return None
     rivals = [s.name for s in results.scenario.sellers if not s.focal]
     figure, axes = _panel_grid(len(results.strategies))
@@ -237,14 +215,11 @@ def price_paths(results: Results) -> str | None:
         "posted base price (mean, 10–90% band)": Line2D([], [], color=NEUTRAL, linewidth=1.8)
     }
     for ax, (strategy, colour) in zip(axes, colours(results).items(), strict=True):
-        runs = daily[daily["strategy"] == strategy]
-        own = runs[runs["seller"] == results.focal]
-        _spread(ax, own, "price", colour)
+        days = data[strategy]
+        _spread(ax, days.price, colour)
         every = max(1, results.scenario.days // 12)
-        # buyers paid something other than the posted price (segment prices, coupons) on some day
-        other = not np.allclose(own["revenue"], own["units"] * own["price"], rtol=1e-9)
-        for (label, paid), marker in zip(_prices_paid(results, strategy).items(), PAID_MARKERS, strict=False):
-            if other:
+        for (label, paid), marker in zip(days.paid.items(), PAID_MARKERS, strict=False):
+            if days.paid_differs:  # buyers paid something other than the posted price on some day
                 style = {
                     "color": colour,
                     "linestyle": "--",
@@ -255,7 +230,7 @@ def price_paths(results: Results) -> str | None:
                 ax.plot(paid, markevery=every, **style)
                 handles[label] = Line2D([], [], **{**style, "color": NEUTRAL})
         for i, rival in enumerate(rivals):
-            mean = runs[runs["seller"] == rival].groupby("day")["price"].mean()
+            mean = days.rivals.get(rival, pd.Series(dtype=float))
             style = {
                 "color": RIVAL_COLOURS[i % len(RIVAL_COLOURS)],
                 "linestyle": RIVAL_STYLES[i % len(RIVAL_STYLES)],
@@ -272,18 +247,6 @@ def price_paths(results: Results) -> str | None:
         ax.grid(alpha=0.3)
     _finish_panels(figure, axes, handles, "price")
     return _data_uri(figure)
-
-
-def _prices_paid(results: Results, strategy: str) -> dict[str, pd.Series]:
-    """Average price paid per day, all replications together: per segment when there are several."""
-    cells = results.segments
-    own = cells[(cells["strategy"] == strategy) & (cells["seller"] == results.focal)]
-    by = ["day", "segment"] if own["segment"].nunique() > 1 else ["day"]
-    sums = own.groupby(by)[["revenue", "units"]].sum()
-    paid = (sums["revenue"] / sums["units"]).where(sums["units"] > 0)
-    if len(by) == 1:
-        return {"average price paid": paid}
-    return {f"price paid by {name}": paid.xs(name, level="segment") for name in own["segment"].unique()}
 
 
 def price_response(results: Results) -> str | None:
@@ -344,20 +307,19 @@ def price_response(results: Results) -> str | None:
 def stock(results: Results) -> str | None:
     """One panel per strategy: units on hand each evening, the share of replications sold out
     that day, and the days deliveries arrived."""
-    own = _focal_daily(results)
-    if own.empty or own["inventory"].isna().all():
+    data = results.figures
+    if not data.has_inventory:
         return None
     figure, axes = _panel_grid(len(results.strategies))
     reorder = results.scenario.focal.inventory.reorder_point
     handles: dict[str, object] = {}
     for ax, (strategy, colour) in zip(axes, colours(results).items(), strict=True):
-        runs = own[own["strategy"] == strategy]
-        _spread(ax, runs, "inventory", colour)
+        days = data.strategies[strategy]
+        _spread(ax, days.inventory, colour)
         handles["stock on hand (mean, 10–90% band)"] = Line2D([], [], color=NEUTRAL, linewidth=1.8)
         if reorder is not None:
             handles["reorder point"] = ax.axhline(reorder, color="#888", linestyle="--", linewidth=0.9)
-        out = runs.groupby("day")["stockout"].mean()
-        delivered = runs.assign(came=runs["received"] > 0).groupby("day")["came"].mean()
+        out, delivered = days.sold_out, days.delivered
         share = ax.twinx()
         share.set_ylim(0, 1)
         share.set_yticks([0, 0.5, 1])
@@ -366,14 +328,14 @@ def stock(results: Results) -> str | None:
         handles["sold out (share of replications, right axis)"] = share.stairs(
             out.to_numpy(), edges, fill=True, color="#d33", alpha=0.45
         )
-        days = delivered[delivered > 0]
-        if len(days):
+        came = delivered[delivered > 0]
+        if len(came):
             handles["delivery arrived"] = ax.scatter(
-                days.index,
-                np.full(len(days), float(np.nanmax(runs["inventory"])) * 1.04),
+                came.index,
+                np.full(len(came), days.inventory_max * 1.04),
                 marker="v",
                 color="#2a2",
-                alpha=np.clip(days.to_numpy(), 0.3, 1),
+                alpha=np.clip(came.to_numpy(), 0.3, 1),
             )
         shade = _shade_events(ax, results)
         if shade is not None:
@@ -452,23 +414,19 @@ def fairness(results: Results) -> str | None:
 
 def price_distribution(results: Results) -> str | None:
     """Histogram of the prices buyers paid the focal seller, weighted by units, per strategy."""
-    cells = results.segments[(results.segments["seller"] == results.focal) & (results.segments["units"] > 0)]
-    if cells.empty:
+    data = results.figures
+    bins = data.price_bins
+    if bins is None:
         return None
-    low, high = cells["avg_price_paid"].min(), cells["avg_price_paid"].max()
-    if high - low < 1e-9 * max(1.0, abs(high)):
-        low, high = low * 0.95 - 0.5, high * 1.05 + 0.5
-    bins = np.linspace(low, high, 41)
     figure, axes = plt.subplots(figsize=(9.5, 3.6))
     for strategy, colour in colours(results).items():
-        group = cells[cells["strategy"] == strategy]
-        if group.empty:
+        days = data.strategies.get(strategy)
+        if days is None or days.paid_share is None:
             continue
-        weights = group["units"] / group["units"].sum()
-        axes.hist(
-            group["avg_price_paid"],
+        axes.hist(  # the shares, one per bin, drawn as matplotlib bins them
+            bins[:-1],
             bins=bins,
-            weights=weights,
+            weights=days.paid_share,
             histtype="step",
             linewidth=1.8,
             color=colour,
@@ -502,9 +460,8 @@ def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
 
     from market_sim.runner import start_method  # the one place that decides how workers start
 
-    pool = ProcessPoolExecutor(
-        min(workers, len(DRAWN)), start_method(), _adopt, (cloudpickle.dumps(results),)
-    )
+    drawn = dataclasses.replace(results, daily=pd.DataFrame(), segments=pd.DataFrame())  # not drawn
+    pool = ProcessPoolExecutor(min(workers, len(DRAWN)), start_method(), _adopt, (cloudpickle.dumps(drawn),))
     with pool:
         return dict(zip(DRAWN, pool.map(_draw, DRAWN), strict=True))
 
