@@ -367,7 +367,11 @@ def write_run_folder(
             result_folder.write_json(ab_test.preview, folder / "experiment_preview.json")
         manifest = result_folder.comparison_manifest(scenario, runs, Path(source), baseline, seconds, partial)
         result_folder.write_json(result_folder.record_tables(folder, manifest), folder / "manifest.json")
-        write_report(folder, workers=workers or default_workers(), scenario=scenario)
+        daily = result_folder.joined([t.daily for t in done], [t.daily_csv for t in done])
+        segments = result_folder.joined([t.segments for t in done], [t.segments_csv for t in done])
+        write_report(
+            folder, workers=workers or default_workers(), scenario=scenario, daily=daily, segments=segments
+        )
         if partial:
             result_folder.keep_runs(folder, scenario, runs)
 
@@ -420,11 +424,15 @@ class Results:
 
     @functools.cached_property
     def daily(self) -> pd.DataFrame:
-        return _table([t.daily_csv for t in self._done])
+        from market_sim import result_folder
+
+        return result_folder.joined([t.daily for t in self._done], [t.daily_csv for t in self._done])
 
     @functools.cached_property
     def segments(self) -> pd.DataFrame:
-        return _table([t.segments_csv for t in self._done])
+        from market_sim import result_folder
+
+        return result_folder.joined([t.segments for t in self._done], [t.segments_csv for t in self._done])
 
     @functools.cached_property
     def shoppers(self) -> pd.DataFrame:

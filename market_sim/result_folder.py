@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import platform
@@ -37,6 +38,17 @@ if TYPE_CHECKING:
 RUNS_FOLDER = "runs"  # finished runs of an interrupted comparison, for --resume
 WRITTEN_BY = "market-sim"  # the manifest's `written_by`: a folder this program may replace
 TABLES = ("summary.csv", "scores.csv", "comparisons.csv", "daily.csv", "segments.csv", "shoppers.csv")
+TEXT_COLUMNS = {  # read as text even when they look like numbers or "NA"
+    "strategy": str,
+    "seller": str,
+    "segment": str,
+    "reason": str,
+    "versus": str,
+    "score": str,
+    "feature": str,
+    "group_by": str,
+    "group": str,
+}
 
 
 class ResumeError(Exception):
@@ -134,6 +146,33 @@ def _not_ours(out: Path) -> str:
 def csv_text(frame: pd.DataFrame) -> str:
     """A table as the CSV text every output file uses."""
     return frame.to_csv(index=False, lineterminator="\n")
+
+
+def read_csv(source: Path | io.StringIO) -> pd.DataFrame:
+    """A table as written by a run (a file, or CSV text): names stay text even when they look
+    like numbers or "NA"; empty cells are missing."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(source, dtype=TEXT_COLUMNS, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:  # a run with no finished replication wrote no rows
+        return pd.DataFrame()
+
+
+def parsed(text: str) -> pd.DataFrame:
+    """CSV text as `read_csv` reads it from the file it is written to."""
+    return read_csv(io.StringIO(text))
+
+
+def joined(parts: list[pd.DataFrame], texts: list[str]) -> pd.DataFrame:
+    """One table from the parsed pieces (`parsed`) of the CSV `texts` written as one file by
+    `write_csv_parts`: what `read_csv` reads from that file, without parsing it again."""
+    import pandas as pd
+
+    rows = [part for part in parts if len(part)]  # a piece with no rows has no column types
+    if not rows:
+        return parsed("".join(texts[:1]))
+    return pd.concat(rows, ignore_index=True)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from market_sim.metrics import TOLERANCE, add_benchmarks, run_scores
 from market_sim.population import Population
-from market_sim.result_folder import csv_text
+from market_sim.result_folder import csv_text, parsed
 from market_sim.runner import Run
 from market_sim.scenario import Scenario
 from market_sim.streams import Purpose, stream
@@ -102,20 +102,27 @@ class Tabulated:
     offers: pd.DataFrame | None = None  # its rows of offers.csv (run --log-offers)
     impulse_csv: str = ""  # its rows of impulse.csv (batched learning runs), with the header
     shoppers_csv: str = ""  # its rows of shoppers.csv (shopper features), with the header
+    # its rows of daily.csv and segments.csv as the report reads them (result_folder.parsed),
+    # parsed here so that the report need not parse the whole files again
+    daily: pd.DataFrame | None = None
+    segments: pd.DataFrame | None = None
 
 
 def tabulate(scenario: Scenario, run: Run) -> Tabulated:
     """One run's rows of every output table."""
     scores = score_row(scenario, run)
     uniform = np.nan if scores is None else scores["uniform_price"]
+    daily, segments = csv_text(daily_table(scenario, [run])), csv_text(segments_table(scenario, [run]))
     return Tabulated(
         run,
-        csv_text(daily_table(scenario, [run])),
-        csv_text(segments_table(scenario, [run])),
+        daily,
+        segments,
         scores,
         offers_table(scenario, run) if hasattr(run.ledger, "offers_day") else None,
         impulse_csv=csv_text(impulse_table(scenario, [run])),
         shoppers_csv=csv_text(shoppers_table(scenario, run, uniform)) if scenario.consumers.features else "",
+        daily=parsed(daily),
+        segments=parsed(segments),
     )
 
 

@@ -166,3 +166,25 @@ def test_unlimited_stock_has_no_stock_chart(tmp_path):
     data = load_results(tmp_path / "out").figures
     assert not data.has_inventory and data.leftover == 0
     assert all(np.isnan(days.inventory.mean).all() for days in data.strategies.values())
+
+
+def test_tables_parsed_run_by_run_equal_the_file_read_whole(results, tmp_path):
+    """`market-sim run` hands the report the tables parsed on the workers, run by run: the same
+    frame as reading the written file, also when a failed run wrote no rows."""
+    from market_sim import result_folder
+
+    daily = results.daily
+    header = result_folder.csv_text(daily.iloc[:0])
+    texts = [
+        result_folder.csv_text(part) for _, part in daily.groupby(["strategy", "replication"], sort=False)
+    ]
+    texts.insert(1, header)  # a run that failed on its first day
+    result_folder.write_csv_parts(texts, tmp_path / "daily.csv")
+    whole = result_folder.read_csv(tmp_path / "daily.csv")
+    pd.testing.assert_frame_equal(
+        result_folder.joined([result_folder.parsed(t) for t in texts], texts), whole
+    )
+    pd.testing.assert_frame_equal(whole, daily)
+    assert result_folder.joined([result_folder.parsed(header)], [header]).columns.tolist() == list(
+        daily.columns
+    )

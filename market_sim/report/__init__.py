@@ -14,6 +14,8 @@ from market_sim.report.data import Results, RunFolderError, load_results, read_t
 from market_sim.report.html import render_fragment, render_report
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from market_sim.scenario import Scenario
 
 __all__ = [
@@ -30,11 +32,16 @@ __all__ = [
 
 
 def write_report(
-    folder: Path, baseline: str | None = None, workers: int = 1, scenario: Scenario | None = None
+    folder: Path,
+    baseline: str | None = None,
+    workers: int = 1,
+    scenario: Scenario | None = None,
+    daily: pd.DataFrame | None = None,
+    segments: pd.DataFrame | None = None,
 ) -> Results:
     """Build `folder/report.html` from the run's files (replacing it whole); return what it shows.
-    `scenario`: the run's, when the caller holds it (see `load_results`)."""
-    results = load_results(folder, baseline, scenario)
+    `scenario`, `daily`, `segments`: the run's, when the caller holds them (see `load_results`)."""
+    results = load_results(folder, baseline, scenario, daily, segments)
     try:
         page = render_report(results, workers)
         if (folder / "experiment.csv").exists():

@@ -14,19 +14,9 @@ from market_sim import metrics
 from market_sim.loader import ScenarioError, parse_scenario
 from market_sim.report.figure_data import FigureData, figure_data
 from market_sim.report.theory import Theory, closed_forms
+from market_sim.result_folder import read_csv
 from market_sim.scenario import Scenario
 
-TEXT_COLUMNS = {
-    "strategy": str,
-    "seller": str,
-    "segment": str,
-    "reason": str,
-    "versus": str,
-    "score": str,
-    "feature": str,
-    "group_by": str,
-    "group": str,
-}
 NEEDED = ("scores.csv", "daily.csv", "segments.csv", "scenario.yaml", "manifest.json")
 
 
@@ -76,23 +66,29 @@ class Results:
 
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV as written by a run: names stay text even when they look like numbers or "NA"."""
-    try:
-        return pd.read_csv(path, dtype=TEXT_COLUMNS, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:  # a run with no finished replication wrote no rows
-        return pd.DataFrame()
+    return read_csv(path)
 
 
-def load_results(folder: Path, baseline: str | None = None, scenario: Scenario | None = None) -> Results:
+def load_results(
+    folder: Path,
+    baseline: str | None = None,
+    scenario: Scenario | None = None,
+    daily: pd.DataFrame | None = None,
+    segments: pd.DataFrame | None = None,
+) -> Results:
     """Read a run folder; `baseline` defaults to the run's own (its `--baseline`, else the first
     strategy). `scenario`: the run's, when the caller holds it (a strategy class handed over from
-    Python cannot be named in scenario.yaml); else it is read from the folder."""
+    Python cannot be named in scenario.yaml); else it is read from the folder. `daily`,
+    `segments`: the folder's daily.csv and segments.csv as `read_table` reads them, when the
+    caller holds them already (`market-sim run`: parsed on the workers, run by run)."""
     missing = [name for name in NEEDED if not (folder / name).is_file()]
     if missing:
         raise RunFolderError(f"{folder} is not a complete run folder: no {', '.join(missing)}")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     scenario = scenario or _scenario(folder, manifest)
     scores = read_table(folder / "scores.csv")
-    daily, segments = read_table(folder / "daily.csv"), read_table(folder / "segments.csv")
+    daily = read_table(folder / "daily.csv") if daily is None else daily
+    segments = read_table(folder / "segments.csv") if segments is None else segments
     impulse = read_table(folder / "impulse.csv") if (folder / "impulse.csv").is_file() else None
     shoppers = read_table(folder / "shoppers.csv") if (folder / "shoppers.csv").is_file() else None
     return results_from(
