@@ -29,11 +29,12 @@ import numpy as np
 import market_sim
 from market_sim.ledger import Ledger
 from market_sim.loader import scenario_to_yaml
-from market_sim.runner import Job, Run, fingerprints
 from market_sim.scenario import Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from market_sim.runner import Job, Run  # the engine: imported where runs are kept or resumed
 
 RUNS_FOLDER = "runs"  # finished runs of an interrupted comparison, for --resume
 WRITTEN_BY = "market-sim"  # the manifest's `written_by`: a folder this program may replace
@@ -307,6 +308,8 @@ def _digest(path: Path) -> dict:
 def keep_runs(folder: Path, scenario: Scenario, runs: list[Run]) -> None:
     """Save the finished runs of an interrupted comparison in `folder/runs`, each with the
     fingerprint of its job; runs lost with their process are left out, to be run again."""
+    from market_sim.runner import Job, fingerprints
+
     (folder / RUNS_FOLDER).mkdir()
     order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
     runs = [run for run in runs if not run.lost]
@@ -327,6 +330,8 @@ class Resumable:
 def resumable_runs(out: Path, scenario: Scenario, jobs: list[Job]) -> Resumable:
     """The finished runs saved in `out` whose fingerprint matches their job now; a folder that
     does not exist yet holds none (so `--resume` can always be called)."""
+    from market_sim.runner import fingerprints
+
     if not out.exists():
         return Resumable({}, [])
     if not written_here(out):
@@ -384,6 +389,8 @@ def save_run(path: Path, run: Run, made_by: str = "") -> None:
 
 def load_run(path: Path) -> tuple[Run, str]:
     """A kept run and its fingerprint ("" when saved without one)."""
+    from market_sim.runner import Run
+
     with np.load(path, allow_pickle=False) as data:
         ledger = Ledger.__new__(Ledger)
         for key in data.files:

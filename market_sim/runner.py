@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 import market_sim
 from market_sim.agents import StrategyFailure, TimeLimitExceeded, stops_the_program
-from market_sim.executors import EXECUTORS, SchedulerError, default_workers
+from market_sim.executors import EXECUTORS, SchedulerError, default_workers, start_method
 from market_sim.ledger import Ledger
 from market_sim.model import MarketModel
 from market_sim.scenario import Scenario, StrategySpec
@@ -581,17 +581,6 @@ def _run_batches(
     else:
         for _, done in _run_on_dask(batches, workers, scheduler if executor == "dask" else None, task):
             yield from done
-
-
-def start_method() -> multiprocessing.context.BaseContext:
-    """Fork when this process has a single thread: workers start at once with the engine already
-    imported. Forking a multi-threaded process can deadlock, so then a fork server, which has
-    imported the engine once, starts them instead."""
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["market_sim.runner", "market_sim.tables"])
-    return context
 
 
 def _run_on_dask(

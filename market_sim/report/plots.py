@@ -458,7 +458,7 @@ def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
         return {name: draw(results) for name, draw in DRAWN.items()}
     import cloudpickle  # the theory curves are closures: a fork server's workers get them by value
 
-    from market_sim.runner import start_method  # the one place that decides how workers start
+    from market_sim.executors import start_method  # the one place that decides how workers start
 
     drawn = dataclasses.replace(results, daily=pd.DataFrame(), segments=pd.DataFrame())  # not drawn
     pool = ProcessPoolExecutor(min(workers, len(DRAWN)), start_method(), _adopt, (cloudpickle.dumps(drawn),))
