@@ -247,6 +247,24 @@ def test_report_command_rebuilds_with_another_baseline(market_run, tmp_path, cap
     assert "baseline <b>cost_plus(markup=0.5)</b>" in page(folder)
 
 
+def test_a_report_that_cannot_be_drawn_leaves_the_ranking_and_why(market_run, tmp_path, monkeypatch):
+    import market_sim.report as report
+
+    folder = tmp_path / "copy"
+    shutil.copytree(market_run, folder)
+
+    def broken(*args, **kwargs):
+        raise ValueError("<no> 'figures'")
+
+    monkeypatch.setattr(report, "render_report", broken)
+    with pytest.warns(UserWarning, match="report.html holds the ranking only"):
+        results = report.write_report(folder)
+    html = page(folder)
+    assert "The full report could not be drawn (ValueError(&quot;&lt;no&gt; &#x27;figures&#x27;&quot;))" in html
+    ranking = report.ranking_text(results.scores, results.baseline, results.focal, results.benchmarks)
+    assert f"<pre>{escape(ranking)}</pre>" in html and "<no>" not in html
+
+
 def test_report_command_refuses_bad_input(market_run, tmp_path, capsys):
     assert main(["report", str(market_run), "--baseline", "nobody"]) == 2
     assert "no finished strategy named 'nobody'" in capsys.readouterr().err
