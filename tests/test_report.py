@@ -260,7 +260,9 @@ def test_a_report_that_cannot_be_drawn_leaves_the_ranking_and_why(market_run, tm
     with pytest.warns(UserWarning, match="report.html holds the ranking only"):
         results = report.write_report(folder)
     html = page(folder)
-    assert "The full report could not be drawn (ValueError(&quot;&lt;no&gt; &#x27;figures&#x27;&quot;))" in html
+    assert (
+        "The full report could not be drawn (ValueError(&quot;&lt;no&gt; &#x27;figures&#x27;&quot;))" in html
+    )
     ranking = report.ranking_text(results.scores, results.baseline, results.focal, results.benchmarks)
     assert f"<pre>{escape(ranking)}</pre>" in html and "<no>" not in html
 
