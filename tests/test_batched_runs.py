@@ -8,13 +8,14 @@ A tiny Calvano market (theory.md §10): two Q-learners, a few hundred days.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from market_sim import api, batched, result_folder
+from market_sim import api, batched, result_folder, runner
 from market_sim.cli import main
 from market_sim.loader import load_scenario
 from market_sim.runner import comparison_jobs
@@ -87,3 +88,61 @@ def test_resumed_learning_runs_keep_their_learning_fields_and_impulse(scenario, 
     assert sorted(resumed) == sorted(uninterrupted)
     for name, data in uninterrupted.items():
         assert resumed[name] == data, name
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_time_limit_stops_a_batch_and_fails_its_runs(scenario, tmp_path, capsys, workers):
+    """20,000 learning days cannot run in a thousandth of a second per run: every batch stops
+    before one of its blocks, and its runs fail saying so (workers 2: on worker processes)."""
+    scenario.write_text(LEARNERS.replace("days: 400", "days: 20000").replace("stop_when_stable: 150\n", ""))
+    out = tmp_path / "out"
+    options = ["--out", str(out), "--quiet", "--workers", workers, "--time-limit", "0.001"]
+    assert main(["run", str(scenario), *options]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["partial"] is False  # failed, not lost: --resume would not run them again
+    assert len(manifest["failures"]) == 6
+    for failure in manifest["failures"]:
+        assert re.search(
+            r"replication \d: stopped on day \d+: its batch of \d replications took longer "
+            r"than their time limits \(\d × 0.001 s\)",
+            failure,
+        ), failure
+    # the days a batch stops on are the first of a block of learning days
+    days = {int(day) for day in re.findall(r"stopped on day (\d+)", " ".join(manifest["failures"]))}
+    assert days <= {0, 4096, 8192, 12288, 16384}
+
+
+def test_a_batch_whose_process_dies_loses_its_own_runs_alone():
+    loaded = load_scenario_text(LEARNERS)
+    jobs = comparison_jobs(loaded)
+    batches = [unit for unit in runner.work_units(jobs, 2) if isinstance(unit, runner.Batch)]
+    assert [batch.replications for batch in batches] == [(0, 1), (2,), (0, 1), (2,)]
+    task = DiesOnReplication2(None, None)
+    done = dict(pair for _, pairs in runner._run_in_processes(batches, 2, task) for pair in pairs)
+    assert sorted(done) == list(range(6))
+    lost = {position for position, run in done.items() if run.lost}
+    assert lost == {2, 5}  # replication 2 of each strategy
+    for position in lost:
+        assert done[position].failure == (
+            "the process running it exited with status 3 before the run finished; its days are lost"
+        )
+    alone = runner.run_batch(batches[0])
+    for position, run in zip(batches[0].positions, alone, strict=True):
+        assert done[position].failure is None
+        assert done[position].learning == run.learning
+        np.testing.assert_array_equal(done[position].ledger.price, run.ledger.price)
+
+
+class DiesOnReplication2(runner._BatchTask):
+    def run(self, batch):
+        if 2 in batch.replications:
+            os._exit(3)
+        return super().run(batch)
+
+
+def load_scenario_text(text: str):
+    from market_sim.loader import parse_scenario
+
+    return parse_scenario(text)
