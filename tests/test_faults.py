@@ -1,4 +1,5 @@
-"""Issue 11's two checks: a worker killed and the command interrupted at random moments.
+"""Issue 11's two checks: a worker killed (in a run or a sweep) and the command interrupted at
+random moments.
 
 Whatever the moment, the output folder is either complete or a resumable partial one (or not
 there yet, which `--resume` also starts from), and after `--resume` the tables are byte for byte
@@ -19,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from market_sim import sweeps
 from market_sim.cli import main
+from market_sim.design import Design
+from market_sim.loader import Override
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(int(os.environ.get("MARKET_SIM_FAULT_SEEDS", "3")))
@@ -114,10 +118,9 @@ def _helper(child: int, pid: int) -> bool:
     return b"resource_tracker" in line or (b"forkserver" in line and parent == pid)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_a_worker_killed_at_a_random_moment_loses_nothing(market, tmp_path, seed):
-    scenario, clean, seconds = market
-    delay = random.Random(seed).uniform(0.05, 0.6) * seconds
+def kill_a_worker_after(delay: float, command: list[str]) -> int:
+    """Run `command` (this process's CLI) and SIGKILL one of its workers after `delay` seconds;
+    its exit status."""
     done, killed = threading.Event(), []
 
     def killer() -> None:
@@ -135,14 +138,62 @@ def test_a_worker_killed_at_a_random_moment_loses_nothing(market, tmp_path, seed
 
     thread = threading.Thread(target=killer)
     thread.start()
-    out = tmp_path / "out"
     try:
-        status = main(["run", str(scenario), "--out", str(out), "--quiet", "--workers", "2"])
+        return main(command)
     finally:
         done.set()
         thread.join()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_worker_killed_at_a_random_moment_loses_nothing(market, tmp_path, seed):
+    scenario, clean, seconds = market
+    delay = random.Random(seed).uniform(0.05, 0.6) * seconds
+    out = tmp_path / "out"
+    status = kill_a_worker_after(
+        delay, ["run", str(scenario), "--out", str(out), "--quiet", "--workers", "2"]
+    )
     assert status in (0, 1)
     assert_complete_or_resumable(scenario, out, clean)
+
+
+SWEEP = ["--grid", "sellers[1].strategy.price=16,22", "--replications", "2", "--quiet", "--workers", "2"]
+SWEEP_TABLES = ("results.csv", "summary.csv", "index.csv", "sweep.json", "scenario.yaml")
+
+
+@pytest.fixture(scope="module")
+def swept(market, tmp_path_factory) -> tuple[Path, float]:
+    """An uninterrupted sweep of the market, and how long its runs took (the moments a worker
+    can be killed: start-up and writing are over in no time or run no worker)."""
+    folder = tmp_path_factory.mktemp("swept")
+    clean = folder / "clean"
+    assert main(["sweep", str(market[0]), "--out", str(clean), *SWEEP]) == 0
+    plan = sweeps.prepare(
+        market[0],
+        [Override("replications", "2", "--replications")],
+        Design.from_json(json.loads((clean / "sweep.json").read_text())["design"]),
+    )
+    sweeps.create_folder(folder / "timed", plan, overwrite=False)
+    started = time.perf_counter()
+    sweeps.run_missing(plan, folder / "timed", workers=2, progress=False)
+    return clean, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_worker_killed_at_a_random_moment_of_a_sweep_loses_nothing(market, swept, tmp_path, seed):
+    """The finished runs stay, the lost one is reported and `--resume` runs it (and only what is
+    missing) again: the results are byte for byte those of the uninterrupted sweep."""
+    scenario, (clean, seconds) = market[0], swept
+    delay = random.Random(2000 + seed).uniform(0.0, 1.0) * seconds
+    out = tmp_path / "out"
+    status = kill_a_worker_after(delay, ["sweep", str(scenario), "--out", str(out), *SWEEP])
+    assert status in (0, 1)
+    if status == 1:
+        assert not (out / "results.csv").exists()
+        assert main(["sweep", str(scenario), "--out", str(out), "--resume", *SWEEP[-3:]]) == 0
+    for name in SWEEP_TABLES:
+        assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+    assert not (out / "chunks" / "runs").exists()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
