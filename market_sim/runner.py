@@ -582,6 +582,12 @@ def _death(code: int | None) -> str:
     return f"the process running it exited with status {code} before the run finished; its days are lost"
 
 
+def _dask_death(error: BaseException) -> str:
+    tries = getattr(error, "allowed_failures", None)
+    times = {0: "once"}.get(tries, f"{tries + 1} times") if isinstance(tries, int) else "repeatedly"
+    return f"the Dask workers running it died ({times}); its days are lost"
+
+
 def _connect(client: Callable[..., Any], scheduler: str | None) -> Any:
     try:
         return client(scheduler, timeout=SCHEDULER_TIMEOUT)
@@ -658,11 +664,13 @@ def start_method() -> multiprocessing.context.BaseContext:
 
 
 def _run_on_dask(
-    items: list[Any], workers: int, scheduler: str | None, task: Callable[[Any], Any]
+    items: list[Any], workers: int, scheduler: str | None, task: _Task | _BatchTask
 ) -> Iterator[tuple[int, Any]]:
-    """`task` on each item on a Dask cluster; yields (position in `items`, what it returned)."""
+    """`task` on each item on a Dask cluster; yields (position in `items`, what it returned).
+    An item whose workers all died running it (Dask tries it on a few) is lost, as with our
+    own workers: `--resume` runs it again."""
     import dask  # only when asked for
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, KilledWorker, LocalCluster, as_completed
 
     with contextlib.ExitStack() as stack:
         if scheduler is None:
@@ -679,7 +687,12 @@ def _run_on_dask(
         positions = {future.key: i for i, future in enumerate(futures)}
         try:
             for future in as_completed(futures):
-                yield positions[future.key], future.result()
+                position = positions[future.key]
+                try:
+                    result = future.result()
+                except KilledWorker as error:
+                    result = task.lost(items[position], _dask_death(error), 0.0, died=True)
+                yield position, result
                 future.release()  # so the workers drop the run's ledger instead of holding every one
         finally:
             client.cancel(futures)
