@@ -162,12 +162,14 @@ SWEEP_TABLES = ("results.csv", "summary.csv", "index.csv", "sweep.json", "scenar
 
 
 @pytest.fixture(scope="module")
-def swept(market, tmp_path_factory) -> tuple[Path, float]:
-    """An uninterrupted sweep of the market, and how long its runs took (the moments a worker
-    can be killed: start-up and writing are over in no time or run no worker)."""
+def swept(market, tmp_path_factory) -> tuple[Path, float, float]:
+    """An uninterrupted sweep of the market, how long it took as a command, and how long its
+    runs took (the moments a worker can be killed)."""
     folder = tmp_path_factory.mktemp("swept")
     clean = folder / "clean"
-    assert main(["sweep", str(market[0]), "--out", str(clean), *SWEEP]) == 0
+    started = time.perf_counter()
+    subprocess.run(sweep_command(market[0], clean), check=True, capture_output=True, cwd=ROOT)
+    whole = time.perf_counter() - started
     plan = sweeps.prepare(
         market[0],
         [Override("replications", "2", "--replications")],
@@ -176,24 +178,55 @@ def swept(market, tmp_path_factory) -> tuple[Path, float]:
     sweeps.create_folder(folder / "timed", plan, overwrite=False)
     started = time.perf_counter()
     sweeps.run_missing(plan, folder / "timed", workers=2, progress=False)
-    return clean, time.perf_counter() - started
+    return clean, whole, time.perf_counter() - started
+
+
+def sweep_command(scenario: Path, out: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "run_sim.py"), "sweep", str(scenario), "--out", str(out), *SWEEP]
+
+
+def assert_sweep_complete_or_resumable(scenario: Path, out: Path, clean: Path) -> None:
+    """Resume `out` unless its results are written; then they must be the clean sweep's."""
+    if not (out / "results.csv").exists():
+        assert main(["sweep", str(scenario), "--out", str(out), "--resume", *SWEEP]) == 0
+    for name in SWEEP_TABLES:
+        assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+    assert not (out / "chunks" / "runs").exists()
+    assert not [path.name for path in out.parent.iterdir() if path.name.startswith(f".{out.name}.")]
+    assert not [path.name for path in out.iterdir() if path.name.startswith(".")]  # no half-written file
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_worker_killed_at_a_random_moment_of_a_sweep_loses_nothing(market, swept, tmp_path, seed):
     """The finished runs stay, the lost one is reported and `--resume` runs it (and only what is
     missing) again: the results are byte for byte those of the uninterrupted sweep."""
-    scenario, (clean, seconds) = market[0], swept
-    delay = random.Random(2000 + seed).uniform(0.0, 1.0) * seconds
+    scenario, (clean, _, running) = market[0], swept
+    delay = random.Random(2000 + seed).uniform(0.0, 1.0) * running
     out = tmp_path / "out"
     status = kill_a_worker_after(delay, ["sweep", str(scenario), "--out", str(out), *SWEEP])
     assert status in (0, 1)
-    if status == 1:
-        assert not (out / "results.csv").exists()
-        assert main(["sweep", str(scenario), "--out", str(out), "--resume", *SWEEP[-3:]]) == 0
-    for name in SWEEP_TABLES:
-        assert (out / name).read_bytes() == (clean / name).read_bytes(), name
-    assert not (out / "chunks" / "runs").exists()
+    assert (status == 1) == (not (out / "results.csv").exists())
+    assert_sweep_complete_or_resumable(scenario, out, clean)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_an_interrupt_at_a_random_moment_of_a_sweep_loses_nothing(market, swept, tmp_path, seed):
+    """SIGINT or SIGTERM, once or twice, from start-up to the last file written."""
+    scenario, (clean, seconds, _) = market[0], swept
+    rng = random.Random(3000 + seed)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        sweep_command(scenario, out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    time.sleep(rng.uniform(0.0, 1.1) * seconds)
+    for _ in range(rng.choice((1, 2))):
+        if process.poll() is None:
+            process.send_signal(rng.choice((signal.SIGINT, signal.SIGTERM)))
+        time.sleep(rng.uniform(0.0, 0.2) * seconds)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), err.decode()
+    assert b"Traceback" not in err, err.decode()
+    assert_sweep_complete_or_resumable(scenario, out, clean)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
