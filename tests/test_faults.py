@@ -118,12 +118,15 @@ def _helper(child: int, pid: int) -> bool:
     return b"resource_tracker" in line or (b"forkserver" in line and parent == pid)
 
 
-def kill_a_worker_after(delay: float, command: list[str]) -> int:
-    """Run `command` (this process's CLI) and SIGKILL one of its workers after `delay` seconds;
-    its exit status."""
+def kill_a_worker_after(delay: float, command: list[str], from_first_worker: bool = False) -> int:
+    """Run `command` (this process's CLI) and SIGKILL one of its workers after `delay` seconds
+    (counted from the first worker's start with `from_first_worker`); its exit status."""
     done, killed = threading.Event(), []
 
     def killer() -> None:
+        while from_first_worker and not descendants(os.getpid()):
+            if done.wait(0.005):
+                return
         if done.wait(delay):
             return
         while not done.is_set():
@@ -203,7 +206,8 @@ def test_a_worker_killed_at_a_random_moment_of_a_sweep_loses_nothing(market, swe
     scenario, (clean, _, running) = market[0], swept
     delay = random.Random(2000 + seed).uniform(0.0, 1.0) * running
     out = tmp_path / "out"
-    status = kill_a_worker_after(delay, ["sweep", str(scenario), "--out", str(out), *SWEEP])
+    command = ["sweep", str(scenario), "--out", str(out), *SWEEP]
+    status = kill_a_worker_after(delay, command, from_first_worker=True)
     assert status in (0, 1)
     assert (status == 1) == (not (out / "results.csv").exists())
     assert_sweep_complete_or_resumable(scenario, out, clean)
