@@ -475,22 +475,35 @@ class MarketModel(mesa.Model):
             return self.ledger.segment_surplus[day].sum(axis=(0, 2))
         beta = self.population.price_sensitivity[trading.shoppers]
         outside = self.spec.market.outside_utility
-        open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
-        # a shopper with no price sensitivity has no money scale for its taste shocks: its
-        # realised surplus instead
-        choice = trading.allocation.choice
-        buyers = np.flatnonzero(choice != NONE)
-        surplus = np.zeros(len(beta))
-        surplus[buyers] = trading.utility[choice[buyers], buyers] - outside
+        open_ = [seller.index for seller in self.sellers if seller.on_hand > 0]
+        count = len(beta)
+        sensitive = beta > 0
+        everyone = bool(sensitive.all())
+        if everyone:
+            surplus = np.empty(count)
+        else:  # a shopper with no price sensitivity has no money scale for its taste shocks:
+            # its realised surplus instead
+            choice = trading.allocation.choice
+            buyers = np.flatnonzero(choice != NONE)
+            surplus = np.zeros(count)
+            surplus[buyers] = trading.utility[choice[buyers], buyers] - outside
         # shoppers in slices, column by column the same numbers, so that a million shoppers
         # need no (sellers × shoppers) temporaries
-        for start in range(0, len(beta), SURPLUS_SLICE):
+        for start in range(0, count, SURPLUS_SLICE):
             part = slice(start, start + SURPLUS_SLICE)
             slope = beta[part]
-            sensitive = slope > 0
-            gain = trading.utility[open_, part] - outside  # offers in stock, in money
-            scaled = np.vstack([np.zeros((1, len(slope))), gain * slope])[:, sensitive]
-            surplus[start + np.flatnonzero(sensitive)] = log_sum_exp(scaled) / slope[sensitive]
+            width = len(slope)
+            # the outside option's row of zeros, then each open offer's β (u_j − u₀)
+            scaled = self.scratch("surplus", (len(open_) + 1, width))
+            scaled[0] = 0.0
+            for row, j in enumerate(open_, 1):
+                np.subtract(trading.utility[j, part], outside, out=scaled[row])
+                scaled[row] *= slope
+            if everyone:
+                np.divide(log_sum_exp(scaled, self.scratch), slope, out=surplus[part])
+            else:
+                keep = sensitive[part]
+                surplus[start + np.flatnonzero(keep)] = log_sum_exp(scaled[:, keep]) / slope[keep]
         return np.bincount(trading.segment, weights=surplus, minlength=segments)
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
@@ -572,26 +585,32 @@ class MarketModel(mesa.Model):
             )
 
 
-def log_sum_exp(a: np.ndarray) -> np.ndarray:
-    """`scipy.special.logsumexp(a, axis=0)` of a 2-D float array, step for step as scipy 1.18
+def log_sum_exp(a: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
+    """`scipy.special.logsumexp(a, axis=0)` of a 2-D float array of real numbers, as scipy 1.18
     computes it (so to the last bit; tests/test_engine.py compares), without its per-call
-    overhead of about a millisecond: the largest term of each column taken out of the sum, and
-    log1p of the rest scaled by it; where that is not finite, the direct log of the sum."""
+    overhead of about a millisecond and its temporaries: the largest term of each column taken
+    out of the sum (its exp, and that of every term tied with it, counted instead), and log1p
+    of the rest scaled by it; where that is not finite, the direct log of the sum. (scipy's
+    sign bookkeeping is left out: a sum of exponentials is never negative.)"""
+    scratch = scratch or Scratch()
     if a.size == 0:
         return np.full(a.shape[1], -np.inf)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        top = a.max(axis=0, keepdims=True)
-        is_top = a == top
-        rest = a.copy()
-        rest[is_top] = -np.inf
-        count = is_top.astype(a.dtype).sum(axis=0, keepdims=True, dtype=a.dtype)
-        scaled = np.exp(rest - top).sum(axis=0, keepdims=True, dtype=a.dtype)
-        scaled = np.where(scaled == 0, scaled, scaled / count)
-        sign = np.sign(scaled + 1) * np.sign(count)
-        scaled = np.where(scaled < -1, -scaled - 2, scaled)
-        out = np.log1p(scaled) + np.log(np.abs(count)) + top
-        out[sign < 0] = np.nan
-        out = out[0]
+        top = np.copy(a[0])
+        for row in a[1:]:
+            np.maximum(top, row, out=top)  # the row-by-row reduction `a.max(axis=0)` makes
+        is_top = np.equal(a, top, out=scratch("is_top", a.shape, np.bool_))
+        terms = np.subtract(a, top, out=scratch("terms", a.shape))
+        np.exp(terms, out=terms)
+        np.copyto(terms, 0.0, where=is_top)  # scipy's exp(−inf) of the largest terms
+        scaled = terms.sum(axis=0, dtype=a.dtype)
+        count = is_top.sum(axis=0)
+        tied = np.flatnonzero(count > 1)
+        out = np.log1p(scaled)
+        if len(tied):  # (elsewhere scipy divides by 1 and adds log 1 = 0: nothing changes)
+            ties = count[tied].astype(a.dtype)
+            out[tied] = np.log1p(np.where(scaled[tied] == 0, 0.0, scaled[tied] / ties)) + np.log(ties)
+        out += top
         odd = ~np.isfinite(out)
         if odd.any():  # scipy's direct log of the sum there (only there: it costs an exp a term)
             out[odd] = np.log(np.exp(a[:, odd]).sum(axis=0))
