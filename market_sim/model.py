@@ -159,6 +159,8 @@ class MarketModel(mesa.Model):
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
+        # small days whose logit consumer surplus is booked later, many days in one pass
+        self._surplus_due: list[_SurplusDue] = []
         self.streams = {
             purpose: DailyStream(seed, replication, purpose)
             for purpose in (Purpose.VISITS, Purpose.ARRIVALS, Purpose.TASTE)
@@ -184,7 +186,21 @@ class MarketModel(mesa.Model):
 
     def step(self) -> None:
         """One day: shoppers arrive, deliveries land, sellers post prices, the market clears,
-        sellers settle and learn."""
+        sellers settle and learn. The ledger is complete whenever the run stops: at its end, on
+        a failure, after `run_for` (else call `book_surplus_due`)."""
+        try:
+            self.trade_one_day()
+        except BaseException:
+            self.book_surplus_due()  # the days before the failure are kept whole
+            raise
+        if not self.running:
+            self.book_surplus_due()
+
+    def run_for(self, duration: float | int) -> None:
+        super().run_for(duration)
+        self.book_surplus_due()
+
+    def trade_one_day(self) -> None:
         day = self.steps - 1
         shoppers = self.arrivals(day)
         received = [seller.receive(day) for seller in self.sellers]
@@ -506,6 +522,49 @@ class MarketModel(mesa.Model):
                 surplus[start + np.flatnonzero(keep)] = log_sum_exp(scaled[:, keep]) / slope[keep]
         return np.bincount(trading.segment, weights=surplus, minlength=segments)
 
+    def book_consumer_surplus(self, day: int, trading: Trading, segments: int) -> None:
+        """Book the day's consumer surplus (`consumer_surplus`), or keep what it needs for later:
+        the log-sums of a small day cost mostly the overhead of some twenty numpy calls, so
+        small days are booked together, up to SURPLUS_SLICE shoppers at once, the same numbers
+        column by column (an offer out of stock enters as −inf, whose exp adds nothing)."""
+        count = len(trading.shoppers)
+        if self.spec.market.choice != "logit" or count < 2 or count > SURPLUS_SLICE:
+            # (a single shopper's log-sum sums its terms in another order: booked alone)
+            self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
+            return
+        beta = self.population.price_sensitivity[trading.shoppers]
+        if not (beta > 0).all():  # some realised surpluses, and log-sums of a subset: alone
+            self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
+            return
+        if sum(due.beta.size for due in self._surplus_due) + count > SURPLUS_SLICE:
+            self.book_surplus_due()
+        open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
+        # today's utilities are a scratch array that tomorrow overwrites: a copy
+        self._surplus_due.append(_SurplusDue(day, trading.utility.copy(), open_, beta, trading.segment))
+
+    def book_surplus_due(self) -> None:
+        """Book the logit consumer surplus of the days kept for later, in one pass."""
+        due, self._surplus_due = self._surplus_due, []
+        if not due:
+            return
+        outside, segments = self.spec.market.outside_utility, len(self.population.segment_names)
+        utility = np.concatenate([d.utility for d in due], axis=1)
+        slope = np.concatenate([d.beta for d in due])
+        widths = [d.beta.size for d in due]
+        scaled = np.empty((len(self.sellers) + 1, len(slope)))
+        scaled[0] = 0.0
+        np.subtract(utility, outside, out=scaled[1:])
+        scaled[1:] *= slope
+        start = 0
+        for d, width in zip(due, widths, strict=True):
+            scaled[1:, start : start + width][~d.open_] = -np.inf  # out of stock at the opening
+            start += width
+        surplus = log_sum_exp(scaled, self.scratch)
+        surplus /= slope
+        cell = np.repeat(np.arange(len(due)) * segments, widths) + np.concatenate([d.segment for d in due])
+        by_day = np.bincount(cell, weights=surplus, minlength=len(due) * segments).reshape(len(due), segments)
+        self.ledger.consumer_surplus[[d.day for d in due]] = by_day
+
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
         """Book the day: sales and costs per seller, detail per segment, then strategies learn."""
         population, ledger = self.population, self.ledger
@@ -540,7 +599,7 @@ class MarketModel(mesa.Model):
             bought_cell, weights=surplus, minlength=cell_units.size
         )
 
-        ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
+        self.book_consumer_surplus(day, trading, segments)
         units = cell_units.sum(axis=(1, 2))
         revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
         lost = trading.allocation.unmet_demand(sellers)
@@ -615,6 +674,17 @@ def log_sum_exp(a: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
         if odd.any():  # scipy's direct log of the sum there (only there: it costs an exp a term)
             out[odd] = np.log(np.exp(a[:, odd]).sum(axis=0))
     return out
+
+
+@dataclass(frozen=True)
+class _SurplusDue:
+    """What a day's logit consumer surplus needs, kept until it is booked."""
+
+    day: int
+    utility: np.ndarray  # (sellers, shoppers)
+    open_: np.ndarray  # (sellers,): in stock at the opening
+    beta: np.ndarray  # each shopper's price sensitivity, all > 0
+    segment: np.ndarray
 
 
 class _Once:
