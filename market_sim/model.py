@@ -161,6 +161,8 @@ class MarketModel(mesa.Model):
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
         # small days whose logit consumer surplus is booked later, many days in one pass
         self._surplus_due: list[_SurplusDue] = []
+        self._surplus_due_shoppers = 0
+        self._all_sensitive = bool((self.population.price_sensitivity > 0).all())
         self.streams = {
             purpose: DailyStream(seed, replication, purpose)
             for purpose in (Purpose.VISITS, Purpose.ARRIVALS, Purpose.TASTE)
@@ -533,18 +535,19 @@ class MarketModel(mesa.Model):
             self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
         beta = self.population.price_sensitivity[trading.shoppers]
-        if not (beta > 0).all():  # some realised surpluses, and log-sums of a subset: alone
+        if not (self._all_sensitive or (beta > 0).all()):  # realised surpluses, log-sums of a subset
             self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
-        if sum(due.beta.size for due in self._surplus_due) + count > SURPLUS_SLICE:
+        if self._surplus_due_shoppers + count > SURPLUS_SLICE:
             self.book_surplus_due()
-        open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
+        closed = [seller.index for seller in self.sellers if seller.on_hand <= 0]
         # today's utilities are a scratch array that tomorrow overwrites: a copy
-        self._surplus_due.append(_SurplusDue(day, trading.utility.copy(), open_, beta, trading.segment))
+        self._surplus_due.append(_SurplusDue(day, trading.utility.copy(), closed, beta, trading.segment))
+        self._surplus_due_shoppers += count
 
     def book_surplus_due(self) -> None:
         """Book the logit consumer surplus of the days kept for later, in one pass."""
-        due, self._surplus_due = self._surplus_due, []
+        due, self._surplus_due, self._surplus_due_shoppers = self._surplus_due, [], 0
         if not due:
             return
         outside, segments = self.spec.market.outside_utility, len(self.population.segment_names)
@@ -557,7 +560,8 @@ class MarketModel(mesa.Model):
         scaled[1:] *= slope
         start = 0
         for d, width in zip(due, widths, strict=True):
-            scaled[1:, start : start + width][~d.open_] = -np.inf  # out of stock at the opening
+            for j in d.closed:  # out of stock at the opening
+                scaled[1 + j, start : start + width] = -np.inf
             start += width
         surplus = log_sum_exp(scaled, self.scratch)
         surplus /= slope
@@ -682,7 +686,7 @@ class _SurplusDue:
 
     day: int
     utility: np.ndarray  # (sellers, shoppers)
-    open_: np.ndarray  # (sellers,): in stock at the opening
+    closed: list[int]  # sellers out of stock at the opening
     beta: np.ndarray  # each shopper's price sensitivity, all > 0
     segment: np.ndarray
 
