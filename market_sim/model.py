@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
@@ -389,9 +389,7 @@ class MarketModel(mesa.Model):
             stock=seller.on_hand,
             on_order=tuple(seller.in_transit),
             history=History(self.ledger, seller.index, day, self.observable),
-            rival_prices=MappingProxyType(
-                {name: read_only_copy(column[:day]) for name, column in self.posted[seller.index].items()}
-            ),
+            rival_prices=_RivalPrices(self.posted[seller.index], day),
             shopper_table=self._tables[seller.index],
         )
 
@@ -678,6 +676,28 @@ def log_sum_exp(a: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
         if odd.any():  # scipy's direct log of the sum there (only there: it costs an exp a term)
             out[odd] = np.log(np.exp(a[:, odd]).sum(axis=0))
     return out
+
+
+class _RivalPrices(Mapping[str, np.ndarray]):
+    """`obs.rival_prices`: each rival's posted prices before today, a read-only copy made when
+    a strategy first reads it (most never do)."""
+
+    def __init__(self, posted: Mapping[str, np.ndarray], day: int):
+        self._posted, self._day, self._copies = posted, day, {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._copies:
+            self._copies[name] = read_only_copy(self._posted[name][: self._day])
+        return self._copies[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._posted)
+
+    def __len__(self) -> int:
+        return len(self._posted)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 @dataclass(frozen=True)
