@@ -163,6 +163,9 @@ class MarketModel(mesa.Model):
         self._surplus_due: list[_SurplusDue] = []
         self._surplus_due_shoppers = 0
         self._all_sensitive = bool((self.population.price_sensitivity > 0).all())
+        self._zero_outside = scenario.market.outside_utility == 0 and bool(
+            np.isfinite(self.population.price_sensitivity).all()
+        )
         self.streams = {
             purpose: DailyStream(seed, replication, purpose)
             for purpose in (Purpose.VISITS, Purpose.ARRIVALS, Purpose.TASTE)
@@ -416,8 +419,11 @@ class MarketModel(mesa.Model):
             beta = population.price_sensitivity[shoppers]
             scores = np.multiply(beta, utility, out=scratch("offers", (sellers, count)))
             scores += shocks[:sellers]
-            threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
-            threshold += shocks[sellers]
+            if self._zero_outside:  # β · 0 is ±0 for a finite β, and ±0 + shock is the shock
+                threshold = shocks[sellers]
+            else:
+                threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
+                threshold += shocks[sellers]
             tiebreak = None
         else:
             shocks = draws  # uniform tie-breakers: equal offers are chosen between at random
@@ -436,7 +442,8 @@ class MarketModel(mesa.Model):
         population, scratch = self.population, self.scratch
         shape = (len(self.sellers), len(shoppers))
         wtp = population.wtp[shoppers]
-        wtp *= self.wtp_multiplier
+        if self.wtp_multiplier != 1.0:  # (times 1.0 changes no number)
+            wtp *= self.wtp_multiplier
         utility = np.add(wtp, self.quality[:, None], out=scratch("utility", shape))
         if self.has_loyalty:
             loyal = np.equal(
@@ -577,13 +584,19 @@ class MarketModel(mesa.Model):
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
         # shoppers come in consumer order, and consumers are grouped by segment: each segment's
-        # shoppers are one stretch of rows
-        stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
-        for g in range(segments):
-            rows = slice(stretch[g], stretch[g + 1])
-            for j in range(sellers):
-                regulars = np.count_nonzero(trading.returning[rows, j])
-                ledger.views[day, j, g] = (rows.stop - rows.start - regulars, regulars)
+        # shoppers are one stretch of rows, whose returning customers a running count counts
+        if segments == 1:
+            regulars = np.count_nonzero(trading.returning, axis=0)[:, None]  # (sellers, 1)
+            visitors = len(trading.shoppers)
+        else:
+            stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
+            running = np.zeros((len(trading.shoppers) + 1, sellers), dtype=np.int64)
+            np.cumsum(trading.returning, axis=0, out=running[1:])
+            regulars = (running[stretch[1:]] - running[stretch[:-1]]).T  # (sellers, segments)
+            visitors = np.diff(stretch)
+        views = ledger.views[day]
+        views[:, :, 0] = visitors - regulars
+        views[:, :, 1] = regulars
         # per (seller, segment, new/returning): the flat index of each buyer's cell
         bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
         cell_units = ledger.segment_units[day]
