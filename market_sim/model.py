@@ -12,7 +12,7 @@ import mesa
 import numpy as np
 
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
-from market_sim.clearing import NONE, Allocation, Scratch, clear
+from market_sim.clearing import NONE, SMALL_DAY, Allocation, Scratch, clear
 from market_sim.expected import settle_expected
 from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
@@ -584,15 +584,22 @@ class MarketModel(mesa.Model):
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
         # shoppers come in consumer order, and consumers are grouped by segment: each segment's
-        # shoppers are one stretch of rows, whose returning customers a running count counts
-        if segments == 1:
+        # shoppers are one stretch of rows (a count along a short row is slow on long days:
+        # those count seller by seller)
+        if segments == 1 and len(choice) <= SMALL_DAY:
             regulars = np.count_nonzero(trading.returning, axis=0)[:, None]  # (sellers, 1)
-            visitors = len(trading.shoppers)
+            visitors = len(choice)
         else:
             stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
-            running = np.zeros((len(trading.shoppers) + 1, sellers), dtype=np.int64)
-            np.cumsum(trading.returning, axis=0, out=running[1:])
-            regulars = (running[stretch[1:]] - running[stretch[:-1]]).T  # (sellers, segments)
+            regulars = np.array(
+                [
+                    [
+                        np.count_nonzero(trading.returning[stretch[g] : stretch[g + 1], j])
+                        for g in range(segments)
+                    ]
+                    for j in range(sellers)
+                ]
+            ).reshape(sellers, segments)
             visitors = np.diff(stretch)
         views = ledger.views[day]
         views[:, :, 0] = visitors - regulars
