@@ -12,7 +12,7 @@ import mesa
 import numpy as np
 
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
-from market_sim.clearing import NONE, SMALL_DAY, Allocation, Scratch, clear
+from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.expected import settle_expected
 from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("vectorised", "agents")
 SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
+SURPLUS_BATCH = 4096  # days of fewer shoppers have their surplus booked together, this many at once
 BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
 
@@ -532,10 +533,11 @@ class MarketModel(mesa.Model):
     def book_consumer_surplus(self, day: int, trading: Trading, segments: int) -> None:
         """Book the day's consumer surplus (`consumer_surplus`), or keep what it needs for later:
         the log-sums of a small day cost mostly the overhead of some twenty numpy calls, so
-        small days are booked together, up to SURPLUS_SLICE shoppers at once, the same numbers
-        column by column (an offer out of stock enters as −inf, whose exp adds nothing)."""
+        small days are booked together, up to SURPLUS_BATCH shoppers at once (arrays that stay
+        in cache), the same numbers column by column (an offer out of stock enters as −inf,
+        whose exp adds nothing)."""
         count = len(trading.shoppers)
-        if self.spec.market.choice != "logit" or count < 2 or count > SURPLUS_SLICE:
+        if self.spec.market.choice != "logit" or count < 2 or count > SURPLUS_BATCH:
             # (a single shopper's log-sum sums its terms in another order: booked alone)
             self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
@@ -543,7 +545,7 @@ class MarketModel(mesa.Model):
         if not (self._all_sensitive or (beta > 0).all()):  # realised surpluses, log-sums of a subset
             self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
-        if self._surplus_due_shoppers + count > SURPLUS_SLICE:
+        if self._surplus_due_shoppers + count > SURPLUS_BATCH:
             self.book_surplus_due()
         closed = [seller.index for seller in self.sellers if seller.on_hand <= 0]
         # today's utilities are a scratch array that tomorrow overwrites: a copy
@@ -584,26 +586,14 @@ class MarketModel(mesa.Model):
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
         # shoppers come in consumer order, and consumers are grouped by segment: each segment's
-        # shoppers are one stretch of rows (a count along a short row is slow on long days:
-        # those count seller by seller)
-        if segments == 1 and len(choice) <= SMALL_DAY:
-            regulars = np.count_nonzero(trading.returning, axis=0)[:, None]  # (sellers, 1)
-            visitors = len(choice)
-        else:
-            stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
-            regulars = np.array(
-                [
-                    [
-                        np.count_nonzero(trading.returning[stretch[g] : stretch[g + 1], j])
-                        for g in range(segments)
-                    ]
-                    for j in range(sellers)
-                ]
-            ).reshape(sellers, segments)
-            visitors = np.diff(stretch)
-        views = ledger.views[day]
-        views[:, :, 0] = visitors - regulars
-        views[:, :, 1] = regulars
+        # shoppers are one stretch of rows (counted column by column: a count along the short
+        # rows of `returning` is several times slower)
+        stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
+        for g in range(segments):
+            rows = slice(stretch[g], stretch[g + 1])
+            for j in range(sellers):
+                regulars = np.count_nonzero(trading.returning[rows, j])
+                ledger.views[day, j, g] = (rows.stop - rows.start - regulars, regulars)
         # per (seller, segment, new/returning): the flat index of each buyer's cell
         bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
         cell_units = ledger.segment_units[day]
