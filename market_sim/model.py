@@ -193,7 +193,7 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """One day: shoppers arrive, deliveries land, sellers post prices, the market clears,
         sellers settle and learn. The ledger is complete whenever the run stops: at its end, on
-        a failure, after `run_for` (else call `book_surplus_due`)."""
+        a failure, after `run_for` and `run_until` (else call `book_surplus_due`)."""
         try:
             self.trade_one_day()
         except BaseException:
@@ -204,6 +204,10 @@ class MarketModel(mesa.Model):
 
     def run_for(self, duration: float | int) -> None:
         super().run_for(duration)
+        self.book_surplus_due()
+
+    def run_until(self, end_time: float | int) -> None:
+        super().run_until(end_time)
         self.book_surplus_due()
 
     def trade_one_day(self) -> None:
