@@ -202,8 +202,9 @@ class Seller(mesa.Agent):
         segment_names: tuple[str, ...],
         observable: np.ndarray,
         shoppers: int | None = None,
-    ) -> np.ndarray:
-        """Ask the strategy for today's prices; return the price table (segment × new/returning).
+    ) -> np.ndarray | float:
+        """Ask the strategy for today's prices; return the price table (segment × new/returning),
+        or the one price of every cell.
         Personal prices (one per row of `obs.shoppers`, of which there are `shoppers`) are
         checked, held to the guardrails and kept in `self.personal`. Everything that touches
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
@@ -263,7 +264,7 @@ def _as_prices(decision: object, seller: str, day: int) -> Prices:
         raise StrategyFailure(seller, day, f"price must be a number or Prices, got {_short(decision)}")
     if not isinstance(decision, Prices):
         return Prices(_price(decision, "price", seller, day))
-    if not isinstance(decision.segments, Mapping):
+    if type(decision.segments) not in _MAPPINGS and not isinstance(decision.segments, Mapping):
         raise StrategyFailure(
             seller, day, f"Prices.segments must map segment names to prices, got {_short(decision.segments)}"
         )
@@ -282,6 +283,9 @@ def _as_prices(decision: object, seller: str, day: int) -> Prices:
         str(decision.reason),
         decision.personal,  # checked with the day's shoppers (`_personal_prices`)
     )
+
+
+_MAPPINGS = (MappingProxyType, dict)  # checked before the (slower) abstract Mapping
 
 
 def _price(value: object, what: str, seller: str, day: int) -> float:
@@ -378,11 +382,12 @@ def _price_table(
     observable: np.ndarray,
     seller: str,
     day: int,
-) -> np.ndarray:
-    """Price per (segment, new = 0 / returning = 1) customer, coupons taken off."""
+) -> np.ndarray | float:
+    """Price per (segment, new = 0 / returning = 1) customer, coupons taken off; one number when
+    every cell holds it."""
     coupons = decision.coupon_new or decision.coupon_returning
     if not decision.segments and not coupons and decision.base > 0:
-        return np.full((len(names), 2), float(decision.base))  # one price: what the rule below gives
+        return float(decision.base)  # one price: what the rule below gives
     for name in decision.segments:
         if name not in names or not observable[names.index(name)]:
             raise StrategyFailure(

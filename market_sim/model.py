@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("vectorised", "agents")
 SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
+SURPLUS_BATCH = 4096  # days of fewer shoppers have their surplus booked together, this many at once
 BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
 
@@ -159,6 +160,13 @@ class MarketModel(mesa.Model):
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
+        # small days whose logit consumer surplus is booked later, many days in one pass
+        self._surplus_due: list[_SurplusDue] = []
+        self._surplus_due_shoppers = 0
+        self._all_sensitive = bool((self.population.price_sensitivity > 0).all())
+        self._zero_outside = scenario.market.outside_utility == 0 and bool(
+            np.isfinite(self.population.price_sensitivity).all()
+        )
         self.streams = {
             purpose: DailyStream(seed, replication, purpose)
             for purpose in (Purpose.VISITS, Purpose.ARRIVALS, Purpose.TASTE)
@@ -184,7 +192,25 @@ class MarketModel(mesa.Model):
 
     def step(self) -> None:
         """One day: shoppers arrive, deliveries land, sellers post prices, the market clears,
-        sellers settle and learn."""
+        sellers settle and learn. The ledger is complete whenever the run stops: at its end, on
+        a failure, after `run_for` and `run_until` (else call `book_surplus_due`)."""
+        try:
+            self.trade_one_day()
+        except BaseException:
+            self.book_surplus_due()  # the days before the failure are kept whole
+            raise
+        if not self.running:
+            self.book_surplus_due()
+
+    def run_for(self, duration: float | int) -> None:
+        super().run_for(duration)
+        self.book_surplus_due()
+
+    def run_until(self, end_time: float | int) -> None:
+        super().run_until(end_time)
+        self.book_surplus_due()
+
+    def trade_one_day(self) -> None:
         day = self.steps - 1
         shoppers = self.arrivals(day)
         received = [seller.receive(day) for seller in self.sellers]
@@ -371,9 +397,7 @@ class MarketModel(mesa.Model):
             stock=seller.on_hand,
             on_order=tuple(seller.in_transit),
             history=History(self.ledger, seller.index, day, self.observable),
-            rival_prices=MappingProxyType(
-                {name: read_only_copy(column[:day]) for name, column in self.posted[seller.index].items()}
-            ),
+            rival_prices=_RivalPrices(self.posted[seller.index], day),
             shopper_table=self._tables[seller.index],
         )
 
@@ -400,8 +424,11 @@ class MarketModel(mesa.Model):
             beta = population.price_sensitivity[shoppers]
             scores = np.multiply(beta, utility, out=scratch("offers", (sellers, count)))
             scores += shocks[:sellers]
-            threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
-            threshold += shocks[sellers]
+            if self._zero_outside:  # β · 0 is ±0 for a finite β, and ±0 + shock is the shock
+                threshold = shocks[sellers]
+            else:
+                threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
+                threshold += shocks[sellers]
             tiebreak = None
         else:
             shocks = draws  # uniform tie-breakers: equal offers are chosen between at random
@@ -420,7 +447,8 @@ class MarketModel(mesa.Model):
         population, scratch = self.population, self.scratch
         shape = (len(self.sellers), len(shoppers))
         wtp = population.wtp[shoppers]
-        wtp *= self.wtp_multiplier
+        if self.wtp_multiplier != 1.0:  # (times 1.0 changes no number)
+            wtp *= self.wtp_multiplier
         utility = np.add(wtp, self.quality[:, None], out=scratch("utility", shape))
         if self.has_loyalty:
             loyal = np.equal(
@@ -475,23 +503,82 @@ class MarketModel(mesa.Model):
             return self.ledger.segment_surplus[day].sum(axis=(0, 2))
         beta = self.population.price_sensitivity[trading.shoppers]
         outside = self.spec.market.outside_utility
-        open_ = np.array([seller.on_hand > 0 for seller in self.sellers])
-        # a shopper with no price sensitivity has no money scale for its taste shocks: its
-        # realised surplus instead
-        choice = trading.allocation.choice
-        buyers = np.flatnonzero(choice != NONE)
-        surplus = np.zeros(len(beta))
-        surplus[buyers] = trading.utility[choice[buyers], buyers] - outside
+        open_ = [seller.index for seller in self.sellers if seller.on_hand > 0]
+        count = len(beta)
+        sensitive = beta > 0
+        everyone = bool(sensitive.all())
+        if everyone:
+            surplus = np.empty(count)
+        else:  # a shopper with no price sensitivity has no money scale for its taste shocks:
+            # its realised surplus instead
+            choice = trading.allocation.choice
+            buyers = np.flatnonzero(choice != NONE)
+            surplus = np.zeros(count)
+            surplus[buyers] = trading.utility[choice[buyers], buyers] - outside
         # shoppers in slices, column by column the same numbers, so that a million shoppers
         # need no (sellers × shoppers) temporaries
-        for start in range(0, len(beta), SURPLUS_SLICE):
+        for start in range(0, count, SURPLUS_SLICE):
             part = slice(start, start + SURPLUS_SLICE)
             slope = beta[part]
-            sensitive = slope > 0
-            gain = trading.utility[open_, part] - outside  # offers in stock, in money
-            scaled = np.vstack([np.zeros((1, len(slope))), gain * slope])[:, sensitive]
-            surplus[start + np.flatnonzero(sensitive)] = log_sum_exp(scaled) / slope[sensitive]
+            width = len(slope)
+            # the outside option's row of zeros, then each open offer's β (u_j − u₀)
+            scaled = self.scratch("surplus", (len(open_) + 1, width))
+            scaled[0] = 0.0
+            for row, j in enumerate(open_, 1):
+                np.subtract(trading.utility[j, part], outside, out=scaled[row])
+                scaled[row] *= slope
+            if everyone:
+                np.divide(log_sum_exp(scaled, self.scratch), slope, out=surplus[part])
+            else:
+                keep = sensitive[part]
+                surplus[start + np.flatnonzero(keep)] = log_sum_exp(scaled[:, keep]) / slope[keep]
         return np.bincount(trading.segment, weights=surplus, minlength=segments)
+
+    def book_consumer_surplus(self, day: int, trading: Trading, segments: int) -> None:
+        """Book the day's consumer surplus (`consumer_surplus`), or keep what it needs for later:
+        the log-sums of a small day cost mostly the overhead of some twenty numpy calls, so
+        small days are booked together, up to SURPLUS_BATCH shoppers at once (arrays that stay
+        in cache), the same numbers column by column (an offer out of stock enters as −inf,
+        whose exp adds nothing)."""
+        count = len(trading.shoppers)
+        if self.spec.market.choice != "logit" or count < 2 or count > SURPLUS_BATCH:
+            # (a single shopper's log-sum sums its terms in another order: booked alone)
+            self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
+            return
+        beta = self.population.price_sensitivity[trading.shoppers]
+        if not (self._all_sensitive or (beta > 0).all()):  # realised surpluses, log-sums of a subset
+            self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
+            return
+        if self._surplus_due_shoppers + count > SURPLUS_BATCH:
+            self.book_surplus_due()
+        closed = [seller.index for seller in self.sellers if seller.on_hand <= 0]
+        # today's utilities are a scratch array that tomorrow overwrites: a copy
+        self._surplus_due.append(_SurplusDue(day, trading.utility.copy(), closed, beta, trading.segment))
+        self._surplus_due_shoppers += count
+
+    def book_surplus_due(self) -> None:
+        """Book the logit consumer surplus of the days kept for later, in one pass."""
+        due, self._surplus_due, self._surplus_due_shoppers = self._surplus_due, [], 0
+        if not due:
+            return
+        outside, segments = self.spec.market.outside_utility, len(self.population.segment_names)
+        utility = np.concatenate([d.utility for d in due], axis=1)
+        slope = np.concatenate([d.beta for d in due])
+        widths = [d.beta.size for d in due]
+        scaled = np.empty((len(self.sellers) + 1, len(slope)))
+        scaled[0] = 0.0
+        np.subtract(utility, outside, out=scaled[1:])
+        scaled[1:] *= slope
+        start = 0
+        for d, width in zip(due, widths, strict=True):
+            for j in d.closed:  # out of stock at the opening
+                scaled[1 + j, start : start + width] = -np.inf
+            start += width
+        surplus = log_sum_exp(scaled, self.scratch)
+        surplus /= slope
+        cell = np.repeat(np.arange(len(due)) * segments, widths) + np.concatenate([d.segment for d in due])
+        by_day = np.bincount(cell, weights=surplus, minlength=len(due) * segments).reshape(len(due), segments)
+        self.ledger.consumer_surplus[[d.day for d in due]] = by_day
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
         """Book the day: sales and costs per seller, detail per segment, then strategies learn."""
@@ -503,7 +590,8 @@ class MarketModel(mesa.Model):
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
         # shoppers come in consumer order, and consumers are grouped by segment: each segment's
-        # shoppers are one stretch of rows
+        # shoppers are one stretch of rows (counted column by column: a count along the short
+        # rows of `returning` is several times slower)
         stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
         for g in range(segments):
             rows = slice(stretch[g], stretch[g + 1])
@@ -527,7 +615,7 @@ class MarketModel(mesa.Model):
             bought_cell, weights=surplus, minlength=cell_units.size
         )
 
-        ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
+        self.book_consumer_surplus(day, trading, segments)
         units = cell_units.sum(axis=(1, 2))
         revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
         lost = trading.allocation.unmet_demand(sellers)
@@ -572,30 +660,69 @@ class MarketModel(mesa.Model):
             )
 
 
-def log_sum_exp(a: np.ndarray) -> np.ndarray:
-    """`scipy.special.logsumexp(a, axis=0)` of a 2-D float array, step for step as scipy 1.18
+def log_sum_exp(a: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
+    """`scipy.special.logsumexp(a, axis=0)` of a 2-D float array of real numbers, as scipy 1.18
     computes it (so to the last bit; tests/test_engine.py compares), without its per-call
-    overhead of about a millisecond: the largest term of each column taken out of the sum, and
-    log1p of the rest scaled by it; where that is not finite, the direct log of the sum."""
+    overhead of about a millisecond and its temporaries: the largest term of each column taken
+    out of the sum (its exp, and that of every term tied with it, counted instead), and log1p
+    of the rest scaled by it; where that is not finite, the direct log of the sum. (scipy's
+    sign bookkeeping is left out: a sum of exponentials is never negative.)"""
+    scratch = scratch or Scratch()
     if a.size == 0:
         return np.full(a.shape[1], -np.inf)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        top = a.max(axis=0, keepdims=True)
-        is_top = a == top
-        rest = a.copy()
-        rest[is_top] = -np.inf
-        count = is_top.astype(a.dtype).sum(axis=0, keepdims=True, dtype=a.dtype)
-        scaled = np.exp(rest - top).sum(axis=0, keepdims=True, dtype=a.dtype)
-        scaled = np.where(scaled == 0, scaled, scaled / count)
-        sign = np.sign(scaled + 1) * np.sign(count)
-        scaled = np.where(scaled < -1, -scaled - 2, scaled)
-        out = np.log1p(scaled) + np.log(np.abs(count)) + top
-        out[sign < 0] = np.nan
-        out = out[0]
+        top = np.copy(a[0])
+        for row in a[1:]:
+            np.maximum(top, row, out=top)  # the row-by-row reduction `a.max(axis=0)` makes
+        is_top = np.equal(a, top, out=scratch("is_top", a.shape, np.bool_))
+        terms = np.subtract(a, top, out=scratch("terms", a.shape))
+        np.exp(terms, out=terms)
+        np.copyto(terms, 0.0, where=is_top)  # scipy's exp(−inf) of the largest terms
+        scaled = terms.sum(axis=0, dtype=a.dtype)
+        count = is_top.sum(axis=0)
+        tied = np.flatnonzero(count > 1)
+        out = np.log1p(scaled)
+        if len(tied):  # (elsewhere scipy divides by 1 and adds log 1 = 0: nothing changes)
+            ties = count[tied].astype(a.dtype)
+            out[tied] = np.log1p(np.where(scaled[tied] == 0, 0.0, scaled[tied] / ties)) + np.log(ties)
+        out += top
         odd = ~np.isfinite(out)
         if odd.any():  # scipy's direct log of the sum there (only there: it costs an exp a term)
             out[odd] = np.log(np.exp(a[:, odd]).sum(axis=0))
     return out
+
+
+class _RivalPrices(Mapping[str, np.ndarray]):
+    """`obs.rival_prices`: each rival's posted prices before today, a read-only copy made when
+    a strategy first reads it (most never do)."""
+
+    def __init__(self, posted: Mapping[str, np.ndarray], day: int):
+        self._posted, self._day, self._copies = posted, day, {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._copies:
+            self._copies[name] = read_only_copy(self._posted[name][: self._day])
+        return self._copies[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._posted)
+
+    def __len__(self) -> int:
+        return len(self._posted)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+@dataclass(frozen=True)
+class _SurplusDue:
+    """What a day's logit consumer surplus needs, kept until it is booked."""
+
+    day: int
+    utility: np.ndarray  # (sellers, shoppers)
+    closed: list[int]  # sellers out of stock at the opening
+    beta: np.ndarray  # each shopper's price sensitivity, all > 0
+    segment: np.ndarray
 
 
 class _Once:

@@ -118,7 +118,10 @@ class Population:
             if size and chance >= 1.0:
                 chosen.append(np.arange(start, start + size))
             elif size and chance > 0.0:
-                chosen.append(start + _bernoulli_positions(rng, chance, size))
+                positions = _bernoulli_positions(rng, chance, size)
+                chosen.append(positions + start if start else positions)
+        if len(chosen) == 1:
+            return chosen[0]
         return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.intp)
 
     def record_visits(self, shoppers: np.ndarray) -> None:
@@ -163,5 +166,5 @@ def _bernoulli_positions(rng: np.random.Generator, chance: float, size: int) -> 
         inside = np.searchsorted(positions, size)
         found.append(positions[:inside])
         if inside < len(positions):
-            return np.concatenate(found)
+            return found[0] if len(found) == 1 else np.concatenate(found)
         last = int(positions[-1])
