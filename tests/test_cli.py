@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import market_sim
 from market_sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,9 +218,10 @@ def test_validate_accepts_every_shipped_scenario(capsys):
 
 
 def test_version_is_the_package_version(capsys):
-    import tomllib
+    from importlib.metadata import version as installed_version
 
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    version = installed_version("market-sim")  # pyproject reads it from market_sim.__version__
+    assert version == market_sim.__version__
     with pytest.raises(SystemExit) as stop:
         run_cli("--version")
     assert stop.value.code == 0
