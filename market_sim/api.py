@@ -141,7 +141,7 @@ def _strategy_spec(scenario: Scenario, item: Any, option: str) -> StrategySpec:
         if item in named:
             return named[item]
         if item in strategy_library.BUILT_IN:
-            return _checked(StrategySpec(item, MappingProxyType({}), display(item, {})), option)
+            return _checked(StrategySpec(item, MappingProxyType({}), display(item, {})), option, scenario)
         raise OptionError(
             f"{option}: no strategy named {item!r}; the scenario has: {', '.join(named)}; "
             f"or give a built-in kind ({', '.join(strategy_library.BUILT_IN)})"
@@ -153,11 +153,12 @@ def _strategy_spec(scenario: Scenario, item: Any, option: str) -> StrategySpec:
         )
     params = {} if isinstance(item, type) else _parameters(item)
     if strategy_library.BUILT_IN.get(cls.kind) is cls:  # a built-in, as a scenario file names it
-        return _checked(StrategySpec(cls.kind, MappingProxyType(params), display(cls.kind, params)), option)
+        spec = StrategySpec(cls.kind, MappingProxyType(params), display(cls.kind, params))
+        return _checked(spec, option, scenario)
     label = f"{cls.__module__}:{cls.__qualname__}"
     carried = None if _importable(cls) else cls  # workers import it by name, or get the class itself
     spec = StrategySpec(label, MappingProxyType(params), display(cls.__name__, params), carried)
-    return _checked(spec, option)
+    return _checked(spec, option, scenario)
 
 
 def display(kind: str, params: Mapping[str, Any]) -> str:
@@ -187,10 +188,13 @@ def _importable(cls: type) -> bool:
     )
 
 
-def _checked(spec: StrategySpec, option: str) -> StrategySpec:
-    """`spec`, once built here, so a bad parameter is reported now and not by every run."""
+def _checked(spec: StrategySpec, option: str, scenario: Scenario) -> StrategySpec:
+    """`spec`, once built here, so a bad parameter, or a price for a segment the seller cannot
+    tell apart (`check_segments`, as the loader checks a file's strategies), is reported now and
+    not by every run."""
+    observable = tuple(segment.name for segment in scenario.consumers.segments if segment.observable)
     try:
-        strategy_library.build(spec.builds, spec.params)
+        strategy_library.build(spec.builds, spec.params).check_segments(observable)
     except strategy_library.UnknownStrategy as error:
         raise OptionError(f"{option}: {spec.name}: {error}") from None
     except strategy_library.ParameterError as error:

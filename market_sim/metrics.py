@@ -976,9 +976,9 @@ def readable(value: float) -> str:
     """About four significant digits, thousands separated, never in exponent form; "–" for none."""
     if value is None or np.isnan(value):
         return "–"
-    if value == 0:
+    decimals = 6 if value == 0 else min(6, max(0, 3 - int(np.floor(np.log10(abs(value))))))
+    if round(value, decimals) == 0:  # 0, and rounding noise such as 2e-15: never "0.000000"
         return "0"
-    decimals = min(6, max(0, 3 - int(np.floor(np.log10(abs(value))))))
     return f"{value:,.{decimals}f}"
 
 

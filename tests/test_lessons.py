@@ -138,6 +138,7 @@ def test_lesson1_ten_strategies_fit_1280_pixels(lesson1, tmp_path):
 
     check = browser_check(lesson1.html, tmp_path)
     assert check["problems"] == [] and check["overflowing"] == 0 and check["width"] <= 1280
+    assert check["broken"] == []  # headers break at spaces, never inside a word
 
 
 def test_lesson1_bold_text_around_p_star_renders(lesson1):

@@ -261,7 +261,9 @@ def test_weighted_gini_matches_its_definition(pairs):
 
 
 @pytest.mark.parametrize(
-    ("value", "text"), [(48112.0, "48,112"), (30.0, "30.00"), (1.472927, "1.473"), (0.0, "0")]
+    ("value", "text"),
+    [(48112.0, "48,112"), (30.0, "30.00"), (1.472927, "1.473"), (0.0, "0"), (0.0000123, "0.000012")]
+    + [(2.368e-15, "0"), (-6.3e-18, "0"), (4e-7, "0")],  # rounding noise: 0, never "0.000000"
 )
 def test_numbers_read_well_and_never_in_exponent_form(value, text):
     assert metrics.readable(value) == text

@@ -247,6 +247,26 @@ def test_report_command_rebuilds_with_another_baseline(market_run, tmp_path, cap
     assert "baseline <b>cost_plus(markup=0.5)</b>" in page(folder)
 
 
+def test_a_report_that_cannot_be_drawn_leaves_the_ranking_and_why(market_run, tmp_path, monkeypatch):
+    import market_sim.report as report
+
+    folder = tmp_path / "copy"
+    shutil.copytree(market_run, folder)
+
+    def broken(*args, **kwargs):
+        raise ValueError("<no> 'figures'")
+
+    monkeypatch.setattr(report, "render_report", broken)
+    with pytest.warns(UserWarning, match="report.html holds the ranking only"):
+        results = report.write_report(folder)
+    html = page(folder)
+    assert (
+        "The full report could not be drawn (ValueError(&quot;&lt;no&gt; &#x27;figures&#x27;&quot;))" in html
+    )
+    ranking = report.ranking_text(results.scores, results.baseline, results.focal, results.benchmarks)
+    assert f"<pre>{escape(ranking)}</pre>" in html and "<no>" not in html
+
+
 def test_report_command_refuses_bad_input(market_run, tmp_path, capsys):
     assert main(["report", str(market_run), "--baseline", "nobody"]) == 2
     assert "no finished strategy named 'nobody'" in capsys.readouterr().err
@@ -263,6 +283,23 @@ def test_report_command_refuses_bad_input(market_run, tmp_path, capsys):
 CHECK = """<script>
 window.problems = [];
 window.addEventListener("error", e => problems.push(String(e.message || (e.target && e.target.src) || e)), true);
+// words of table cells set over two lines: a line may break at a space or after a dash, never inside a word
+function brokenWords() {
+  const broken = [];
+  for (const cell of document.querySelectorAll("th, td")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const word of node.data.matchAll(/[^\\s\\-–—\\/]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const lines = new Set(Array.from(range.getClientRects(), r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(word[0]);
+      }
+    }
+  }
+  return broken;
+}
 window.addEventListener("load", () => {
   const images = Array.from(document.images);
   const out = document.createElement("pre");
@@ -272,6 +309,7 @@ window.addEventListener("load", () => {
     decoded: images.filter(i => i.complete && i.naturalWidth > 0).length,
     width: document.documentElement.scrollWidth,
     overflowing: Array.from(document.querySelectorAll(".scroll")).filter(d => d.scrollWidth > d.clientWidth + 1).length,
+    broken: brokenWords(),
   });
   document.body.appendChild(out);
 });
@@ -288,6 +326,8 @@ def test_report_loads_in_headless_chromium_without_errors(market_run, tmp_path):
     assert check["images"] >= 6 and check["decoded"] == check["images"]
     assert check["width"] <= 1280
     assert check["overflowing"] == 0  # wide tables wrap to fit 1,280 px, not scroll
+    # ... at spaces: "Consumer surplus", never "Consumer surp-lus"
+    assert check["broken"] == [], check["broken"]
 
 
 def browser_check(html: str, tmp_path: Path) -> dict:

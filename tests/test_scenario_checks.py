@@ -62,3 +62,28 @@ def test_validate_warns_when_traffic_pushes_a_visit_chance_past_one(tmp_path, ca
     quiet = path.read_text().replace("traffic: 4", "traffic: 1")
     path.write_text(quiet)
     assert main(["validate", str(path)]) == 0 and "warning" not in capsys.readouterr().err
+
+
+def test_a_strategy_object_pricing_a_hidden_segment_is_refused_before_any_run(tmp_path):
+    """The Python API checks a strategy it is given as the loader checks a file's (issue 10)."""
+    import pytest
+
+    import market_sim as ms
+    from strategies.segment_pricing import SegmentPricing
+
+    path = tmp_path / "hidden.yaml"
+    path.write_text(HIDDEN % "{kind: fixed, price: 30}")
+    scenario = ms.load(path, strategies=[{"kind": "fixed", "price": 40}])  # without the file's mistake
+    for wrong in (
+        SegmentPricing(prices={"students": 30}),
+        SegmentPricing(prices={"regulars": 60, "students": 30}),
+    ):
+        with pytest.raises(ms.OptionError) as error:
+            ms.compare(scenario, strategies=[wrong], progress=False, workers=1)
+        message = str(error.value)
+        assert message.startswith("strategies: segment_pricing(") and ": prices.students: " in message
+        assert "'students' is not an observable segment" in message and "observable: regulars" in message
+    fine = ms.compare(
+        scenario, strategies=[SegmentPricing(prices={"regulars": 60})], progress=False, workers=1
+    )
+    assert list(fine.summary["strategy"]) == ["segment_pricing(prices={regulars: 60})"]

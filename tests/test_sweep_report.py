@@ -3,6 +3,7 @@ at the edge of the grid and opens with a headline (issue 10, item 14)."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pandas as pd
@@ -55,3 +56,78 @@ def test_a_sampled_design_is_drawn_as_points_not_a_mostly_empty_grid():
     np.fill_diagonal(diagonal, 1.0)  # a Latin hypercube: one point per row and column
     assert sparse({"a": diagonal, "b": diagonal})
     assert not sparse({"a": np.ones((3, 3)), "b": np.ones((3, 3))})
+
+
+def dense_report(columns: int = 10, rows: int = 9, strategies: int = 3):
+    """A sweep of two word-valued fields with many long values (e.g. strategy variants × market
+    conditions), with made-up scores."""
+    import itertools
+
+    import numpy as np
+
+    from market_sim.report.sweep import SweepReport
+    from tests.conftest import scenario_from
+
+    xs = [f"segment prices, learned variant number {i}" for i in range(columns)]
+    ys = [f"a long market condition called {j}" for j in range(rows)]
+    names = tuple(f"strategy with a long display name {k}" for k in range(strategies))
+    rng = np.random.default_rng(0)
+    runs, summary = [], []
+    for point, (x, y) in enumerate(itertools.product(xs, ys)):
+        for name in names:
+            profits = rng.normal(100, 10, 2)
+            runs += [
+                {"point": point, "strategy": name, "replication": r, "fx": x, "fy": y, "profit": profit}
+                for r, profit in enumerate(profits)
+            ]
+            summary.append(
+                {"point": point, "strategy": name, "fx": x, "fy": y, "profit_mean": profits.mean()}
+                | {"profit_ci_low": profits.min(), "profit_ci_high": profits.max(), "replications": 2}
+            )
+    return SweepReport(
+        scenario=scenario_from(textwrap.dedent(TINY)),
+        note="full grid",
+        parameters=("fx", "fy"),
+        points=columns * rows,
+        strategies=names,
+        results=pd.DataFrame(runs),
+        summary=pd.DataFrame(summary),
+        score="profit",
+        axes=("fx", "fy"),
+        failures=(),
+    ), set(xs + ys)
+
+
+def test_dense_word_maps_show_every_label_whole_inside_the_figure_and_apart(monkeypatch):
+    """Item 14: many long categories were cut to "a long [...]" and ran into each other and the
+    next panel; each tick label must read as its value and keep its own place."""
+    from market_sim.report import sweep
+
+    report, values = dense_report()
+    figures = []
+    monkeypatch.setattr(sweep, "_png", lambda figure: figures.append(figure) or "")
+    sweep._heatmaps(report)
+    sweep._best_strategy_map(report)
+    sweep._sensitivity(report)
+    assert len(figures) == 3
+    for figure in figures:
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        page = figure.bbox
+        panels = [axes for axes in figure.axes if axes.get_visible()]
+        for axes in panels:
+            for ticks in (axes.get_xticklabels(), axes.get_yticklabels()):
+                labels = [label for label in ticks if label.get_text() and label.get_visible()]
+                shown = [" ".join(label.get_text().split()) for label in labels]  # lines joined
+                if all(re.fullmatch(r"[−-]?[\d.,]+", text) for text in shown):
+                    continue  # numbers: the score axis, the colour bar
+                assert set(shown) <= values, "a value shortened beyond recognition"
+                boxes = [label.get_window_extent(renderer) for label in labels]
+                for box in boxes:
+                    assert page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1, "cut at the figure's side"
+                    assert page.y0 - 1 <= box.y0 and box.y1 <= page.y1 + 1, "cut at the figure's edge"
+                    for other in panels:
+                        if other is not axes:
+                            assert not box.overlaps(other.get_window_extent(renderer)), "into a panel"
+                for first, second in zip(boxes, boxes[1:], strict=False):
+                    assert not first.overlaps(second), "labels run into each other"

@@ -388,7 +388,7 @@ def test_same_folder_and_seed_give_the_same_leaderboard_byte_for_byte(tmp_path):
     assert "library_user" in set(board.loc[board["status"] == "ranked", "entrant"])
     # an entrant's words reach the page as text, never as markup
     report = (tmp_path / "first" / "report.html").read_text()
-    assert "&lt;script&gt;alert(&#39;the answers&#39;)&lt;/script&gt;" in report
+    assert "&lt;script&gt;alert(&#x27;the answers&#x27;)&lt;/script&gt;" in report  # html.escape's quotes
     assert "<script>" not in report
 
 

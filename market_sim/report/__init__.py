@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from market_sim.report.console import ranking_text
 from market_sim.report.data import Results, RunFolderError, load_results, read_table, results_from
 from market_sim.report.html import render_fragment, render_report
+from market_sim.report.template import render
 
 if TYPE_CHECKING:
     from market_sim.scenario import Scenario
@@ -36,11 +36,12 @@ def write_report(
     `scenario`: the run's, when the caller holds it (see `load_results`)."""
     results = load_results(folder, baseline, scenario)
     try:
-        page = render_report(results, workers)
+        experiment = ""
         if (folder / "experiment.csv").exists():
             from market_sim.report.experiment import experiment_section
 
-            page = page.replace("\n</main>", "\n" + experiment_section(folder) + "\n</main>", 1)
+            experiment = experiment_section(folder)
+        page = render_report(results, workers, experiment)
     except Exception as error:  # a drawing bug must not cost a finished run its data
         warnings.warn(f"report.html holds the ranking only: the report failed ({error!r})", stacklevel=2)
         page = _ranking_only(results, error)
@@ -52,14 +53,10 @@ def write_report(
 
 def _ranking_only(results: Results, error: Exception) -> str:
     """The page written when the full report cannot be drawn: the ranking as text, and why."""
-    name, text = (
-        escape(results.scenario.name),
-        escape(ranking_text(results.scores, results.baseline, results.focal, results.benchmarks)),
-    )
-    failures = "".join(f"<li>{escape(failure)}</li>" for failure in results.manifest.get("failures", []))
-    failed = f"<h2>Failures</h2><ul>{failures}</ul>" if failures else ""
-    return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{name}</title></head><body>"
-        f"<h1>{name}</h1><p>The full report could not be drawn ({escape(repr(error))}); rebuild it with "
-        f"<code>run_sim.py report DIR</code>.</p><pre>{text}</pre>{failed}</body></html>\n"
+    return render(
+        "ranking_only.html",
+        name=results.scenario.name,
+        error=repr(error),
+        ranking=ranking_text(results.scores, results.baseline, results.focal, results.benchmarks),
+        failures=[str(failure) for failure in results.manifest.get("failures", [])],
     )

@@ -1,36 +1,36 @@
 """The report's section on learning and collusion (Calvano et al. 2020; theory.md §10): where
 learners ran to convergence, the profit-gain index Δ per replication, the prices learning
-settled into, and the impulse response to a one-day deviation."""
+settled into, and the impulse response to a one-day deviation; laid out by
+templates/run_collusion.html."""
 
 from __future__ import annotations
 
-from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from market_sim.metrics import END_DAYS, interval
 from market_sim.report.data import Results
 from market_sim.report.plots import _data_uri, colours, plt  # plots chooses the backend
+from market_sim.report.template import render
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 SHOWN_DAYS = 30  # days of limit play drawn per replication
 SHOWN_REPLICATIONS = 3
 
 
-def section(results: Results) -> str:
-    """The collusion section, or "" when no strategy ran a learning experiment."""
+def section(results: Results) -> Markup | str:
+    """The collusion section (templates/run_collusion.html), or "" when no strategy ran a
+    learning experiment."""
     scores = results.scores
     if scores.empty or "converged" not in scores or scores["converged"].isna().all():
         return ""
     learning = [
         s for s in results.strategies if scores.loc[scores["strategy"] == s, "converged"].notna().any()
     ]
-    parts = [
-        "<h2 id='collusion'>Learning and collusion</h2>",
-        "<p class='note'>Replications run by the batched learning engine: learners explore and learn "
-        "until their greedy policies stand still for <code>stop_when_stable</code> days (converged) or "
-        f"the last day; then {END_DAYS} days of greedy play are scored. Δ = 0 at the Bertrand–Nash "
-        "profit, 1 at the joint optimum (theory.md §3, §10).</p>",
-        _table(results, learning),
+    figures = [
         _figure("Δ per replication", _delta_plot(results, learning), "distribution of the profit-gain index"),
         _figure(
             f"Prices at the end (first {SHOWN_REPLICATIONS} replications, last {SHOWN_DAYS} days)",
@@ -39,7 +39,7 @@ def section(results: Results) -> str:
         ),
     ]
     if results.impulse is not None and len(results.impulse):
-        parts.append(
+        figures.append(
             _figure(
                 "Impulse response",
                 _impulse_plot(results),
@@ -49,34 +49,30 @@ def section(results: Results) -> str:
                 "the punishment Calvano et al. found; the return to the old prices, its end.",
             )
         )
-    return "\n".join(parts)
+    return render("run_collusion.html", end_days=END_DAYS, rows=_table(results, learning), figures=figures)
 
 
-def _table(results: Results, learning: list[str]) -> str:
+def _table(results: Results, learning: list[str]) -> list[dict]:
     rows = []
     for strategy in learning:
         group = results.scores[results.scores["strategy"] == strategy]
         mean, _, low, high = interval(group["delta"].dropna().to_numpy())
-        cells = [
-            f"{mean:.3f} <span class='ci'>[{low:.3f}, {high:.3f}]</span>" if np.isfinite(mean) else "–",
-            f"{group['converged'].mean():.0%}",
-            f"{group['learning_days'].mean():,.0f}",
-            f"{group['limit_price'].mean():.4f}",
-            f"{group['rival_limit_price'].mean():.4f}",
-        ]
-        rows.append(f"<tr><td class='name'>{escape(strategy)}</td>" + "".join(f"<td>{c}</td>" for c in cells))
-    head = (
-        "<tr><th>strategy</th><th>Δ at the end [95% CI]</th><th>converged</th><th>days to convergence</th>"
-        "<th>limit price</th><th>rivals' limit price</th></tr>"
-    )
-    return f"<div class='scroll'><table>{head}{''.join(rows)}</table></div>"
+        delta = {"mean": f"{mean:.3f}", "low": f"{low:.3f}", "high": f"{high:.3f}"}
+        rows.append(
+            {
+                "strategy": strategy,
+                "delta": delta if np.isfinite(mean) else None,
+                "converged": f"{group['converged'].mean():.0%}",
+                "days": f"{group['learning_days'].mean():,.0f}",
+                "limit_price": f"{group['limit_price'].mean():.4f}",
+                "rival_limit_price": f"{group['rival_limit_price'].mean():.4f}",
+            }
+        )
+    return rows
 
 
-def _figure(title: str, uri: str | None, alt: str, caption: str = "") -> str:
-    if uri is None:
-        return ""
-    image = f"<img alt='{escape(alt)}' src='{uri}'>"
-    return f"<h3>{title}</h3><figure>{image}<figcaption>{caption}</figcaption></figure>"
+def _figure(title: str, uri: str | None, alt: str, caption: str = "") -> dict:
+    return {"title": title, "uri": uri, "alt": alt, "caption": caption}
 
 
 def _delta_plot(results: Results, learning: list[str]) -> str | None:

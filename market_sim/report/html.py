@@ -51,8 +51,9 @@ STATISTICS_GLOSSARY = (
 )
 
 
-def render_report(results: Results, workers: int = 1) -> str:
-    """The whole report as one HTML string (its figures drawn on up to `workers` processes)."""
+def render_report(results: Results, workers: int = 1, experiment: Markup | str = "") -> str:
+    """The whole report as one HTML string (its figures drawn on up to `workers` processes);
+    `experiment`: the A/B-test section (report/experiment.py) when the run made one."""
     sections = [  # rendered in this order; a section module adds its fragment (Markup) here
         _header(results),
         _contents(results),
@@ -60,8 +61,9 @@ def render_report(results: Results, workers: int = 1) -> str:
         _ranking(results),
         _theory(results),
         _figures(results, plots.draw_all(results, workers)),
-        Markup(personal_section(results)),
-        Markup(collusion.section(results)),
+        personal_section(results),
+        collusion.section(results),
+        experiment,
         _all_scores(results),
         _scenario_table(results),
         _glossary(),

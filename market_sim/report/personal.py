@@ -2,17 +2,21 @@
 best uniform price, who pays more and who pays less, price gaps between observable and hidden
 groups (proxy discrimination), winners and losers by segment, and model quality over time for
 `ml_pricing`, and the price each customer paid against their features (shoppers.csv). Built from
-the saved tables, like the rest of the report."""
+the saved tables, like the rest of the report, and laid out by templates/run_personal.html."""
 
 from __future__ import annotations
 
 import re
-from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from market_sim import metrics
 from market_sim.report.data import Results
+from market_sim.report.template import render
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 SCORES = (
     "gain_over_uniform",
@@ -26,98 +30,78 @@ SCORES = (
 MODEL_QUALITY = re.compile(r"held-out log loss ([0-9.]+), AUC ([0-9.]+)")
 
 
-def personal_section(results: Results) -> str:
-    """The section, or nothing when the scenario's consumers have no features."""
+def personal_section(results: Results) -> Markup | str:
+    """The section (templates/run_personal.html), or "" when the scenario's consumers have no
+    features."""
     if not results.scenario.consumers.features or results.summary.empty:
         return ""
     from market_sim.report.html import number  # the report's number format
 
-    parts = [
-        "<h2 id='personal'>Personal prices</h2>",
-        "<p class='note'>Against the <b>best uniform price</b>: the single price that maximises expected "
-        "profit over the same shopping visits, from the consumers' true willingness to pay (hidden "
-        "truth, for the audit only). Hidden groups are hidden features and hidden segments: a gap "
-        "there is proxy discrimination, groups the seller never saw paying different prices.</p>",
-        _score_table(results, number),
-        _shopper_figure(results),
-        _group_shares(results, number),
-        _segment_table(results, number),
-        _model_quality(results, number),
-    ]
-    return "\n".join(part for part in parts if part)
-
-
-def _score_table(results: Results, number) -> str:
-    head = "".join(f"<th>{escape(metrics.SCORE[s].label)}</th>" for s in SCORES)
-    rows = []
-    for _, row in results.ranked.iterrows():
-        cells = "".join(
-            f"<td>{number(row.get(f'{s}_mean', np.nan), metrics.SCORE[s].unit)}</td>" for s in SCORES
-        )
-        rows.append(f"<tr><td class='text'>{escape(row['strategy'])}</td>{cells}</tr>")
-    return (
-        "<div class='scroll'><table><tr><th class='text'>Strategy</th>"
-        f"{head}</tr>{''.join(rows)}</table></div>"
+    return render(
+        "run_personal.html",
+        focal=results.focal,
+        scores=_score_table(results, number),
+        figure=_shopper_figure(results),
+        groups=_group_shares(results, number),
+        segments=_segment_table(results, number),
+        quality=_model_quality(results, number),
     )
 
 
-def _shopper_figure(results: Results) -> str:
+def _score_table(results: Results, number) -> dict:
+    rows = [
+        (
+            str(row["strategy"]),
+            [number(row.get(f"{s}_mean", np.nan), metrics.SCORE[s].unit) for s in SCORES],
+        )
+        for _, row in results.ranked.iterrows()
+    ]
+    return {"labels": [metrics.SCORE[s].label for s in SCORES], "rows": rows}
+
+
+def _shopper_figure(results: Results) -> str | None:
     """Price paid against shopper features, for the strategies that set personal prices."""
     from market_sim.report import plots
 
-    uri = plots.personal_prices(results)
-    if uri is None:
-        return ""
-    return (
-        "<h3 id='shoppers'>Price paid against shopper features</h3><figure><img alt='Average price "
-        f"paid to {escape(results.focal)} against each observable feature, per strategy that set "
-        f"personal prices and group of consumers' src='{uri}'><figcaption>Average price paid by the "
-        "customers of each feature bin (a bin per value, or eighths of the population), per group "
-        "of consumers, pooled over replications (shoppers.csv); dashed: the best uniform price. "
-        "Strategies that never priced shoppers one by one are left out. Lines apart at the same "
-        "feature value are groups the seller never saw paying different prices.</figcaption></figure>"
-    )
+    return plots.personal_prices(results)
 
 
-def _group_shares(results: Results, number) -> str:
+def _group_shares(results: Results, number) -> dict | None:
     """Winners and losers by group: the share of each group's customers paying more / less than
     the best uniform price, per strategy that set personal prices (pooled over replications)."""
     table = results.shoppers
     if table.empty:
-        return ""
+        return None
     one_feature = table[table["feature"] == table["feature"].iloc[0]]  # every feature counts everyone
     counts = one_feature.groupby(["strategy", "group"], sort=False)[
         ["buyers", "paying_more", "paying_less"]
     ].sum()
     groups = list(dict.fromkeys(one_feature["group"]))
     hidden = dict(zip(one_feature["group"], one_feature["hidden"], strict=False))
-    head = "".join(f"<th>{escape(g)}{' (hidden)' if hidden[g] else ''}</th>" for g in groups)
     rows = []
     for strategy in (s for s in results.strategies if s in counts.index.get_level_values(0)):
         cells = []
         for group in groups:
             if (strategy, group) not in counts.index:
-                cells.append("<td>–</td>")
+                cells.append(None)
                 continue
             cell = counts.loc[(strategy, group)]
             more, less = cell["paying_more"] / cell["buyers"], cell["paying_less"] / cell["buyers"]
-            cells.append(f"<td>{number(more, 'share')} more · {number(less, 'share')} less</td>")
-        rows.append(f"<tr><td class='text'>{escape(strategy)}</td>{''.join(cells)}</tr>")
-    return (
-        "<h3>Who pays more, who pays less</h3><p class='note'>Share of each group's customers whose "
-        "average price paid is above · below the best uniform price, per strategy that set personal "
-        f"prices; grouped by {escape(str(one_feature['group_by'].iloc[0]))}.</p>"
-        f"<div class='scroll'><table><tr><th class='text'>Strategy</th>{head}</tr>"
-        f"{''.join(rows)}</table></div>"
-    )
+            cells.append((number(more, "share"), number(less, "share")))
+        rows.append((strategy, cells))
+    return {
+        "group_by": str(one_feature["group_by"].iloc[0]),
+        "groups": [(group, bool(hidden[group])) for group in groups],
+        "rows": rows,
+    }
 
 
-def _segment_table(results: Results, number) -> str:
+def _segment_table(results: Results, number) -> dict | None:
     """Winners and losers: each segment's average price paid and surplus per visit, per strategy,
     and the change against the baseline."""
     segments = results.segments
     if segments.empty:
-        return ""
+        return None
     focal = segments[segments["seller"] == results.focal]
     by = focal.groupby(["strategy", "segment"])[["revenue", "units", "visitors"]].sum()
     surplus = segments.groupby(["strategy", "segment"])["consumer_surplus"].sum()
@@ -128,58 +112,50 @@ def _segment_table(results: Results, number) -> str:
     hidden = {s.name for s in results.scenario.consumers.segments if not s.observable}
     names = [s.name for s in results.scenario.consumers.segments]
     base = results.baseline
-    head = "".join(f"<th>{escape(n)}{' (hidden)' if n in hidden else ''}</th>" for n in names)
     rows = []
     for strategy in results.strategies:
         cells = []
         for name in names:
             key, ref = (strategy, name), (base, name)
             if key not in table.index:
-                cells.append("<td>–</td>")
+                cells.append(None)
                 continue
             price, gain = table.loc[key, "price"], table.loc[key, "surplus"]
-            change = ""
+            change = None
             if strategy != base and ref in table.index:
                 dp = price - table.loc[ref, "price"]
                 ds = gain - table.loc[ref, "surplus"]
-                verdict = "loses" if ds < 0 else "wins"
-                change = (
-                    f"<br><span class='ci'>Δ price {number(dp)}, Δ surplus {number(ds)}: {verdict}</span>"
-                )
-            cells.append(f"<td>{number(price, 'price')} · {number(gain, 'money')}{change}</td>")
-        rows.append(f"<tr><td class='text'>{escape(strategy)}</td>{''.join(cells)}</tr>")
-    return (
-        "<h3>Winners and losers by segment</h3><p class='note'>Average price paid to "
-        f"{escape(results.focal)} · consumer surplus per shopping visit, per segment; Δ against the "
-        f"baseline <b>{escape(base)}</b> (a segment whose surplus falls loses).</p>"
-        f"<div class='scroll'><table><tr><th class='text'>Strategy</th>{head}</tr>"
-        f"{''.join(rows)}</table></div>"
-    )
+                change = {
+                    "price": number(dp),
+                    "surplus": number(ds),
+                    "verdict": "loses" if ds < 0 else "wins",
+                }
+            cells.append(
+                {"price": number(price, "price"), "surplus": number(gain, "money"), "change": change}
+            )
+        rows.append((strategy, cells))
+    return {"baseline": base, "names": [(name, name in hidden) for name in names], "rows": rows}
 
 
-def _model_quality(results: Results, number) -> str:
+def _model_quality(results: Results, number) -> list | None:
     """Held-out log loss and AUC of every strategy that reports them, by day (mean over
-    replications)."""
+    replications): per strategy, the days a retrained model took over."""
     daily = results.daily
     if daily.empty:
-        return ""
+        return None
     focal = daily[daily["seller"] == results.focal]
     found = focal["reason"].fillna("").str.extract(MODEL_QUALITY).astype(float)
     focal = focal.assign(log_loss=found[0], auc=found[1]).dropna(subset=["auc"])
     if focal.empty:
-        return ""
+        return None
     quality = focal.groupby(["strategy", "day"])[["log_loss", "auc"]].mean().reset_index()
-    rows = []
-    for strategy, table in quality.groupby("strategy", sort=False):
-        changes = table.drop_duplicates(["log_loss", "auc"])  # the days a retrained model took over
-        cells = " → ".join(
-            f"day {int(r.day)}: {number(r.log_loss)} / {number(r.auc)}" for r in changes.itertuples()
+    return [
+        (
+            strategy,
+            [
+                (int(r.day), number(r.log_loss), number(r.auc))
+                for r in table.drop_duplicates(["log_loss", "auc"]).itertuples()
+            ],
         )
-        rows.append(f"<tr><td class='text'>{escape(strategy)}</td><td class='text'>{cells}</td></tr>")
-    return (
-        "<h3>Model quality over time</h3><p class='note'>Cross-validated held-out log loss / AUC of the "
-        "purchase model, as each retraining took over (mean over replications).</p>"
-        "<div class='scroll'><table><tr><th class='text'>Strategy</th>"
-        "<th class='text'>log loss / AUC</th></tr>"
-        f"{''.join(rows)}</table></div>"
-    )
+        for strategy, table in quality.groupby("strategy", sort=False)
+    ]

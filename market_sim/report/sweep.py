@@ -1,7 +1,7 @@
 """The sweep report: the best parameters of every strategy with intervals, how a chosen score
 changes over two swept fields, which strategy is best where, and how sensitive each strategy
-is to one field at a time. One self-contained HTML file (figures embedded as PNG); every piece
-of user text is escaped.
+is to one field at a time. One self-contained HTML file (figures embedded as PNG), laid out by
+templates/sweep.html, which escapes every piece of text.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 import re
 import textwrap
 from dataclasses import dataclass
-from html import escape
 
 import matplotlib
 
@@ -25,6 +24,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from market_sim import metrics  # noqa: E402
+from market_sim.report.template import render  # noqa: E402
 from market_sim.scenario import Scenario  # noqa: E402
 
 MAX_LEVELS = 12  # distinct values shown one by one along an axis; more are binned
@@ -33,19 +33,12 @@ MIN_BINS = 3
 MAX_SENSITIVITY_PANELS = 6
 TOP_POINTS = 10
 MAX_FAILURES_SHOWN = 20
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; color: #222; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { padding: .3rem .7rem; border-bottom: 1px solid #ddd; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.ci, .note { color: #666; font-size: .85em; }
-.failure { color: #a00; }
-pre { white-space: pre-wrap; background: #f6f6f6; padding: .8rem; }
-img { max-width: 100%; }
-.headline { border-left: 4px solid #1a7f37; background: #f6f8fa; padding: .6rem 1rem; }
-code { background: #f3f3f3; padding: 0 .2em; }
-"""
+MAX_FIGURE_WIDTH = 14.0  # inches: a page's width at a legible size
+LABEL_LINE = 18  # characters per line of a tick label; longer values wrap
+LABEL_LINES = 3  # lines at most; a longer value ends in "…"
+TICK_SIZE = 7  # points
+CHAR_WIDTH = TICK_SIZE * 0.6 / 72  # inches per character of a tick label, about
+LINE_HEIGHT = TICK_SIZE * 1.3 / 72  # inches per line
 
 
 @dataclass(frozen=True)
@@ -67,75 +60,49 @@ class SweepReport:
 
 
 def render_sweep_report(report: SweepReport) -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string (templates/sweep.html)."""
     scenario = report.scenario
-    parts = [f"<h1>Sweep: {escape(scenario.name)}</h1>", _overview(report)]
-    if scenario.description:
-        parts.append(f"<h2>Scenario</h2><pre>{escape(scenario.description)}</pre>")
-    if report.failures:
-        parts.append(_failures(report.failures))
-    if report.summary.empty or report.score + "_mean" not in report.summary:
-        parts.append("<p>No run finished, so there is nothing to compare.</p>")
-    else:
-        parts += _findings(report)
-    body = "\n".join(parts)
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Sweep: {escape(scenario.name)}</title><style>{STYLE}</style></head>"
-        f"<body>{body}</body></html>"
+    finished = not report.summary.empty and report.score + "_mean" in report.summary
+    return render(
+        "sweep.html",
+        name=scenario.name,
+        description=scenario.description or "",
+        score=_score_label(report.score),
+        parameters=report.parameters,
+        axes=report.axes,
+        overview=_overview(report),
+        failures=_failures(report.failures),
+        findings=_findings(report) if finished else None,
     )
 
 
-def _findings(report: SweepReport) -> list[str]:
-    label = escape(_score_label(report.score))
-    maps = " × ".join(f"<code>{escape(axis)}</code>" for axis in report.axes)
-    return [
-        f"<p class='headline'>{escape(headline(report))}</p>",
-        f"<h2>Best parameters per strategy ({label})</h2>",
-        _best_table(report),
-        f"<h2>{label} over {maps}</h2>",
-        "<p class='note'>Mean over replications (and over the other swept fields, where there are more "
-        "than the two shown); one colour scale for every strategy.</p>",
-        f"<img alt='{label} heatmaps' src='{_heatmaps(report)}'>",
-        "<h2>Best strategy per region</h2>",
-        "<p class='note'>Each cell shows the strategy with the best mean there. Faded cells: the paired "
-        "difference to the runner-up (same replications) has a 95% interval that includes 0, so the "
-        "lead may be noise.</p>",
-        f"<img alt='best strategy per region' src='{_best_strategy_map(report)}'>",
-        "<h2>One field at a time</h2>",
-        "<p class='note'>Each strategy around its best point: one field varies, the others stay at the "
-        "best point's values; bands are 95% intervals. Where the design has no such slice (a sampled "
-        "design), the mean over every point in each bin of the field is shown instead, dashed. A "
-        f"strategy's own parameter is drawn for that strategy only; at most {MAX_SENSITIVITY_PANELS} "
-        "fields are shown.</p>",
-        f"<img alt='sensitivity to each field' src='{_sensitivity(report)}'>",
-        f"<h2>Top {TOP_POINTS} points</h2>",
-        _top_table(report),
-    ]
+def _findings(report: SweepReport) -> dict:
+    return {
+        "headline": headline(report),
+        "best": _best_table(report),
+        "heatmaps": _heatmaps(report),
+        "best_map": _best_strategy_map(report),
+        "sensitivity": _sensitivity(report),
+        "max_panels": MAX_SENSITIVITY_PANELS,
+        "top_count": TOP_POINTS,
+        "top": _top_table(report),
+    }
 
 
-def _overview(report: SweepReport) -> str:
+def _overview(report: SweepReport) -> dict:
     scenario, summary = report.scenario, report.summary
-    strategies = len(report.strategies)
-    days = "days as swept" if "days" in report.parameters else f"{scenario.days} days each"
-    replications = int(summary["replications"].max()) if len(summary) else 0
-    rows = "".join(
-        f"<tr><td><code>{escape(field)}</code></td><td>{escape(_values_text(report, field))}</td></tr>"
-        for field in report.parameters
-    )
-    direction = {"lower": "lower is better", "": "higher shown as best"}.get(
-        _better(report.score), "higher is better"
-    )
-    return (
-        f"<p>{report.points} points ({escape(report.note)}) × {strategies} strategies × up to "
-        f"{replications} replications, {days}, seed {scenario.seed}. Replication r "
-        "meets the same shoppers and shocks at every point and for every strategy (common random "
-        "numbers). Score: "
-        f"<b>{escape(_score_label(report.score))}</b> of the focal seller ({direction}).</p>"
-        f"<table><tr><th>Swept field</th><th>Values</th></tr>{rows}</table>"
-        "<p class='note'>All numbers are in <code>results.csv</code> (one row per run) and "
-        "<code>summary.csv</code> (one row per point and strategy) beside this file.</p>"
-    )
+    return {
+        "points": report.points,
+        "note": report.note,
+        "strategies": len(report.strategies),
+        "replications": int(summary["replications"].max()) if len(summary) else 0,
+        "days": "days as swept" if "days" in report.parameters else f"{scenario.days} days each",
+        "seed": scenario.seed,
+        "direction": {"lower": "lower is better", "": "higher shown as best"}.get(
+            _better(report.score), "higher is better"
+        ),
+        "fields": [(field, _values_text(report, field)) for field in report.parameters],
+    }
 
 
 def _values_text(report: SweepReport, parameter: str) -> str:
@@ -148,11 +115,14 @@ def _values_text(report: SweepReport, parameter: str) -> str:
     return ", ".join(_number(value) for value in shown)
 
 
-def _failures(failures: tuple[str, ...]) -> str:
-    items = "".join(f"<li>{escape(failure)}</li>" for failure in failures[:MAX_FAILURES_SHOWN])
-    more = len(failures) - MAX_FAILURES_SHOWN
-    extra = f"<li>… and {more} more (the <code>failure</code> column of results.csv)</li>" if more > 0 else ""
-    return f"<h2 class='failure'>Failed runs ({len(failures)})</h2><ul class='failure'>{items}{extra}</ul>"
+def _failures(failures: tuple[str, ...]) -> dict | None:
+    if not failures:
+        return None
+    return {
+        "count": len(failures),
+        "shown": failures[:MAX_FAILURES_SHOWN],
+        "more": max(0, len(failures) - MAX_FAILURES_SHOWN),
+    }
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -217,42 +187,30 @@ def headline(report: SweepReport) -> str:
     return text
 
 
-def _best_table(report: SweepReport) -> str:
-    best = _best_rows(report)
-    head = "".join(f"<th><code>{escape(p)}</code></th>" for p in report.parameters)
+def _best_table(report: SweepReport) -> list[dict]:
+    """A row per strategy: its best point over its own parameters (None for the others: a market
+    condition or another strategy's parameter is no choice of this one)."""
     rows = []
-    for _, row in best.iterrows():
+    for _, row in _best_rows(report).iterrows():
         strategy = str(row["strategy"])
         own = own_fields(report, strategy)
         if not own:  # nothing of its own swept: its "best point" is only the kindest market
-            rows.append(
-                f"<tr><td>{escape(strategy)}</td><td colspan='{len(report.parameters) + 3}' class='note'>no "
-                "parameter of its own swept: see the best strategy per region</td></tr>"
-            )
+            rows.append({"strategy": strategy, "own": False})
             continue
-        values = "".join(
-            f"<td>{escape(_number(row[p]))}{' ⚠ edge' if at_edge(report, p, row[p]) else ''}</td>"
-            if p in own
-            else "<td>·</td>"
-            for p in report.parameters
-        )
-        ties = _tied_points(report, strategy, row["point"])
         rows.append(
-            f"<tr><td>{escape(_swept_name(strategy, own))}</td>{values}"
-            f"<td>{_interval(row, report.score)}</td>"
-            f"<td>{int(row['replications'])}</td><td>{ties}</td></tr>"
+            {
+                "strategy": _swept_name(strategy, own),
+                "own": True,
+                "cells": [
+                    {"text": _number(row[p]), "edge": at_edge(report, p, row[p])} if p in own else None
+                    for p in report.parameters
+                ],
+                "score": _interval(row, report.score),
+                "replications": int(row["replications"]),
+                "ties": _tied_points(report, strategy, row["point"]),
+            }
         )
-    return (
-        f"<table><tr><th>Strategy</th>{head}<th>{escape(_score_label(report.score))} (95% CI)</th>"
-        f"<th>Replications</th><th>Points as good</th></tr>{''.join(rows)}</table>"
-        "<p class='note'>The best point of each strategy over its own parameters (the "
-        "<code>optimize()</code> of a backtester); · marks a market condition or another strategy's "
-        "parameter, which is no choice of this strategy. ⚠ edge: the best value is the lowest or "
-        "highest swept, so the optimum may lie beyond the grid. "
-        "“Points as good”: other points whose paired difference to the best (same replications) has a "
-        "95% interval that includes 0; many of them mean a flat optimum, or too few replications to "
-        "tell the points apart.</p>"
-    )
+    return rows
 
 
 def _swept_name(strategy: str, own: list[str]) -> str:
@@ -275,29 +233,29 @@ def _includes_zero(differences: np.ndarray) -> bool:
     return bool(np.isnan(low) or low <= 0 <= high)
 
 
-def _top_table(report: SweepReport) -> str:
+def _top_table(report: SweepReport) -> list[dict]:
     summary = report.summary
     order = (summary[report.score + "_mean"] * _sign(report.score)).sort_values(
         ascending=False, kind="stable"
     )
     top = summary.loc[order.dropna().index[:TOP_POINTS]]
-    head = "".join(f"<th><code>{escape(p)}</code></th>" for p in report.parameters)
-    rows = "".join(
-        f"<tr><td>{int(row['point'])}</td><td>{escape(str(row['strategy']))}</td>"
-        + "".join(f"<td>{escape(_number(row[p]))}</td>" for p in report.parameters)
-        + f"<td>{_interval(row, report.score)}</td></tr>"
+    return [
+        {
+            "point": int(row["point"]),
+            "strategy": str(row["strategy"]),
+            "cells": [_number(row[p]) for p in report.parameters],
+            "score": _interval(row, report.score),
+        }
         for _, row in top.iterrows()
-    )
-    label = escape(_score_label(report.score))
-    return f"<table><tr><th>Point</th><th>Strategy</th>{head}<th>{label} (95% CI)</th></tr>{rows}</table>"
+    ]
 
 
-def _interval(row: pd.Series, score: str) -> str:
+def _interval(row: pd.Series, score: str) -> dict:
+    """A mean and its interval as text (mean None when there is none)."""
     mean, low, high = row[f"{score}_mean"], row[f"{score}_ci_low"], row[f"{score}_ci_high"]
     if pd.isna(mean):
-        return "–"
-    interval = "" if pd.isna(low) else f"<br><span class='ci'>[{_number(low)}, {_number(high)}]</span>"
-    return f"{_number(mean)}{interval}"
+        return {"mean": None, "ci": None}
+    return {"mean": _number(mean), "ci": None if pd.isna(low) else (_number(low), _number(high))}
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -375,9 +333,8 @@ def _best_strategy_map(report: SweepReport) -> str:
     means = np.stack([cells.means(report.results, report.score, s) for s in strategies]) * sign
     colours = plt.get_cmap("tab10" if len(strategies) <= 10 else "tab20").colors
     picture = np.ones((*means.shape[1:], 4))
-    figure, axes = plt.subplots(
-        figsize=(max(5.0, 0.6 * cells.x.count + 3), max(3.0, 0.45 * cells.y.count + 2))
-    )
+    width, height = cells.panel_size()
+    figure, axes = plt.subplots(figsize=(width + 3.5, height), layout="constrained")  # legend beside
     for y, x in np.ndindex(means.shape[1:]):
         column = means[:, y, x]
         if not np.isfinite(column).any():
@@ -402,18 +359,24 @@ def _best_strategy_map(report: SweepReport) -> str:
 def _sensitivity(report: SweepReport) -> str:
     """One panel per swept field: the score along that field, per strategy."""
     fields = report.parameters[:MAX_SENSITIVITY_PANELS]
-    columns = min(3, len(fields))
+    bins = min(MAX_BINS, max(MIN_BINS, report.points // 4))
+    levels = [_Level(report.results[field], bins) for field in fields]
+    words = [level for level in levels if not level.numeric]  # words along x need room for their labels
+    width = max([4.6] + [level.space()[0] * level.count + 1.2 for level in words])
+    depth = max([0.0] + [level.space()[1] for level in words])
+    columns = max(1, min(3, len(fields), int(MAX_FIGURE_WIDTH // width)))
     rows = math.ceil(len(fields) / columns)
-    figure, panels = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False)
+    figure, panels = plt.subplots(
+        rows, columns, figsize=(width * columns, (3.4 + depth) * rows), squeeze=False
+    )
     best = _best_rows(report)
     strategies = report.strategies
-    for axes, field in zip(panels.flat, fields, strict=False):
+    for axes, field, level in zip(panels.flat, fields, levels, strict=False):
         others = [p for p in report.parameters if p != field]
         # a strategy's own parameter says nothing about the other strategies
         owners = strategies if _owner(field) is None else strategies[_owner(field) : _owner(field) + 1]
         slices = {s: _slice(report.summary, s, best, field, others) for s in owners}
         sliced = all(part[field].nunique() > 1 for part in slices.values())
-        level = _Level(report.results[field], min(MAX_BINS, max(MIN_BINS, report.points // 4)))
         for strategy in owners:
             colour = f"C{strategies.index(strategy) % 10}"
             if sliced:
@@ -503,7 +466,32 @@ class _Level:
 
     def ticks(self, axes: plt.Axes) -> None:
         if not self.numeric:
-            axes.set_xticks(range(self.count), [textwrap.shorten(label, 18) for label in self.labels])
+            axes.set_xticks(range(self.count), self.tick_labels())
+            axes.tick_params(axis="x", labelrotation=90 if self.crowded() else 0, labelsize=TICK_SIZE)
+
+    def tick_labels(self) -> list[str]:
+        """Each value in full where it fits, wrapped over a few lines."""
+        return [
+            "\n".join(textwrap.wrap(label, LABEL_LINE, max_lines=LABEL_LINES, placeholder=" …")) or label
+            for label in self.labels
+        ]
+
+    def widest(self) -> int:
+        """Characters in the longest line of a tick label."""
+        return max((len(line) for label in self.tick_labels() for line in label.split("\n")), default=1)
+
+    def lines(self) -> int:
+        return max((label.count("\n") + 1 for label in self.tick_labels()), default=1)
+
+    def crowded(self) -> bool:
+        """Whether labels side by side along x would run into each other: then they stand upright."""
+        return self.count > 1 and self.widest() > 6
+
+    def space(self) -> tuple[float, float]:
+        """Inches a cell needs along x so its label fits, and the labels' depth below the axis."""
+        if self.crowded():
+            return max(0.4, self.lines() * LINE_HEIGHT * 1.2), self.widest() * CHAR_WIDTH
+        return max(0.4, (self.widest() + 1) * CHAR_WIDTH), self.lines() * LINE_HEIGHT
 
 
 class _Cells:
@@ -550,11 +538,19 @@ class _Cells:
         _, _, low, high = metrics.interval(sign * (both["a"] - both["b"]).to_numpy())
         return bool(low > 0)
 
+    def panel_size(self) -> tuple[float, float]:
+        """Inches of one map panel: cells big enough for their tick labels, and the labels."""
+        cell, depth = self.x.space()
+        row = max(0.3, self.y.lines() * LINE_HEIGHT * 1.2)
+        width = max(3.6, cell * self.x.count + self.y.widest() * CHAR_WIDTH + 0.8)
+        height = max(2.4, row * self.y.count + depth + 1.0)
+        return width, height
+
     def decorate(self, axes: plt.Axes, title: str) -> None:
-        axes.set_xticks(range(self.x.count), [textwrap.shorten(label, 14) for label in self.x.labels])
-        axes.tick_params(axis="x", labelrotation=45 if self.x.count > 6 else 0, labelsize=7)
-        axes.set_yticks(range(self.y.count), [textwrap.shorten(label, 14) for label in self.y.labels])
-        axes.tick_params(axis="y", labelsize=7)
+        axes.set_xticks(range(self.x.count), self.x.tick_labels())
+        axes.tick_params(axis="x", labelrotation=90 if self.x.crowded() else 0, labelsize=TICK_SIZE)
+        axes.set_yticks(range(self.y.count), self.y.tick_labels())
+        axes.tick_params(axis="y", labelsize=TICK_SIZE)
         axes.set_xlabel(_wrapped(self.fields[0]), fontsize=8)
         if len(self.fields) > 1:
             axes.set_ylabel(_wrapped(self.fields[1]), fontsize=8)
@@ -567,12 +563,12 @@ def _map_bins(points: int) -> int:
 
 
 def _panels(count: int, cells: _Cells) -> tuple[plt.Figure, list[plt.Axes]]:
-    columns = min(3, count)
+    width, height = cells.panel_size()
+    columns = max(1, min(3, count, int(MAX_FIGURE_WIDTH // width)))  # wide panels: fewer a row
     rows = math.ceil(count / columns)
-    width = max(3.6, 0.45 * cells.x.count + 1.8)
-    height = max(2.4, 0.35 * cells.y.count + 1.6)
-    figure, panels = plt.subplots(rows, columns, figsize=(width * columns + 1, height * rows), squeeze=False)
-    figure.subplots_adjust(hspace=0.6, wspace=0.6)  # room for binned tick labels between panels
+    figure, panels = plt.subplots(
+        rows, columns, figsize=(width * columns + 1, height * rows), squeeze=False, layout="constrained"
+    )  # constrained: room for every tick label between the panels
     return figure, list(panels.flat)
 
 

@@ -1,6 +1,6 @@
-"""The Jinja2 environment of the report pages (the run report; the sweep report next): templates
-from market_sim/report/templates/, every value escaped as `html.escape` does unless it is
-`markupsafe.Markup`."""
+"""The one Jinja2 environment of every HTML page (the run report and its sections, the sweep,
+estimate and tournament reports): templates from market_sim/report/templates/, every value
+escaped as `html.escape` does (quotes as &quot; and &#x27;) unless it is `markupsafe.Markup`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def environment() -> jinja2.Environment:
         finalize=_escaped,
     )
     env.filters["inline"] = inline_markdown
+    env.filters["breakable"] = breakable
     return env
 
 
@@ -42,9 +43,12 @@ def _escaped(value) -> Markup:
     return value if isinstance(value, Markup) else Markup(html.escape(str(value)))
 
 
-def render(template: str, /, **values) -> str:
-    """The page `template` filled with `values` (escaped unless Markup)."""
-    return environment().get_template(template).render(**values)
+def render(template: str, /, **values) -> Markup:
+    """The page `template` filled with `values` (escaped unless Markup). The result is Markup, so
+    a rendered section goes into another template as it is."""
+    from markupsafe import Markup
+
+    return Markup(environment().get_template(template).render(**values))
 
 
 def macro(name: str, macro_name: str):
@@ -59,3 +63,12 @@ def inline_markdown(text: str) -> Markup:
     text = html.escape(text)
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
     return Markup(re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text))
+
+
+def breakable(text: str) -> Markup:
+    """A name escaped, with a line-break opportunity (<wbr>) after each _ ( = , inside it, so an
+    identifier such as cost_plus(markup=0.5) wraps in a narrow column at those places instead of
+    mid-word."""
+    from markupsafe import Markup
+
+    return Markup(re.sub(r"(?<=\S)([_(=,])(?=\S)", r"\1<wbr>", html.escape(str(text))))

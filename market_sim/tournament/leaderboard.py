@@ -21,7 +21,6 @@ from market_sim.tournament.play import Results
 from market_sim.tournament.schedule import HOUSE
 
 TONES = {"better than the house": "better", "worse than the house": "worse"}
-TEMPLATES = Path(__file__).parent.parent / "report" / "templates"
 COLUMNS = (
     "rank",
     "entrant",
@@ -140,15 +139,14 @@ def write_results(results: Results, folder: Path) -> pd.DataFrame:
 
 
 def report_html(results: Results, board: pd.DataFrame, matches: pd.DataFrame) -> str:
-    """The report page, from the template (every value escaped)."""
-    import jinja2  # only when a report is written
+    """The report page, from templates/tournament.html in the reports' one environment (every
+    value escaped)."""
+    from market_sim.report.template import render  # only when a report is written
 
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
-    )
     scenario = results.scenario
     ranked = board[board["status"] == "ranked"]
-    return environment.get_template("tournament.html").render(
+    return render(
+        "tournament.html",
         scenario=scenario,
         house=results.house.name,
         house_profit=_money(house_profit(results, matches)),
