@@ -659,7 +659,8 @@ def sweep(
         sweeping.create_folder(out, plan, overwrite=False)
     except (DesignError, sweeping.SweepError) as error:
         raise OptionError(str(error)) from None
-    sweeping.run_missing(plan, out, workers, executor, scheduler, time_limit, progress=progress)
+    # no --resume here: a run lost with its process is recorded as that run's failure
+    sweeping.run_missing(plan, out, workers, executor, scheduler, time_limit, progress, rerun_lost=False)
     failures = sweeping.write_outputs(plan, out, score, chosen)
     return SweepResults(plan, out, failures, folder)
 

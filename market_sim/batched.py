@@ -17,7 +17,7 @@ seller deviates for one day to its static best response, and both prices are rec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -165,10 +165,13 @@ def run_batch(
     replications: Sequence[int],
     record: bool = False,
     compiled: bool | None = None,
+    between_blocks: Callable[[int], None] | None = None,
 ) -> list[Outcome]:
     """Run `replications` of `scenario` with `strategy` in the focal seat, all at once.
 
     `compiled`: use the numba loop (default: when numba is installed) or the numpy one.
+    `between_blocks`, if given, is called with the first day of every block of `BLOCK` learning
+    days before it runs; it may raise to stop the batch (the runner's time limit).
     """
     compiled = numba_available() if compiled is None else compiled
     players = _players(scenario, strategy, np.random.default_rng(0))
@@ -196,6 +199,8 @@ def run_batch(
     step = _block_numba if compiled else _block_numpy
     first = 0
     while not done.all():
+        if between_blocks is not None:
+            between_blocks(first)
         explore = state.exploration(first, ~done)
         taken = np.full((BLOCK, batch, n), -1, dtype=np.int64)
         step(

@@ -3,7 +3,8 @@ rename), its tables as CSV text, its manifest (seeds, versions, timings), and th
 runs an interrupted comparison keeps for `--resume`.
 
 Each kept run is an `.npz` of its ledger arrays plus who ran (strategy, replication), its time,
-its failure and its fingerprint (what made it, see `runner.fingerprint`); nothing in it needs
+its failure, what a batched learning run adds (its learning fields and impulse response) and
+its fingerprint (what made it, see `runner.fingerprint`); nothing in it needs
 pickle to load. A folder says in its manifest (or sweep.json) that this program wrote it: only
 such a folder is ever replaced.
 """
@@ -338,6 +339,8 @@ def save_run(path: Path, run: Run, made_by: str = "") -> None:
         failure=np.array(run.failure or ""),
         fingerprint=np.array(made_by),
         traceback=np.array(run.traceback),
+        **{f"learning.{name}": np.array(value) for name, value in (run.learning or {}).items()},
+        **({"impulse": run.impulse} if run.impulse is not None else {}),
         **arrays,
     )
     partial.replace(path)
@@ -363,5 +366,12 @@ def load_run(path: Path) -> tuple[Run, str]:
             seconds=float(data["seconds"]),
             failure=str(data["failure"]) or None,
             traceback=str(data["traceback"]) if "traceback" in data.files else "",
+            learning={
+                key.removeprefix("learning."): float(data[key])
+                for key in data.files
+                if key.startswith("learning.")
+            }
+            or None,
+            impulse=data["impulse"] if "impulse" in data.files else None,
         )
         return run, str(data["fingerprint"]) if "fingerprint" in data.files else ""

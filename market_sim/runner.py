@@ -31,7 +31,6 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,7 +202,7 @@ def run_jobs(
     units = work_units(jobs, workers)
     batches = [unit for unit in units if isinstance(unit, Batch)]
     if batches:  # the batched learning engine: built-in strategies only, no plug-in code
-        yield from _run_batches(batches, workers, executor, scheduler, prepare)
+        yield from _run_batches(batches, workers, executor, scheduler, time_limit, prepare)
     singles = [unit for unit in units if not isinstance(unit, Batch)]
     positions = [position for position, _ in singles]
     jobs = [job for _, job in singles]
@@ -277,14 +276,34 @@ def work_units(jobs: list[Job], workers: int) -> list[Unit]:
     return units
 
 
-def run_batch(batch: Batch) -> list[Run]:
+def run_batch(batch: Batch, time_limit: float | None = None) -> list[Run]:
     """The runs of a Batch, by the batched learning engine: each run's ledger holds its limit
-    play (`batched.TAIL_DAYS` greedy days after learning)."""
+    play (`batched.TAIL_DAYS` greedy days after learning).
+
+    The replications of a batch learn together, so they share their time limits: the batch may
+    take `time_limit` × its replications, checked before every block of `batched.BLOCK` learning
+    days. Once that is used up every run of the batch fails, saying on which day it stopped (a
+    learning run is scored on its play after learning, so no day of it is kept)."""
     from market_sim import batched
 
     started = time.perf_counter()
     spec = batch.scenario.strategies[batch.strategy]
-    outcomes = batched.run_batch(batch.scenario, spec, batch.replications)
+    budget = batch_limit(batch, time_limit)
+
+    def in_time(day: int) -> None:
+        if budget is not None and time.perf_counter() - started > budget:
+            raise _OutOfTime(day)
+
+    try:
+        outcomes = batched.run_batch(batch.scenario, spec, batch.replications, between_blocks=in_time)
+    except _OutOfTime as stop:
+        count = len(batch.replications)
+        reason = (
+            f"stopped on day {stop.day}: its batch of {count} replications took longer than their "
+            f"time limits ({count} × {time_limit:g} s)"
+        )
+        seconds = (time.perf_counter() - started) / count
+        return [lost_run(job, reason, seconds, died=False) for job in batch_jobs(batch)]
     seconds = (time.perf_counter() - started) / len(outcomes)
     return [
         Run(
@@ -297,6 +316,23 @@ def run_batch(batch: Batch) -> list[Run]:
         )
         for outcome in outcomes
     ]
+
+
+def batch_limit(batch: Batch, time_limit: float | None) -> float | None:
+    """The seconds a batch may take: its runs' time limits together."""
+    return None if time_limit is None else time_limit * len(batch.replications)
+
+
+def batch_jobs(batch: Batch) -> list[Job]:
+    return [Job(batch.scenario, batch.strategy, replication) for replication in batch.replications]
+
+
+class _OutOfTime(Exception):
+    """A batch stopped by its time limit before the learning day `day`."""
+
+    def __init__(self, day: int):
+        super().__init__(day)
+        self.day = day
 
 
 def _sendable(jobs: list[Job]) -> bool:
@@ -392,6 +428,19 @@ class _Task:
     def finish(self, run: Run) -> Any:
         return self.prepare(run) if self.prepare else run
 
+    # what a worker process (`_Worker`) asks of the task it runs
+    def limit(self, job: Job) -> float | None:
+        """The seconds the job may take."""
+        return self.time_limit
+
+    def alone(self, job: Job) -> bool:
+        """Whether the job needs a process that runs nothing else (plug-in code)."""
+        return runs_plugins(job)
+
+    def lost(self, job: Job, reason: str, seconds: float, died: bool) -> Any:
+        """What is yielded for a job whose process was ended or died."""
+        return self.finish(lost_run(job, reason, seconds, died))
+
 
 def _reimport(modules: list[str]) -> None:
     for name in modules:
@@ -407,10 +456,10 @@ def _reimport(modules: list[str]) -> None:
 _RAN = "ran"  # a worker's first answer to a job: the run is over, only preparing it is left
 
 
-def _run_in_processes(jobs: list[Job], workers: int, task: _Task) -> Iterator[tuple[int, Any]]:
-    """Jobs on `workers` processes of our own. A worker runs one job at a time, so a worker
-    that dies loses that job alone, and is replaced; a job with plug-in code gets a fresh
-    worker that runs nothing else."""
+def _run_in_processes(jobs: list[Any], workers: int, task: _Task | _BatchTask) -> Iterator[tuple[int, Any]]:
+    """Jobs (or batches) on `workers` processes of our own. A worker runs one job at a time, so
+    a worker that dies loses that job alone, and is replaced; a job with plug-in code gets a
+    fresh worker that runs nothing else."""
     context = start_method()
     waiting = deque(range(len(jobs)))
     pool: list[_Worker] = []
@@ -438,7 +487,7 @@ def _run_in_processes(jobs: list[Job], workers: int, task: _Task) -> Iterator[tu
 class _Worker:
     """A process that runs jobs sent through its pipe, one at a time, to a deadline."""
 
-    def __init__(self, context: multiprocessing.context.BaseContext, task: _Task):
+    def __init__(self, context: multiprocessing.context.BaseContext, task: _Task | _BatchTask):
         self.task = task
         self.connection, theirs = context.Pipe()
         self.process = context.Process(
@@ -447,22 +496,23 @@ class _Worker:
         self.process.start()
         theirs.close()  # so the pipe reads as closed once the worker is gone
         self.alive = True
-        self.job: tuple[int, Job] | None = None
+        self.job: tuple[int, Any] | None = None
         self.started = self.deadline = 0.0
+        self.limit: float | None = None
         self.last_job = False
 
-    def give(self, index: int, jobs: list[Job]) -> bool:
+    def give(self, index: int, jobs: list[Any]) -> bool:
         """Send the job; False (and the worker ended) if the worker is gone."""
         job = jobs[index]
-        self.last_job = runs_plugins(job)  # plug-in code never shares a process with another run
+        self.last_job = self.task.alone(job)  # plug-in code never shares a process with another run
         try:
             self.connection.send(job)
         except OSError:  # it died between jobs (the out-of-memory killer)
             self.end()
             return False
         self.job, self.started = (index, job), time.monotonic()
-        limit = self.task.time_limit
-        self.deadline = math.inf if limit is None else self.started + limit + GRACE_SECONDS
+        self.limit = self.task.limit(job)
+        self.deadline = math.inf if self.limit is None else self.started + self.limit + GRACE_SECONDS
         return True
 
     def outcome(self) -> tuple[int, Any] | None:
@@ -487,15 +537,15 @@ class _Worker:
             self.end()
             return index, self._lost(
                 job,
-                f"the run did not stop at its time limit of {self.task.time_limit:g} s "
+                f"the run did not stop at its time limit of {self.limit:g} s "
                 "(it swallowed the stop), so its process was ended",
                 died=False,  # it would not stop again: not worth running again
             )
         return None
 
-    def _lost(self, job: Job, reason: str, died: bool = True) -> Any:
+    def _lost(self, job: Any, reason: str, died: bool = True) -> Any:
         self.job = None
-        return self.task.finish(lost_run(job, reason, time.monotonic() - self.started, died))
+        return self.task.lost(job, reason, time.monotonic() - self.started, died)
 
     def end(self) -> None:
         if self.alive:
@@ -505,7 +555,7 @@ class _Worker:
             self.connection.close()
 
 
-def _worker_main(task: _Task, connection: multiprocessing.connection.Connection) -> None:
+def _worker_main(task: _Task | _BatchTask, connection: multiprocessing.connection.Connection) -> None:
     # the command decides what an interrupt does and ends its workers when it has to; a
     # KeyboardInterrupt seen here is then a strategy's own, that run's failure (agents.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -532,6 +582,12 @@ def _death(code: int | None) -> str:
     return f"the process running it exited with status {code} before the run finished; its days are lost"
 
 
+def _dask_death(error: BaseException) -> str:
+    tries = getattr(error, "allowed_failures", None)
+    times = {0: "once"}.get(tries, f"{tries + 1} times") if isinstance(tries, int) else "repeatedly"
+    return f"the Dask workers running it died ({times}); its days are lost"
+
+
 def _connect(client: Callable[..., Any], scheduler: str | None) -> Any:
     try:
         return client(scheduler, timeout=SCHEDULER_TIMEOUT)
@@ -545,16 +601,34 @@ def _connect(client: Callable[..., Any], scheduler: str | None) -> Any:
 
 @dataclass(frozen=True)
 class _BatchTask:
-    """What a worker does with a Batch: run it and prepare each run; yields (position, prepared run)."""
+    """What a worker does with a Batch: run it and prepare each run, as [(position, prepared
+    run)]. The same worker processes as single runs (`_Worker`) run batches, so a batch whose
+    process dies loses its own runs alone (`--resume` runs them again)."""
 
+    time_limit: float | None
     prepare: Callable[[Run], Any] | None
 
     def __call__(self, batch: Batch) -> list[tuple[int, Any]]:
-        runs = run_batch(batch)
-        return [
-            (position, self.prepare(run) if self.prepare else run)
-            for position, run in zip(batch.positions, runs, strict=True)
-        ]
+        return self.finish(self.run(batch))
+
+    def run(self, batch: Batch) -> list[tuple[int, Run]]:
+        return list(zip(batch.positions, run_batch(batch, self.time_limit), strict=True))
+
+    def finish(self, runs: list[tuple[int, Run]]) -> list[tuple[int, Any]]:
+        return [(position, self.prepare(run) if self.prepare else run) for position, run in runs]
+
+    def limit(self, batch: Batch) -> float | None:
+        return batch_limit(batch, self.time_limit)
+
+    def alone(self, batch: Batch) -> bool:
+        return False  # built-in code only
+
+    def lost(self, batch: Batch, reason: str, seconds: float, died: bool) -> list[tuple[int, Any]]:
+        seconds /= len(batch.replications)
+        jobs = batch_jobs(batch)
+        return self.finish(
+            [(p, lost_run(job, reason, seconds, died)) for p, job in zip(batch.positions, jobs, strict=True)]
+        )
 
 
 def _run_batches(
@@ -562,22 +636,17 @@ def _run_batches(
     workers: int,
     executor: str,
     scheduler: str | None,
+    time_limit: float | None,
     prepare: Callable[[Run], Any] | None,
 ) -> Iterator[tuple[int, Any]]:
-    """Batches of the learning engine (built-in code only) shared out by a process pool or Dask."""
-    task = _BatchTask(prepare)
+    """Batches of the learning engine (built-in code only) shared out by our worker processes or Dask."""
+    task = _BatchTask(time_limit, prepare)
     if workers == 1 or len(batches) == 1:
         for batch in batches:
             yield from task(batch)
     elif executor == "local":
-        with ProcessPoolExecutor(min(workers, len(batches)), mp_context=start_method()) as pool:
-            futures = {pool.submit(task, batch) for batch in batches}
-            try:
-                for future in as_completed(futures):
-                    futures.discard(future)  # so a finished batch's ledgers are freed
-                    yield from future.result()
-            finally:  # interrupted: drop what has not started
-                pool.shutdown(wait=False, cancel_futures=True)
+        for _, done in _run_in_processes(batches, min(workers, len(batches)), task):
+            yield from done
     else:
         for _, done in _run_on_dask(batches, workers, scheduler if executor == "dask" else None, task):
             yield from done
@@ -595,11 +664,13 @@ def start_method() -> multiprocessing.context.BaseContext:
 
 
 def _run_on_dask(
-    items: list[Any], workers: int, scheduler: str | None, task: Callable[[Any], Any]
+    items: list[Any], workers: int, scheduler: str | None, task: _Task | _BatchTask
 ) -> Iterator[tuple[int, Any]]:
-    """`task` on each item on a Dask cluster; yields (position in `items`, what it returned)."""
+    """`task` on each item on a Dask cluster; yields (position in `items`, what it returned).
+    An item whose workers all died running it (Dask tries it on a few) is lost, as with our
+    own workers: `--resume` runs it again."""
     import dask  # only when asked for
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, KilledWorker, LocalCluster, as_completed
 
     with contextlib.ExitStack() as stack:
         if scheduler is None:
@@ -616,7 +687,12 @@ def _run_on_dask(
         positions = {future.key: i for i, future in enumerate(futures)}
         try:
             for future in as_completed(futures):
-                yield positions[future.key], future.result()
+                position = positions[future.key]
+                try:
+                    result = future.result()
+                except KilledWorker as error:
+                    result = task.lost(items[position], _dask_death(error), 0.0, died=True)
+                yield position, result
                 future.release()  # so the workers drop the run's ledger instead of holding every one
         finally:
             client.cancel(futures)

@@ -4,7 +4,10 @@ Each point is the scenario file with the point's overrides; its runs go through 
 executors like any comparison, and replication r of every point uses the same seed (common
 random numbers). Runs are kept chunk by chunk as they finish, a chunk being every strategy
 of one point on one replication (the unit that regret against an oracle needs), so an
-interrupted sweep loses at most the chunks in progress. The sweep folder holds:
+interrupted sweep loses at most the chunks in progress. A run lost with its process (`os._exit`,
+the out-of-memory killer, a crash in compiled code) leaves its chunk unfinished: the chunk's
+other runs are kept one by one in `chunks/runs/`, and `--resume` runs the lost ones alone. The
+sweep folder holds:
 
 | file | content |
 | --- | --- |
@@ -12,6 +15,7 @@ interrupted sweep loses at most the chunks in progress. The sweep folder holds:
 | `scenario.yaml` | the resolved base scenario |
 | `index.csv` | one row per point: its id and the value of every swept field |
 | `chunks/` | one file per finished chunk: the scores of its runs |
+| `chunks/runs/` | finished runs of chunks that lost a run with its process (until `--resume`) |
 | `results.csv`, `summary.csv`, `report.html` | at the end (each written atomically) |
 
 Results depend only on the definition: they are sorted by (point, strategy, replication)
@@ -20,6 +24,7 @@ whatever order the runs finished in, on whatever executor.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -46,8 +51,10 @@ from market_sim.scenario import Scenario
 SWEEP_FILE = "sweep.json"
 INDEX_FILE = "index.csv"
 CHUNKS = "chunks"
+KEPT_RUNS = "runs"  # in CHUNKS: finished runs of chunks that lost a run with its process
 FORMAT = 1  # of sweep.json and the chunk files
 _CHUNK_NAME = re.compile(r"point(\d+)-replication(\d+)\.npz")
+_KEPT_NAME = re.compile(r"point(\d+)-replication(\d+)-strategy(\d+)\.npz")
 _TEXT_COLUMNS = ("strategy", "failure")
 _ROW_COLUMNS = ("point", "strategy", "replication", "failure")
 
@@ -193,31 +200,64 @@ def run_missing(
     scheduler: str | None = None,
     time_limit: float | None = None,
     progress: bool = True,
-) -> None:
-    """Run every chunk that `out` does not hold yet, saving each as soon as it is complete.
+    rerun_lost: bool = True,
+) -> list[str]:
+    """Run every run that `out` does not hold yet, saving each chunk as soon as it is complete;
+    return the runs lost with their process ("point P, strategy, replication R: why").
 
-    An interruption (KeyboardInterrupt) propagates; the chunks finished before it stay saved.
+    A lost run leaves its chunk unfinished for `--resume` to complete, the chunk's other runs
+    kept in `chunks/runs/`; with `rerun_lost` False (no `--resume` to come) it is recorded as
+    the run's failure instead. An interruption (KeyboardInterrupt) propagates; the chunks
+    finished before it stay saved.
     """
     folder = out / CHUNKS
     missing = [chunk for chunk in _chunks(sweep) if chunk not in finished_chunks(folder)]
-    jobs = [
-        Job(sweep.scenarios[point], strategy, replication)
+    done = kept_runs(folder / KEPT_RUNS, sweep, missing)  # chunk → strategy index → its outcome
+    owners = [
+        (point, replication, strategy)
         for point, replication in missing
         for strategy in range(len(sweep.scenarios[point].strategies))
+        if strategy not in done[point, replication]
     ]
-    owners = [chunk for chunk in missing for _ in sweep.scenarios[chunk[0]].strategies]
-    waiting: dict[tuple[int, int], list[Run]] = defaultdict(list)
+    jobs = [Job(sweep.scenarios[point], strategy, replication) for point, replication, strategy in owners]
+    lost: dict[tuple[int, int], dict[int, str]] = defaultdict(dict)  # chunk → strategy index → why
     total = sweep.runs()
+
+    def settle(chunk: tuple[int, int]) -> None:
+        """Save a chunk whose runs are all over: whole, or its finished runs one by one."""
+        scenario = sweep.scenarios[chunk[0]]
+        if len(done[chunk]) + len(lost[chunk]) < len(scenario.strategies):
+            return
+        if lost[chunk]:
+            for strategy, outcome in done[chunk].items():
+                save_kept_run(kept_file(folder / KEPT_RUNS, *chunk, strategy), outcome)
+        else:
+            save_chunk(
+                chunk_file(folder, *chunk),
+                chunk_table(scenario, [done[chunk][i] for i in sorted(done[chunk])]),
+            )
+            for strategy in done[chunk]:
+                kept_file(folder / KEPT_RUNS, *chunk, strategy).unlink(missing_ok=True)
+
     with tqdm(
         total=total, initial=total - len(jobs), desc="sweep", unit="run", disable=not progress, delay=1.0
     ) as bar:
+        for chunk in missing:
+            settle(chunk)  # its runs all kept by an earlier sweep
         for position, run in run_jobs(jobs, workers, executor, scheduler, time_limit) if jobs else ():
-            chunk = owners[position]
-            waiting[chunk].append(run)
-            scenario = sweep.scenarios[chunk[0]]
-            if len(waiting[chunk]) == len(scenario.strategies):
-                save_chunk(chunk_file(folder, *chunk), chunk_table(scenario, waiting.pop(chunk)))
+            point, replication, strategy = owners[position]
+            chunk = (point, replication)
+            if run.lost and rerun_lost:
+                lost[chunk][strategy] = (
+                    f"point {point}, {run.strategy}, replication {replication}: {run.failure}"
+                )
+            else:
+                done[chunk][strategy] = Outcome.of(sweep.scenarios[point], run)
+            settle(chunk)
             bar.update()
+    with contextlib.suppress(OSError):
+        (folder / KEPT_RUNS).rmdir()  # when every kept run has joined its chunk
+    return [lost[chunk][strategy] for chunk in missing for strategy in sorted(lost[chunk])]
 
 
 def _chunks(sweep: Sweep) -> list[tuple[int, int]]:
@@ -227,24 +267,91 @@ def _chunks(sweep: Sweep) -> list[tuple[int, int]]:
     ]
 
 
-def chunk_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Outcome:
+    """What a chunk keeps of a run: its scores (`tables.score_row`), or why it failed."""
+
+    strategy: str
+    replication: int
+    scores: dict[str, Any] | None
+    failure: str
+
+    @classmethod
+    def of(cls, scenario: Scenario, run: Run) -> Outcome:
+        return cls(run.strategy, run.replication, tables.score_row(scenario, run), run.failure or "")
+
+
+def chunk_table(scenario: Scenario, outcomes: list[Outcome]) -> pd.DataFrame:
     """The scores of a chunk's runs, one row per strategy in the scenario's order, and why a run
     failed (its scores are then empty)."""
     order = {spec.name: i for i, spec in enumerate(scenario.strategies)}
-    runs = sorted(runs, key=lambda run: order[run.strategy])
-    scores = tables.scores_table(scenario, runs)
+    outcomes = sorted(outcomes, key=lambda outcome: order[outcome.strategy])
+    scores = tables.scores_from_rows(scenario, [o.scores for o in outcomes if o.scores is not None])
     failed = pd.DataFrame(
         {
-            "strategy": [r.strategy for r in runs if r.failure],
-            "replication": [r.replication for r in runs if r.failure],
+            "strategy": [o.strategy for o in outcomes if o.failure],
+            "replication": [o.replication for o in outcomes if o.failure],
         }
     )
     table = pd.concat([scores, failed], ignore_index=True) if len(failed) else scores
     table = table.sort_values(
         "strategy", key=lambda names: names.map(order), kind="stable", ignore_index=True
     )
-    table["failure"] = table["strategy"].map({run.strategy: run.failure or "" for run in runs})
+    table["failure"] = table["strategy"].map({o.strategy: o.failure for o in outcomes})
     return table
+
+
+def kept_file(folder: Path, point: int, replication: int, strategy: int) -> Path:
+    return folder / f"point{point:05d}-replication{replication:05d}-strategy{strategy:03d}.npz"
+
+
+def save_kept_run(path: Path, outcome: Outcome) -> None:
+    """Keep one finished run of an unfinished chunk (exactly: binary numbers, its scores in
+    their order), under its final name only once complete."""
+    if path.exists():
+        return
+    path.parent.mkdir(exist_ok=True)
+    scores = {f"score.{name}": np.asarray(value) for name, value in (outcome.scores or {}).items()}
+    partial = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        partial,
+        strategy=np.array(outcome.strategy),
+        replication=np.array(outcome.replication),
+        failure=np.array(outcome.failure),
+        **scores,
+    )
+    partial.replace(path)
+
+
+def load_kept_run(path: Path) -> Outcome:
+    with np.load(path, allow_pickle=False) as data:
+        scores = {
+            name.removeprefix("score."): data[name].item() for name in data.files if name.startswith("score.")
+        }
+        return Outcome(str(data["strategy"]), int(data["replication"]), scores or None, str(data["failure"]))
+
+
+def kept_runs(
+    folder: Path, sweep: Sweep, chunks: list[tuple[int, int]]
+) -> dict[tuple[int, int], dict[int, Outcome]]:
+    """The runs of `chunks` kept in `folder`, by chunk and strategy index (a damaged file, or
+    one that does not match its name, is run again)."""
+    kept: dict[tuple[int, int], dict[int, Outcome]] = {chunk: {} for chunk in chunks}
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else ():
+        name = _KEPT_NAME.fullmatch(path.name)
+        if not name:
+            continue
+        point, replication, strategy = (int(part) for part in name.groups())
+        if (point, replication) not in kept or strategy >= len(sweep.scenarios[point].strategies):
+            continue
+        try:
+            outcome = load_kept_run(path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            continue
+        expected = sweep.scenarios[point].strategies[strategy].name
+        if (outcome.strategy, outcome.replication) == (expected, replication):
+            kept[point, replication][strategy] = outcome
+    return kept
 
 
 def chunk_file(folder: Path, point: int, replication: int) -> Path:

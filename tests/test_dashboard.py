@@ -253,9 +253,12 @@ def test_dashboard_plays_moves_a_slider_resets_and_saves_in_a_browser_offline(da
             page.wait_for_function(
                 f"() => document.querySelector('.day-counter').innerText === 'Day {day} of 40'"
             )
-        # the reset model has the new undercut: the bot now undercuts by 6%
+        # the reset model has the new undercut: the bot now undercuts by 6% (the text may be
+        # redrawn a moment after the day counter, so wait for it rather than read it once)
         bot = page.get_by_text(re.compile(r"^repricing_bot at "))
-        assert re.fullmatch(r"repricing_bot at 1\.38: undercut us 1\.47 by 6%", bot.inner_text())
+        sync_api.expect(bot).to_have_text(
+            re.compile(r"^repricing_bot at 1\.38: undercut us 1\.47 by 6%$"), timeout=30_000
+        )
 
         with page.expect_download() as download:
             page.get_by_text("Save what is shown as CSV").click()

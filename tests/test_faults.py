@@ -1,4 +1,5 @@
-"""Issue 11's two checks: a worker killed and the command interrupted at random moments.
+"""Issue 11's two checks: a worker killed (in a run or a sweep) and the command interrupted at
+random moments.
 
 Whatever the moment, the output folder is either complete or a resumable partial one (or not
 there yet, which `--resume` also starts from), and after `--resume` the tables are byte for byte
@@ -19,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from market_sim import sweeps
 from market_sim.cli import main
+from market_sim.design import Design
+from market_sim.loader import Override
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(int(os.environ.get("MARKET_SIM_FAULT_SEEDS", "3")))
@@ -114,13 +118,15 @@ def _helper(child: int, pid: int) -> bool:
     return b"resource_tracker" in line or (b"forkserver" in line and parent == pid)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_a_worker_killed_at_a_random_moment_loses_nothing(market, tmp_path, seed):
-    scenario, clean, seconds = market
-    delay = random.Random(seed).uniform(0.05, 0.6) * seconds
+def kill_a_worker_after(delay: float, command: list[str], from_first_worker: bool = False) -> int:
+    """Run `command` (this process's CLI) and SIGKILL one of its workers after `delay` seconds
+    (counted from the first worker's start with `from_first_worker`); its exit status."""
     done, killed = threading.Event(), []
 
     def killer() -> None:
+        while from_first_worker and not descendants(os.getpid()):
+            if done.wait(0.005):
+                return
         if done.wait(delay):
             return
         while not done.is_set():
@@ -135,14 +141,96 @@ def test_a_worker_killed_at_a_random_moment_loses_nothing(market, tmp_path, seed
 
     thread = threading.Thread(target=killer)
     thread.start()
-    out = tmp_path / "out"
     try:
-        status = main(["run", str(scenario), "--out", str(out), "--quiet", "--workers", "2"])
+        return main(command)
     finally:
         done.set()
         thread.join()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_worker_killed_at_a_random_moment_loses_nothing(market, tmp_path, seed):
+    scenario, clean, seconds = market
+    delay = random.Random(seed).uniform(0.05, 0.6) * seconds
+    out = tmp_path / "out"
+    status = kill_a_worker_after(
+        delay, ["run", str(scenario), "--out", str(out), "--quiet", "--workers", "2"]
+    )
     assert status in (0, 1)
     assert_complete_or_resumable(scenario, out, clean)
+
+
+SWEEP = ["--grid", "sellers[1].strategy.price=16,22", "--replications", "2", "--quiet", "--workers", "2"]
+SWEEP_TABLES = ("results.csv", "summary.csv", "index.csv", "sweep.json", "scenario.yaml")
+
+
+@pytest.fixture(scope="module")
+def swept(market, tmp_path_factory) -> tuple[Path, float, float]:
+    """An uninterrupted sweep of the market, how long it took as a command, and how long its
+    runs took (the moments a worker can be killed)."""
+    folder = tmp_path_factory.mktemp("swept")
+    clean = folder / "clean"
+    started = time.perf_counter()
+    subprocess.run(sweep_command(market[0], clean), check=True, capture_output=True, cwd=ROOT)
+    whole = time.perf_counter() - started
+    plan = sweeps.prepare(
+        market[0],
+        [Override("replications", "2", "--replications")],
+        Design.from_json(json.loads((clean / "sweep.json").read_text())["design"]),
+    )
+    sweeps.create_folder(folder / "timed", plan, overwrite=False)
+    started = time.perf_counter()
+    sweeps.run_missing(plan, folder / "timed", workers=2, progress=False)
+    return clean, whole, time.perf_counter() - started
+
+
+def sweep_command(scenario: Path, out: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "run_sim.py"), "sweep", str(scenario), "--out", str(out), *SWEEP]
+
+
+def assert_sweep_complete_or_resumable(scenario: Path, out: Path, clean: Path) -> None:
+    """Resume `out` unless its results are written; then they must be the clean sweep's."""
+    if not (out / "results.csv").exists():
+        assert main(["sweep", str(scenario), "--out", str(out), "--resume", *SWEEP]) == 0
+    for name in SWEEP_TABLES:
+        assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+    assert not (out / "chunks" / "runs").exists()
+    assert not [path.name for path in out.parent.iterdir() if path.name.startswith(f".{out.name}.")]
+    assert not [path.name for path in out.iterdir() if path.name.startswith(".")]  # no half-written file
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_worker_killed_at_a_random_moment_of_a_sweep_loses_nothing(market, swept, tmp_path, seed):
+    """The finished runs stay, the lost one is reported and `--resume` runs it (and only what is
+    missing) again: the results are byte for byte those of the uninterrupted sweep."""
+    scenario, (clean, _, running) = market[0], swept
+    delay = random.Random(2000 + seed).uniform(0.0, 1.0) * running
+    out = tmp_path / "out"
+    command = ["sweep", str(scenario), "--out", str(out), *SWEEP]
+    status = kill_a_worker_after(delay, command, from_first_worker=True)
+    assert status in (0, 1)
+    assert (status == 1) == (not (out / "results.csv").exists())
+    assert_sweep_complete_or_resumable(scenario, out, clean)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_an_interrupt_at_a_random_moment_of_a_sweep_loses_nothing(market, swept, tmp_path, seed):
+    """SIGINT or SIGTERM, once or twice, from start-up to the last file written."""
+    scenario, (clean, seconds, _) = market[0], swept
+    rng = random.Random(3000 + seed)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        sweep_command(scenario, out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    time.sleep(rng.uniform(0.0, 1.1) * seconds)
+    for _ in range(rng.choice((1, 2))):
+        if process.poll() is None:
+            process.send_signal(rng.choice((signal.SIGINT, signal.SIGTERM)))
+        time.sleep(rng.uniform(0.0, 0.2) * seconds)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), err.decode()
+    assert b"Traceback" not in err, err.decode()
+    assert_sweep_complete_or_resumable(scenario, out, clean)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+import dask
 import pandas as pd
 import pytest
 
@@ -213,6 +214,17 @@ def test_every_way_of_dying_is_reported_and_the_next_runs_go_on(plugins, how, wo
     assert (
         failures(runs("Dies", f", how: {how}")) == [f"the process running it {words}; its days are lost"] * 2
     )
+
+
+def test_a_run_whose_dask_workers_die_is_lost_alone(plugins):
+    """Dask tries a task whose worker died on a few others; when they all die, that run is lost
+    (run again by --resume), never the comparison."""
+    scenario = scenario_from(market("Dies", ", how: kill").replace("replications: 2", "replications: 1"))
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # one death is enough here
+        done = dict(run_jobs(comparison_jobs(scenario), 2, "dask-local"))
+    attack, cost_plus = done[0], done[1]
+    assert attack.lost and attack.failure == "the Dask workers running it died (once); its days are lost"
+    assert not cost_plus.lost and cost_plus.failure is None and cost_plus.ledger.days_recorded == 20
 
 
 @pytest.mark.parametrize(

@@ -301,6 +301,95 @@ def test_interrupted_sweep_keeps_finished_chunks_and_resumes_identically(tmp_pat
         assert (interrupted / file).read_bytes() == (tmp_path / "whole" / file).read_bytes(), file
 
 
+DIES_ONCE = '''
+"""A strategy whose process dies (as the out-of-memory killer ends it) on the run that finds
+`marker` at 0; the marker counts down the runs before."""
+import os
+import signal
+from pathlib import Path
+
+from strategies import PricingStrategy
+
+
+class DiesOnce(PricingStrategy):
+    marker: str = ""
+
+    def reset(self, info):
+        path = Path(self.marker)
+        if path.exists():
+            left = int(path.read_text())
+            if left == 0:
+                path.unlink()
+                os.kill(os.getpid(), signal.SIGKILL)
+            path.write_text(str(left - 1))
+
+    def price(self, obs):
+        return 22
+'''
+
+
+def test_a_run_lost_with_its_process_is_run_again_alone_on_resume(tmp_path, capsys, monkeypatch):
+    (tmp_path / "sweep_dies_once.py").write_text(DIES_ONCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    marker = tmp_path / "marker"
+    scenario_file = tmp_path / "tiny.yaml"
+    dies = f"  - {{kind: sweep_dies_once:DiesOnce, marker: '{marker}', name: dies}}\n"
+    scenario_file.write_text(textwrap.dedent(TINY) + dies)
+    options = ["--grid", "consumers.segments[0].wtp.high=30,40,50", "--workers", 1]
+    assert sweep_cli(scenario_file, *options, "--out", tmp_path / "whole") == 0
+    capsys.readouterr()
+
+    marker.write_text("3")  # its fourth run, point 1 replication 1, dies
+    out = tmp_path / "out"
+    assert sweep_cli(scenario_file, *options, "--out", out) == 1
+    err = capsys.readouterr().err
+    assert (
+        "lost: point 1, dies, replication 1: the process running it was killed by SIGKILL (as the "
+        "out-of-memory killer does); its days are lost"
+    ) in err
+    assert "1 runs were lost with their process" in err and "--resume" in err
+    assert not (out / "results.csv").exists()
+    chunks = sorted(p.name for p in (out / "chunks").glob("*.npz"))
+    assert len(chunks) == 5 and "point00001-replication00001.npz" not in chunks
+    assert sorted(p.name for p in (out / "chunks" / "runs").iterdir()) == [
+        "point00001-replication00001-strategy000.npz",  # the chunk's runs that finished
+        "point00001-replication00001-strategy001.npz",
+    ]
+
+    ran = []
+    counted = sweep.run_jobs
+
+    def counting(jobs, *args):
+        ran.extend((job.strategy, job.replication) for job in jobs)
+        return counted(jobs, *args)
+
+    monkeypatch.setattr(sweep, "run_jobs", counting)
+    assert sweep_cli(scenario_file, "--out", out, "--resume", "--workers", 1) == 0
+    assert ran == [(2, 1)]  # the lost run alone
+    for file in ("results.csv", "summary.csv"):
+        assert (out / file).read_bytes() == (tmp_path / "whole" / file).read_bytes(), file
+    assert not (out / "chunks" / "runs").exists()
+
+
+def test_the_python_sweep_records_a_lost_run_as_its_failure(tmp_path, monkeypatch):
+    from market_sim import api
+
+    (tmp_path / "sweep_dies_once.py").write_text(DIES_ONCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    marker = tmp_path / "marker"
+    marker.write_text("0")
+    scenario_file = tmp_path / "tiny.yaml"
+    scenario_file.write_text(
+        textwrap.dedent(TINY) + f"  - {{kind: sweep_dies_once:DiesOnce, marker: '{marker}', name: dies}}\n"
+    )
+    results = api.sweep(scenario_file, {"days": [3, 4]}, workers=1, progress=False)
+    assert results.failures == [
+        "point 0, dies, replication 0: the process running it was killed by SIGKILL (as the "
+        "out-of-memory killer does); its days are lost"
+    ]
+    assert len(results.results) == 3 * 2 * 2
+
+
 def test_resume_refuses_a_different_design_and_keeps_the_folder(scenario_file, tmp_path, capsys):
     out = tmp_path / "out"
     assert sweep_cli(scenario_file, "--grid", "days=2,3", "--out", out, "--workers", 1) == 0

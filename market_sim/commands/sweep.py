@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     except (DesignError, sweep.SweepError, result_folder.FolderError) as error:
         raise UsageError(str(error)) from None
     try:
-        sweep.run_missing(
+        lost = sweep.run_missing(
             plan, out, args.workers, args.executor, args.scheduler, args.time_limit, progress=not args.quiet
         )
     except KeyboardInterrupt:
@@ -111,6 +111,15 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         interrupts.hold()  # each output file is written whole, whatever signal comes now
+    if lost:  # the results wait for them: --resume runs them, and them alone, again
+        for text in lost:
+            print(f"lost: {text}", file=sys.stderr)
+        print(
+            f"{len(lost)} runs were lost with their process; the finished runs are saved in {out}; "
+            f"run the lost ones again with: sweep {args.scenario} --out {out} --resume",
+            file=sys.stderr,
+        )
+        return 130 if interrupts.received else 1
     failures = sweep.write_outputs(plan, out, score, axes)
     print(f"wrote {out}/results.csv, summary.csv and report.html ({len(plan.scenarios)} points)")
     for failure in failures:
