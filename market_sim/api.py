@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from market_sim import report
+    from market_sim.experiment import ExperimentResult
     from market_sim.sweeps import Sweep
     from market_sim.tables import Tabulated
 
@@ -223,6 +224,7 @@ def compare(
     scheduler: str | None = None,
     time_limit: float = 600.0,
     progress: bool = True,
+    log_offers: bool | str = False,
 ) -> Results:
     """Every strategy on the same replications (common random numbers), as `market-sim run` does.
 
@@ -232,6 +234,9 @@ def compare(
     cannot be sent to them runs on this process instead, with a warning saying why. `executor`,
     `scheduler`, `time_limit`: as on the command line. A strategy that fails leaves the others'
     results (see `Results.failures`); Ctrl-C (KeyboardInterrupt) stops the comparison.
+    `log_offers` (True or "csv", or "parquet"): keep every offer shown (`Results.offers`, saved
+    as offers.csv or offers.parquet, as `run --log-offers`). A scenario with an `experiment:`
+    block also runs its A/B test (`Results.experiment`), as `run` does.
     """
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
@@ -243,13 +248,52 @@ def compare(
         raise OptionError(f"time_limit: must be a positive number of seconds, got {time_limit!r}")
     if workers is not None:
         workers = _whole(workers, 1, "workers")
+    offers = offers_format(log_offers)
     executor, workers = _where_it_can_run(scenario, executor, workers)
     done, seconds, interrupted = run_comparison(
-        scenario, workers, executor, scheduler, time_limit, progress=progress
+        scenario, workers, executor, scheduler, time_limit, progress=progress, log_offers=offers is not None
     )
     if interrupted:
         raise KeyboardInterrupt
-    return Results(scenario, done, baseline, seconds, workers)
+    return Results(
+        scenario, done, baseline, seconds, workers, offers=offers, experiment=ab_test(scenario, workers)
+    )
+
+
+def offers_format(log_offers: bool | str | None) -> str | None:
+    """The offer log's file format ("csv" or "parquet"), or None for no log; parquet needs
+    pyarrow, which is checked now, before anything runs."""
+    if log_offers is None or log_offers is False:
+        return None
+    form = "csv" if log_offers is True else log_offers
+    if form not in ("csv", "parquet"):
+        raise OptionError(f'log_offers: must be True, "csv" or "parquet", got {log_offers!r}')
+    if form == "parquet":
+        try:
+            import pyarrow  # noqa: F401  (only to say early that it is missing)
+        except ImportError:
+            raise OptionError("log_offers: parquet needs pyarrow: pip install pyarrow") from None
+    return form
+
+
+def experiment_preview(scenario: Scenario) -> str | None:
+    """The power preview of the scenario's A/B test (before it runs), or None without one."""
+    if scenario.experiment is None:
+        return None
+    from market_sim import experiment
+
+    return experiment.preview_text(experiment.preview(scenario))
+
+
+def ab_test(scenario: Scenario, workers: int | None = None) -> ExperimentResult | None:
+    """The scenario's `experiment:` A/B test on every replication (None without one): the same
+    numbers on any number of `workers` (default all cores)."""
+    if scenario.experiment is None:
+        return None
+    from market_sim import experiment
+    from market_sim.executors import default_workers
+
+    return experiment.run_experiment(scenario, workers=workers or default_workers())
 
 
 def _where_it_can_run(scenario: Scenario, executor: str, workers: int | None) -> tuple[str, int | None]:
@@ -339,7 +383,7 @@ def write_run_folder(
     workers: int | None = None,
     overwrite: bool = False,
     offers: str | None = None,
-    ab_test: Any = None,
+    ab_test: ExperimentResult | None = None,
 ) -> None:
     """Write the run folder whole (tables, scenario, manifest, report); a partial one also keeps
     its finished runs for --resume. `offers` (csv or parquet) adds the offer log."""
@@ -392,7 +436,12 @@ class Results:
     - `daily`: one row per strategy × replication × day × seller (daily.csv);
     - `segments`: the same per segment too (segments.csv);
     - `winner`: the strategy clearly better on profit than every other, or None; `verdict` says it
-      in words; `failures`: the runs that failed.
+      in words; `failures`: the runs that failed;
+    - `offers`: with `log_offers`, one row per shopper × seller × day shown an offer (offers.csv),
+      else None;
+    - `experiment`: with the scenario's `experiment:` block, its A/B test: `.table`
+      (experiment.csv), `.summary` (experiment_summary.csv), `.preview` (the power preview),
+      else None.
 
     `save(folder)` writes the same files as `market-sim run`; in Jupyter the object shows the
     verdict, the ranking and the report's figures.
@@ -405,10 +454,15 @@ class Results:
         baseline: str | None = None,
         seconds: float = 0.0,
         workers: int | None = None,
+        *,
+        offers: str | None = None,
+        experiment: ExperimentResult | None = None,
     ):
         from market_sim import metrics, tables
 
         self.scenario = scenario
+        self.experiment = experiment
+        self._offers_format = offers
         self.baseline = baseline
         self.seconds = seconds
         self._done = done
@@ -437,6 +491,16 @@ class Results:
         from market_sim import result_folder
 
         return result_folder.joined([t.segments for t in self._done], [t.segments_csv for t in self._done])
+
+    @functools.cached_property
+    def offers(self) -> pd.DataFrame | None:
+        """Every offer shown (offers.csv), when the comparison logged them."""
+        if self._offers_format is None:
+            return None
+        import pandas as pd
+
+        parts = [t.offers for t in self._done if t.offers is not None]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     @functools.cached_property
     def shoppers(self) -> pd.DataFrame:
@@ -476,6 +540,8 @@ class Results:
             self.seconds,
             workers=self._workers,
             overwrite=overwrite,
+            offers=self._offers_format,
+            ab_test=self.experiment,
         )
         return out
 

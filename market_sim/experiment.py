@@ -1,8 +1,9 @@
 """A/B tests inside a simulated market, checked against the truth the simulator knows.
 
 In an experiment the focal seller runs the arms side by side for `days` days: each day (unit
-`day`) or each shopper (unit `shopper`) is randomised to one arm, from the experiment's own
-random stream, in equal numbers. The outcome is profit per shopper: the focal seller's revenue
+`day`) or each shopper (unit `shopper`, by pseudonym; shown their arm's price as a personal
+price, so the books hold what shoppers paid) is randomised to one arm, from the experiment's
+own random stream, in equal numbers. The outcome is profit per shopper: the focal seller's revenue
 less the unit cost of the units it sold, per shopping visit. Per replication and arm against the
 first arm (the control) we report the estimated effect, its 95% interval and p-value, and the
 true effect: the same replication (the same shoppers and shocks) run with that arm alone minus
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -25,7 +28,7 @@ from scipy import stats
 from market_sim.model import MarketModel
 from market_sim.scenario import Experiment, Scenario, StrategySpec
 from market_sim.streams import Purpose, stream
-from strategies.base import DayResult, MarketInfo, Observation, Prices, PricingStrategy
+from strategies.base import DayResult, MarketInfo, Observation, Prices, PricingStrategy, read_only_copy
 
 ALPHA = 0.05
 POWER = 0.8
@@ -64,21 +67,213 @@ class ArmsByDay(PricingStrategy):
             arm.observe(result)
 
 
-class ArmsByShopper(ArmsByDay):
-    """The focal seat of a shopper-randomised experiment: every arm prices (its base price),
-    and `ExperimentModel` shows each shopper the price of their arm. The posted price, which
-    rivals see and the books use, is the average of the arms' prices (arms of equal size)."""
+class ArmsByShopper(PricingStrategy):
+    """The focal seat of a shopper-randomised experiment, on the personal-price path: each
+    shopper (by pseudonym, `arm_of`) belongs to one arm, every arm prices its own shoppers
+    (seeing only their rows of `obs.shoppers` and its own history: its prices, shoppers, sales
+    and revenue), and each shopper is shown their arm's price as a personal price, so the
+    seller's books hold what shoppers paid. The posted price, which rivals see, is the average
+    of the arms' base prices (arms of equal size). Stock is shared: every arm sees the one
+    shelf and its lost sales, which no shopper's row can be charged with."""
 
     kind = "experiment_arms_by_shopper"
+    arms: list = []  # the arms: {kind: name or class, params: {...}}
+    arm_of: list = []  # arm of each pseudonymous shopper id
+    # whether every segment is observable: then an arm pricing each segment posts its lowest
+    # segment price, as the engine posts a seller's (nobody is shown its base price)
+    every_segment_observable: bool = False
 
-    def price(self, obs: Observation) -> float | Prices:
-        decisions = [arm.price(obs) for arm in self._arms]
-        self.arm_prices = np.array([d.base if isinstance(d, Prices) else float(d) for d in decisions])
-        return Prices(float(self.arm_prices.mean()), reason="arms side by side: their average price")
+    def reset(self, info: MarketInfo) -> None:
+        import strategies
+
+        self._arms = [strategies.build(spec["kind"], spec["params"]) for spec in self.arms]
+        self._histories = [ArmHistory(info.days, list(info.segments)) for _ in self._arms]
+        # the first arm draws from the seat's own stream, as it does alone; the others from
+        # streams spawned from it (spawning leaves the seat's stream as it is)
+        streams = [info.rng, *info.rng.spawn(len(self._arms) - 1)]
+        for arm, rng in zip(self._arms, streams, strict=True):
+            arm.reset(dataclasses.replace(info, rng=rng))
+        self._arm_of = np.asarray(self.arm_of)
+
+    def price(self, obs: Observation) -> Prices:
+        table = obs.shoppers
+        arm_of = self._arm_of[table["shopper"].to_numpy()]
+        self._segment = table["segment"].astype(str).to_numpy()
+        self._returning = table["purchases"].to_numpy() > 0
+        self._rows = [np.flatnonzero(arm_of == k) for k in range(len(self._arms))]
+        self._tables, self._decisions = [], []
+        shown = np.zeros(len(table))
+        for k, (arm, rows) in enumerate(zip(self._arms, self._rows, strict=True)):
+            own = _Table(table, rows)
+            decision = arm.price(dataclasses.replace(obs, history=self._histories[k], shopper_table=own))
+            decision = decision if isinstance(decision, Prices) else Prices(float(decision))
+            if (
+                self.every_segment_observable
+                and decision.segments
+                and set(decision.segments) >= set(obs.info.segments)
+            ):
+                decision = dataclasses.replace(decision, base=min(decision.segments.values()))
+            shown[rows] = _shown_prices(
+                decision, self._segment[rows], self._returning[rows], obs.info.segments, k
+            )
+            self._tables.append(own)
+            self._decisions.append(decision)
+        base = float(np.mean([d.base for d in self._decisions]))
+        reason = "arms side by side: each shopper sees their arm's price, rivals the average"
+        return Prices(base, personal=shown, reason=reason)
 
     def posted(self, prices: Prices) -> None:
-        for arm, price in zip(self._arms, self.arm_prices, strict=True):
-            arm.posted(Prices(float(price)))
+        self._shown = np.asarray(prices.personal)  # after the guardrails: what shoppers see
+        for arm, decision, rows in zip(self._arms, self._decisions, self._rows, strict=True):
+            personal = None if decision.personal is None else read_only_copy(self._shown[rows])
+            arm.posted(dataclasses.replace(decision, personal=personal))
+
+    def observe(self, result: DayResult) -> None:
+        bought = np.asarray(result.bought, dtype=bool)
+        for k, arm in enumerate(self._arms):
+            rows, decision = self._rows[k], self._decisions[k]
+            sold, paid = bought[rows], self._shown[rows]
+            own = DayResult(
+                day=result.day,
+                price=decision.base,
+                views=len(rows),
+                units=int(np.count_nonzero(sold)),
+                revenue=float(paid[sold].sum()),
+                lost_sales=result.lost_sales,
+                stock=result.stock,
+                bought=read_only_copy(sold) if self._tables[k].called else None,
+            )
+            self._histories[k].record(own, sold, self._segment[rows], self._returning[rows], paid)
+            arm.observe(own)
+
+
+class _Table:
+    """An arm's rows of today's `obs.shoppers` (renumbered from 0), built when it first asks."""
+
+    def __init__(self, table: pd.DataFrame, rows: np.ndarray):
+        self._source, self._rows, self._table = table, rows, None
+
+    def __call__(self) -> pd.DataFrame:
+        if self._table is None:
+            self._table = self._source.iloc[self._rows].reset_index(drop=True)
+        return self._table
+
+    @property
+    def called(self) -> bool:
+        return self._table is not None
+
+
+def _shown_prices(
+    decision: Prices, segment: np.ndarray, returning: np.ndarray, observable: Mapping[str, int], arm: int
+) -> np.ndarray:
+    """The price each of an arm's shoppers sees under its decision, as the engine would show
+    it: their personal price, else their visible segment's price (or the base price) less the
+    coupon for new or returning customers."""
+    if decision.personal is not None:
+        personal = np.asarray(decision.personal, dtype=float)
+        if personal.shape != (len(segment),):
+            raise ValueError(
+                f"arm {arm}: personal prices must be one number per row of obs.shoppers "
+                f"({len(segment)}), got an array of shape {personal.shape}"
+            )
+        return personal
+    unknown = sorted(set(decision.segments) - set(observable))
+    if unknown:
+        raise ValueError(f"arm {arm}: priced segment {unknown[0]!r}, which is not an observable segment")
+    names, which = np.unique(segment, return_inverse=True)
+    price = np.array([decision.segments.get(name, decision.base) for name in names], dtype=float)[which]
+    return np.maximum(price - np.where(returning, decision.coupon_returning, decision.coupon_new), 0.0)
+
+
+class ArmHistory:
+    """An arm's own past, read as `obs.history` by the arm's strategy (the interface of
+    `strategies.base.History`): per day the arm's base price, its shoppers (`views`), units,
+    revenue and the shared shelf's lost sales; the same per observable segment and per new /
+    returning customer."""
+
+    def __init__(self, days: int, segments: list[str]):
+        self._segments, self._day = segments, 0
+        self._price, self._revenue = np.zeros(days), np.zeros(days)
+        self._lost = np.zeros(days, dtype=np.int64)
+        self._status = np.zeros((2, 2, days), dtype=np.int64)  # views / units × new / returning
+        self._segment = np.zeros((3, len(segments), days))  # views / units / revenue per segment
+
+    def record(
+        self,
+        result: DayResult,
+        sold: np.ndarray,
+        segment: np.ndarray,
+        returning: np.ndarray,
+        paid: np.ndarray,
+    ) -> None:
+        """The arm's day: its result, whom of its shoppers it sold to, their visible segment,
+        whether they had bought before, and the price each was shown."""
+        day = result.day
+        self._price[day], self._revenue[day] = result.price, result.revenue
+        self._lost[day] = result.lost_sales
+        for status, rows in enumerate((~returning, returning)):
+            self._status[:, status, day] = np.count_nonzero(rows), np.count_nonzero(sold & rows)
+        for g, name in enumerate(self._segments):
+            mine = segment == name
+            views, units = np.count_nonzero(mine), np.count_nonzero(sold & mine)
+            self._segment[:, g, day] = views, units, paid[sold & mine].sum()
+        self._day = day + 1
+
+    def _past(self, array: np.ndarray) -> np.ndarray:
+        return read_only_copy(array[..., : self._day])
+
+    @property
+    def prices(self) -> np.ndarray:
+        return self._past(self._price)
+
+    @property
+    def views(self) -> np.ndarray:
+        return self._past(self._status[0].sum(axis=0))
+
+    @property
+    def units(self) -> np.ndarray:
+        return self._past(self._status[1].sum(axis=0))
+
+    @property
+    def revenue(self) -> np.ndarray:
+        return self._past(self._revenue)
+
+    @property
+    def lost_sales(self) -> np.ndarray:
+        return self._past(self._lost)
+
+    def _by_segment(self, what: int, kind: type) -> Mapping[str, np.ndarray]:
+        return MappingProxyType(
+            {name: self._past(self._segment[what, g].astype(kind)) for g, name in enumerate(self._segments)}
+        )
+
+    @property
+    def segment_views(self) -> Mapping[str, np.ndarray]:
+        return self._by_segment(0, np.int64)
+
+    @property
+    def segment_units(self) -> Mapping[str, np.ndarray]:
+        return self._by_segment(1, np.int64)
+
+    @property
+    def segment_revenue(self) -> Mapping[str, np.ndarray]:
+        return self._by_segment(2, float)
+
+    @property
+    def new_views(self) -> np.ndarray:
+        return self._past(self._status[0, 0])
+
+    @property
+    def returning_views(self) -> np.ndarray:
+        return self._past(self._status[0, 1])
+
+    @property
+    def new_units(self) -> np.ndarray:
+        return self._past(self._status[1, 0])
+
+    @property
+    def returning_units(self) -> np.ndarray:
+        return self._past(self._status[1, 1])
 
 
 @dataclass(frozen=True)
@@ -122,47 +317,24 @@ def _horizon(scenario: Scenario) -> Scenario:
     return dataclasses.replace(scenario, days=scenario.experiment.days)
 
 
-class ExperimentModel(MarketModel):
-    """The market as it is, booking the focal seller's margin (price − unit cost of each unit
-    sold) and the visits per day and per consumer: the outcomes of a shopper-level test. Given
-    `arm_of` (each consumer's arm), the focal seller shows each shopper the price of their arm
-    (its strategy is `ArmsByShopper`): the one hook into the engine, at the prices that enter
-    the shoppers' utilities. The day's books (revenue, what the arms observe) stay at the
-    posted average price; the outcomes here use the prices shown."""
-
-    def __init__(self, scenario: Scenario, strategy: StrategySpec, replication: int, arm_of=None):
-        super().__init__(scenario, strategy, replication)
-        self.focal, self.arm_of = scenario.focal_index, arm_of
-        shape = (scenario.days, len(self.population))
-        self.margin = np.zeros(shape)
-        self.visits = np.zeros(shape)
-        self._shown: np.ndarray | None = None
-
-    def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
-        prices = np.array(np.broadcast_to(prices, (len(self.sellers), len(shoppers))))
-        if self.arm_of is not None:
-            prices[self.focal] = self.sellers[self.focal].strategy.arm_prices[self.arm_of[shoppers]]
-        self._shown = prices[self.focal]
-        return super().utilities(shoppers, prices)
-
-    def clear(self, day, arrivals, tables):
-        trading = super().clear(day, arrivals, tables)
-        bought = trading.allocation.choice == self.focal
-        self.visits[day, trading.shoppers] = 1
-        self.margin[day, trading.shoppers[bought]] = self._shown[bought] - self.sellers[self.focal].unit_cost
-        return trading
-
-
-def _run(
-    scenario: Scenario, spec: StrategySpec, replication: int, per_shopper: bool = False, arm_of=None
-) -> MarketModel:
-    model = (
-        ExperimentModel(scenario, spec, replication, arm_of)
-        if per_shopper
-        else MarketModel(scenario, spec, replication)
-    )
+def _run(scenario: Scenario, spec: StrategySpec, replication: int, per_shopper: bool = False) -> MarketModel:
+    """The market with `spec` in the focal seat; a shopper-level test keeps the offers shown."""
+    model = MarketModel(scenario, spec, replication, log_offers=per_shopper)
     model.run_for(scenario.days)
     return model
+
+
+def _shopper_outcomes(model: MarketModel, focal: int) -> tuple[np.ndarray, np.ndarray]:
+    """(days × shoppers, by pseudonymous id) from the offer log: the focal seller's margin on
+    each shopper (the price they paid less the unit cost, if they bought from it) and whether
+    they shopped."""
+    ledger, shape = model.ledger, (model.days, len(model.population))
+    margin, visits = np.zeros(shape), np.zeros(shape)
+    day, shopper = ledger.offers_day, ledger.offers_shopper
+    visits[day, shopper] = 1
+    bought = ledger.offers_choice == focal
+    margin[day[bought], shopper[bought]] = ledger.offers_price[bought, focal] - model.sellers[focal].unit_cost
+    return margin, visits
 
 
 def _margin_per_visit(model: MarketModel, focal: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +348,7 @@ def _outcomes(model: MarketModel, unit: str, focal: int) -> tuple[np.ndarray, np
     """(days × units) margin and visits of every unit on every day: a unit is a day (its own
     diagonal) or a consumer."""
     if unit == "shopper":
-        return model.margin, model.visits
+        return _shopper_outcomes(model, focal)
     margin, visits = _margin_per_visit(model, focal)
     return np.diag(margin), np.diag(visits)
 
@@ -218,9 +390,11 @@ def run_replication(scenario: Scenario, replication: int) -> dict[str, Any]:
     units = scenario.consumers.population if per_shopper else experiment.days
     arms = assignment(experiment, scenario, replication, units)
     built = [{"kind": s.builds, "params": dict(s.params)} for s in specs]
-    if per_shopper:  # the model shows each consumer their arm's price
-        spec = StrategySpec("market_sim.experiment:ArmsByShopper", {"arms": built}, "experiment")
-        mixed = _run(market, spec, replication, per_shopper, arm_of=arms)
+    if per_shopper:  # each shopper (by pseudonym) is shown their arm's price
+        observable = all(segment.observable for segment in scenario.consumers.segments)
+        params = {"arms": built, "arm_of": arms.tolist(), "every_segment_observable": observable}
+        spec = StrategySpec("market_sim.experiment:ArmsByShopper", params, "experiment")
+        mixed = _run(market, spec, replication, per_shopper)
     else:
         spec = StrategySpec(
             "market_sim.experiment:ArmsByDay", {"arms": built, "assignment": arms.tolist()}, "experiment"

@@ -719,7 +719,9 @@ def _scenario(root: _Node, source: str, base_dir: Path | None) -> Scenario:
         seed=seed,
         stop_when_stable=fields.read("stop_when_stable", AT_LEAST_ONE.whole, None),
         source=source,
-        experiment=fields.read("experiment", lambda node: _experiment(node, compared), None),
+        experiment=fields.read(
+            "experiment", lambda node: _experiment(node, compared, market.demand == "expected"), None
+        ),
     )
 
 
@@ -1063,13 +1065,18 @@ def _strategies(node: _Node, base_dir: Path | None) -> tuple[StrategySpec, ...]:
     return specs
 
 
-def _experiment(node: _Node, compared: tuple[StrategySpec, ...]) -> Experiment:
+def _experiment(node: _Node, compared: tuple[StrategySpec, ...], expected: bool = False) -> Experiment:
     fields = _Fields(node, ("arms", "unit", "days", "detect"), "a mapping with arms, unit and days")
     arms = tuple(_arm(item, compared) for item in _items(fields.read("arms", lambda n: n)))
     if len(arms) < 2:
         raise _fail(fields.entries["arms"], f"needs two or more arms, got {len(arms)}")
     _unique(((item, arm.name) for item, arm in zip(fields.entries["arms"].value, arms, strict=True)), "arm")
     unit = fields.read("unit", _one_of("shopper", "day"), "shopper")
+    if unit == "shopper" and expected:
+        raise _fail(
+            fields.entries.get("unit", node),
+            "a shopper-level test needs shoppers, and market.demand: expected draws none; use unit: day",
+        )
     days = fields.read("days", DAYS.whole, 28)
     if unit == "day" and days < 2 * len(arms):
         raise _fail(

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 import strategies as library  # the registry; read when a promotion is built, not at import
 from strategies.base import (
     DayResult,
@@ -35,7 +37,10 @@ class Promotions(PricingStrategy):
         The engine knows only new and returning customers (no "lapsed" status), so a win-back
         coupon for customers who stopped buying cannot be expressed.
     Discounts do not add up: on a day that is both, the larger one applies. The wrapped
-    strategy learns from the prices actually posted (discounts included).
+    strategy learns from the prices actually posted (discounts included). When the wrapped
+    strategy prices shoppers one by one (`Prices(personal=...)`, which replaces segment prices
+    and coupons), the discount and the new-customer coupon come off each personal price (the
+    coupon for the rows of `obs.shoppers` with no purchase yet).
     """
 
     kind = "promotions"
@@ -100,6 +105,13 @@ class Promotions(PricingStrategy):
                 base=decision.base * (1 - discount),
                 segments=MappingProxyType({k: v * (1 - discount) for k, v in decision.segments.items()}),
             )
+        if decision.personal is not None and (discount or coupon):
+            personal = np.asarray(decision.personal, dtype=float) * (1 - discount)
+            if coupon:  # a fraction off for shoppers who never bought here, as the coupon below
+                personal = personal * np.where(
+                    obs.shoppers["purchases"].to_numpy() > 0, 1.0, 1 - self.coupon_new
+                )
+            decision = dataclasses.replace(decision, personal=personal)
         if coupon:
             decision = dataclasses.replace(
                 decision, coupon_new=max(decision.coupon_new, coupon * (1 - discount))

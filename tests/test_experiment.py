@@ -90,6 +90,13 @@ def test_bad_experiment_blocks_name_the_field(path, value, message):
     assert message in str(error.value) and (error.value.path.startswith(path.rsplit(".", 1)[0]))
 
 
+def test_a_shopper_level_test_needs_drawn_shoppers():
+    with pytest.raises(ScenarioError) as error:
+        _scenario(unit="shopper", **{"market.demand": "expected"})
+    assert error.value.path == "experiment.unit" and "use unit: day" in str(error.value)
+    assert _scenario(unit="day", **{"market.demand": "expected"}).experiment.unit == "day"
+
+
 def test_an_oracle_cannot_be_an_arm():
     text = textwrap.dedent(MARKET.format(unit="day", stock="")).replace(
         "  - {kind: fixed, price: 1.65, name: treatment}", "  - {kind: oracle_best_fixed, name: treatment}"

@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out(args.scenario)
     if args.log_offers == "parquet":
         try:
-            import pyarrow  # noqa: F401  (only to say early that it is missing)
-        except ImportError:
+            api.offers_format(args.log_offers)
+        except api.OptionError:
             raise UsageError("--log-offers parquet needs pyarrow: pip install pyarrow") from None
     jobs = comparison_jobs(scenario, log_offers=bool(args.log_offers))
     try:
@@ -102,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
 
     if scenario.experiment is not None and not args.quiet:  # before anything runs: is the test big enough?
-        from market_sim import experiment
-
-        print(experiment.preview_text(experiment.preview(scenario)))
+        print(api.experiment_preview(scenario))
     done, took, interrupted = api.run_comparison(
         scenario,
         args.workers,
@@ -117,12 +115,7 @@ def run(args: argparse.Namespace) -> int:
         stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
     )
     lost = [tabulated.run for tabulated in done if tabulated.run.lost]
-    ab_test = None
-    if scenario.experiment is not None and not interrupted:
-        from market_sim import experiment
-        from market_sim.executors import default_workers
-
-        ab_test = experiment.run_experiment(scenario, workers=args.workers or default_workers())
+    ab_test = None if interrupted else api.ab_test(scenario, args.workers)
     try:
         api.write_run_folder(
             out,
