@@ -374,19 +374,27 @@ def save_run(path: Path, run: Run, made_by: str = "") -> None:
         f"ledger.{name}": np.asarray(value, dtype=str) if name == "reason" else np.asarray(value)
         for name, value in vars(run.ledger).items()
     }
-    partial = path.with_suffix(".tmp.npz")
-    np.savez_compressed(
-        partial,
-        strategy=np.array(run.strategy),
-        replication=np.array(run.replication),
-        seconds=np.array(run.seconds),
-        failure=np.array(run.failure or ""),
-        fingerprint=np.array(made_by),
-        traceback=np.array(run.traceback),
-        **{f"learning.{name}": np.array(value) for name, value in (run.learning or {}).items()},
-        **({"impulse": run.impulse} if run.impulse is not None else {}),
-        **arrays,
+    save_arrays(
+        path,
+        {
+            "strategy": np.array(run.strategy),
+            "replication": np.array(run.replication),
+            "seconds": np.array(run.seconds),
+            "failure": np.array(run.failure or ""),
+            "fingerprint": np.array(made_by),
+            "traceback": np.array(run.traceback),
+            **{f"learning.{name}": np.array(value) for name, value in (run.learning or {}).items()},
+            **({"impulse": run.impulse} if run.impulse is not None else {}),
+            **arrays,
+        },
     )
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays as one .npz file, under its final name only once complete (a half-written
+    file is never taken for a finished one)."""
+    partial = path.with_suffix(".tmp.npz")
+    np.savez_compressed(partial, **arrays)
     partial.replace(path)
 
 

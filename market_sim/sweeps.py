@@ -312,15 +312,15 @@ def save_kept_run(path: Path, outcome: Outcome) -> None:
         return
     path.parent.mkdir(exist_ok=True)
     scores = {f"score.{name}": np.asarray(value) for name, value in (outcome.scores or {}).items()}
-    partial = path.with_suffix(".tmp.npz")
-    np.savez_compressed(
-        partial,
-        strategy=np.array(outcome.strategy),
-        replication=np.array(outcome.replication),
-        failure=np.array(outcome.failure),
-        **scores,
+    result_folder.save_arrays(
+        path,
+        {
+            "strategy": np.array(outcome.strategy),
+            "replication": np.array(outcome.replication),
+            "failure": np.array(outcome.failure),
+            **scores,
+        },
     )
-    partial.replace(path)
 
 
 def load_kept_run(path: Path) -> Outcome:
@@ -379,9 +379,7 @@ def save_chunk(path: Path, table: pd.DataFrame) -> None:
         column: values.to_numpy().astype(str) if column in _TEXT_COLUMNS else _numbers(values)
         for column, values in table.items()
     }
-    partial = path.with_suffix(".tmp.npz")
-    np.savez_compressed(partial, **arrays)
-    partial.replace(path)
+    result_folder.save_arrays(path, arrays)
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
