@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -398,29 +397,3 @@ def test_lesson6_inventory_aware_told_and_learning(lesson6):
     assert inside(gain, 35) and gain.mean > 0
     assert lesson6.versus(learning, BEST_FIXED).verdict == "worse"
     assert lesson6.summary.loc["oracle: best fixed price in hindsight", "benchmark"]
-
-
-# --- a strategy scenario: promotions and guardrails ------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def promotions(tmp_path_factory) -> LessonRun:
-    return run_lesson(tmp_path_factory, "promotions_and_guardrails", "--replications", "3")
-
-
-def test_promotions_scenario_notes_rank_the_promotions_as_the_run_does(promotions):
-    text = notes("promotions_and_guardrails")
-    everyday = "everyday price (cost + 80%)"
-    claims = {
-        "25% off on events": (-1700, "(about −1,700 over the run)"),
-        "25% off, from two days before": (-11_000, "(about −11,000, second to last)"),
-        "Friday flash sales and a new-customer coupon": (13_000, "(about +13,000 over the run)"),
-        "learned price, 20% off on events": (-37_000, "comes last (about −37,000)"),
-    }
-    for strategy, (difference, phrase) in claims.items():
-        assert phrase in text
-        assert promotions.versus(strategy, everyday).mean == pytest.approx(difference, rel=0.2), strategy
-    ranked = promotions.summary["profit_mean"].sort_values(ascending=False).index.tolist()
-    assert ranked[-2:] == ["25% off, from two days before", "learned price, 20% off on events"]
-    assert ranked[0] == "Friday flash sales and a new-customer coupon"
-    assert np.all(promotions.summary.loc[list(claims)[:2], "units_mean"] > promotions.mean(everyday, "units"))

@@ -1,9 +1,9 @@
 """Every quantitative claim in the notes of the strategy scenarios (scenarios/strategies/),
-checked against a shortened run of the scenario (issue 10, item 2). The promotions scenario's
-claims are checked in test_lessons.py."""
+checked against a shortened run of the scenario (issue 10, item 2)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -141,3 +141,29 @@ def test_segments_and_coupons_notes(segments):
     assert 58 < segments.paid(coupon, "regulars", 0) < 62 and 28 < segments.paid(coupon, "students", 0) < 32
     assert "profit ends within 1% of the (60, 30) prices'" in text
     assert abs(segments.versus(coupon, given).mean) < 0.01 * segments.mean(given, "profit")
+
+
+# --- promotions_and_guardrails ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def promotions(tmp_path_factory) -> LessonRun:
+    return run_lesson(tmp_path_factory, "promotions_and_guardrails", "--replications", "3")
+
+
+def test_promotions_scenario_notes_rank_the_promotions_as_the_run_does(promotions):
+    text = notes("promotions_and_guardrails")
+    everyday = "everyday price (cost + 80%)"
+    claims = {
+        "25% off on events": (-1700, "(about −1,700 over the run)"),
+        "25% off, from two days before": (-11_000, "(about −11,000, second to last)"),
+        "Friday flash sales and a new-customer coupon": (13_000, "(about +13,000 over the run)"),
+        "learned price, 20% off on events": (-37_000, "comes last (about −37,000)"),
+    }
+    for strategy, (difference, phrase) in claims.items():
+        assert phrase in text
+        assert promotions.versus(strategy, everyday).mean == pytest.approx(difference, rel=0.2), strategy
+    ranked = promotions.summary["profit_mean"].sort_values(ascending=False).index.tolist()
+    assert ranked[-2:] == ["25% off, from two days before", "learned price, 20% off on events"]
+    assert ranked[0] == "Friday flash sales and a new-customer coupon"
+    assert np.all(promotions.summary.loc[list(claims)[:2], "units_mean"] > promotions.mean(everyday, "units"))
