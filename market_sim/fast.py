@@ -11,7 +11,10 @@ _loaded: ModuleType | bool | None = None  # the kernels module, False without th
 
 
 def kernels() -> ModuleType | None:
-    """`market_sim.kernels`, or None when numba is missing or MARKET_SIM_NUMPY=1 (read once)."""
+    """`market_sim.kernels`, or None when numba is missing or MARKET_SIM_NUMPY=1 (read once).
+    The first call loads the kernels' machine code (about half a second): `population` asks
+    when it is imported, so that a process pays it before its first run, not inside the run's
+    time limit."""
     global _loaded
     if _loaded is None:
         _loaded = False
@@ -21,6 +24,7 @@ def kernels() -> ModuleType | None:
             except ImportError:
                 pass
             else:
+                compiled.warm_up()
                 _loaded = compiled
     return _loaded or None
 

