@@ -22,6 +22,11 @@ def apply_guardrails(
     """
     floor = max(rails.min_price, cost_floor)
     floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
+    if not decision.segments and not decision.coupon_new and not decision.coupon_returning:
+        # one price: when the bounds leave it where it is, nothing below moves either
+        before = yesterday.base if yesterday else None
+        if _bound(decision.base, before, rails, floor, floor_rule)[0] == decision.base:
+            return decision, 0
     before = {name: _segment_price(yesterday, name) for name in decision.segments}
     base, base_rule = _bound(decision.base, yesterday.base if yesterday else None, rails, floor, floor_rule)
     bounded = {
