@@ -161,6 +161,7 @@ class MarketModel(mesa.Model):
         self.offers: list[dict[str, np.ndarray]] | None = [] if log_offers else None  # by day
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
+        self._segment_numbers = np.arange(len(segments) + 1)  # (searched for in a day's segments)
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
         # small days whose logit consumer surplus is booked later, many days in one pass
         self._surplus_due: list[_SurplusDue] = []
@@ -586,7 +587,7 @@ class MarketModel(mesa.Model):
         sellers, segments = len(all_sellers), len(population.segment_names)
         count = len(trading.shoppers)
         choice = trading.allocation.choice
-        buyers = np.flatnonzero(choice != NONE)
+        buyers = (choice != NONE).nonzero()[0]
         seller_of = choice[buyers]
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
@@ -595,7 +596,7 @@ class MarketModel(mesa.Model):
         # rows of `returning` is several times slower)
         stretch = [0, count]
         if segments > 1:
-            stretch = np.searchsorted(trading.segment, range(segments + 1)).tolist()
+            stretch = np.searchsorted(trading.segment, self._segment_numbers).tolist()
         views = ledger.views[day]
         for g in range(segments):
             rows = slice(stretch[g], stretch[g + 1])
@@ -626,7 +627,7 @@ class MarketModel(mesa.Model):
         )
 
         self.book_consumer_surplus(day, trading, segments)
-        units = cell_units.sum(axis=(1, 2))
+        units = np.bincount(seller_of, minlength=sellers)  # = cell_units.sum(axis=(1, 2)), cheaper
         revenue = cell_revenue.sum(axis=(1, 2))
         lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
