@@ -28,6 +28,7 @@ import importlib
 import os
 import signal
 import sys
+import time
 
 import market_sim
 from market_sim.commands import UsageError
@@ -51,7 +52,9 @@ COMMANDS = (
 def main(argv: list[str] | None = None) -> int:
     """Run the command; `argv` given means called from Python: signal handlers are restored
     after (as the program, a command that holds interrupts holds them until it exits)."""
+    started = time.perf_counter()
     args = parser().parse_args(argv)
+    args.started = started  # a command may report how long its start took (run: manifest.json timings)
     try:
         return args.command(args)
     except KeyboardInterrupt:
