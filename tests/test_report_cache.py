@@ -84,7 +84,9 @@ def test_the_saved_figure_data_equals_the_tables_read_again(folder):
     _assert_same(cached.figures, from_csv.figures)
     pd.testing.assert_frame_equal(cached.segment_summary, from_csv.segment_summary)
     for strategy in from_csv.strategies:  # the theory table's one price comes with the figures
-        assert cached.figures.strategies[strategy].one_price == from_csv.figures.strategies[strategy].one_price
+        assert (
+            cached.figures.strategies[strategy].one_price == from_csv.figures.strategies[strategy].one_price
+        )
     assert cached.figures.strategies["fixed"].one_price == 25.0
     assert cached.figures.strategies["cost_plus(markup=0.5)"].one_price == 12.0
 
