@@ -56,13 +56,11 @@ def render_report(results: Results, workers: int | Painters = 1, experiment: Mar
     """The whole report as one HTML string (its figures drawn on up to `workers` processes, or
     on `Painters` already started);
     `experiment`: the A/B-test section (report/experiment.py) when the run made one."""
-    sections = [  # rendered in this order; a section module adds its fragment (Markup) here
-        _header(results),
-        _contents(results),
-        _lesson(results.scenario),
-        _ranking(results),
-        _theory(results),
-        _figures(results, draw_all(results, workers)),
+    if isinstance(workers, Painters):
+        workers.begin(results)  # the figures are drawn while the other sections are made
+    above = [_header(results), _contents(results), _lesson(results.scenario), _ranking(results)]
+    above.append(_theory(results))
+    below = [  # a section module adds its fragment (Markup) here
         personal_section(results),
         collusion.section(results),
         experiment,
@@ -71,6 +69,7 @@ def render_report(results: Results, workers: int | Painters = 1, experiment: Mar
         _glossary(),
         _footer(results),
     ]
+    sections = [*above, _figures(results, draw_all(results, workers)), *below]
     return render("run_report.html", name=results.scenario.name, sections=sections)
 
 

@@ -36,6 +36,9 @@ FIGURES = (
 )
 
 
+PROCESS_NAME = "msim-painter"  # as `ps` and /proc/PID/comm show a painter (Linux)
+
+
 class FigureError(RuntimeError):
     """A figure that could not be drawn (the message names it and says why)."""
 
@@ -58,6 +61,8 @@ class Painters:
         are drawn while this process goes on (`draw` collects them)."""
         import cloudpickle  # the theory curves are closures: a fork server's painters get them by value
 
+        if self._begun is results:
+            return
         message = cloudpickle.dumps(_without_rows(results))
         self._begun, self._waiting, self._busy = results, list(FIGURES), {}
         for painter in self._painters:
@@ -162,6 +167,7 @@ def _paint(connection: multiprocessing.connection.Connection) -> None:
     """A painter: import matplotlib and load its fonts now, then draw what it is asked for."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command decides what an interrupt does
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _call_it(PROCESS_NAME)
     from market_sim.report import plots
 
     plots.warm_up()
@@ -183,3 +189,14 @@ def _paint(connection: multiprocessing.connection.Connection) -> None:
             connection.send((value, getattr(plots, value)(results), None))
         except Exception as error:  # the command decides: report.html then holds the ranking and why
             connection.send((value, None, repr(error)))
+
+
+def _call_it(name: str) -> None:
+    """Name this process for `ps` and /proc/PID/comm (Linux's prctl PR_SET_NAME), so that a
+    painter is told from a run worker; elsewhere nothing happens."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(15, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
