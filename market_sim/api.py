@@ -403,7 +403,6 @@ def write_run_folder(
     timings = timings or result_folder.Timings(None, seconds, time.perf_counter())
     runs = [tabulated.run for tabulated in done]
     scores = tables.scores_from_rows(scenario, [t.scores for t in done if t.scores is not None])
-    summary = metrics.summarise(scores, baseline, benchmark=metrics.benchmarks(scenario.strategies))
 
     def fill(folder: Path) -> None:
         scores_text = result_folder.csv_text(scores)
@@ -422,6 +421,7 @@ def write_run_folder(
         drawing = painters or workers or default_workers()
         if isinstance(drawing, Painters):
             drawing.begin(results)  # the figures are drawn while the tables are written
+        summary = metrics.summarise(scores, baseline, benchmark=metrics.benchmarks(scenario.strategies))
         result_folder.write_csv(summary, folder / "summary.csv")
         (folder / "scores.csv").write_text(scores_text, encoding="utf-8")
         result_folder.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
