@@ -54,7 +54,11 @@ def write(folder: Path, cached: Cached, digests: dict[str, str]) -> None:
     }
     arrays["tree"] = np.array(json.dumps(tree))
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # not compressed: it is small, and read at once
+    with zipfile.ZipFile(buffer, "w") as archive:  # an .npz as np.savez writes it, but dated 1980:
+        for key, values in arrays.items():  # the same run gives the same bytes
+            member = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(member, "w", force_zip64=True) as file:
+                np.lib.format.write_array(file, np.asanyarray(values), allow_pickle=False)
     (folder / FILE).write_bytes(buffer.getvalue())
 
 
