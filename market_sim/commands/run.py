@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         painters = None
         if (args.workers or default_workers()) > 1:  # they load matplotlib while the runs go on
             painters = stack.enter_context(Painters(args.workers or default_workers()))
-        starting = time.perf_counter() - args.started
+        began = getattr(args, "started", None)  # when cli.main began (absent if called otherwise)
+        starting = None if began is None else time.perf_counter() - began
         done, took, interrupted = api.run_comparison(
             scenario,
             args.workers,

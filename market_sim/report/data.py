@@ -32,7 +32,9 @@ class Results:
     scenario: Scenario
     manifest: dict
     scores: pd.DataFrame  # one row per strategy × replication
-    daily: pd.DataFrame  # one row per strategy × replication × day × seller
+    # one row per strategy × replication × day × seller; the two are empty when the report is
+    # drawn from report_data.npz (load_results with digests), which holds all it draws from them
+    daily: pd.DataFrame
     segments: pd.DataFrame  # one row per strategy × replication × day × seller × segment
     baseline: str
     strategies: tuple[str, ...]  # in the scenario's order
