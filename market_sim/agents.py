@@ -14,7 +14,7 @@ import numpy as np
 
 from market_sim.guardrails import apply_guardrails
 from market_sim.scenario import Guardrails, Inventory
-from strategies.base import DayResult, MarketInfo, Observation, Prices, PricingStrategy
+from strategies.base import EMPTY, DayResult, MarketInfo, Observation, Prices, PricingStrategy
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,9 @@ class Seller(mesa.Agent):
         self.info: MarketInfo | None = None  # public facts, set by `start`
         self.guardrail_hits = 0  # prices the guardrails changed today
         self.below_cost_allowed = False  # the strategy's `allow_below_cost`, read by `start`
+        # whether the strategy has its own `posted` / `observe` (else the base class's no-op
+        # is not called, and the day's result not built for it)
+        self.hears_posted = self.hears_results = True
 
     def start(self, info: MarketInfo) -> None:
         """Tell the strategy what it may know before day 0 (its own guardrails included); an
@@ -186,6 +189,8 @@ class Seller(mesa.Agent):
             self.below_cost_allowed = self.strategy.allow_below_cost is True
 
         guarded(self.name, 0, reset)
+        self.hears_posted = _overrides(self.strategy, "posted")
+        self.hears_results = _overrides(self.strategy, "observe")
 
     def receive(self, day: int) -> int:
         """Put orders due today on the shelf; return the units received."""
@@ -211,7 +216,11 @@ class Seller(mesa.Agent):
         day = obs.day
         decision = guarded(self.name, day, lambda: _as_prices(self.strategy.price(obs), self.name, day))
         decision = _posted(decision, segment_names, observable)
-        personal = guarded(self.name, day, lambda: _personal_prices(decision, shoppers, self.name, day))
+        personal = (
+            None
+            if decision.personal is None
+            else guarded(self.name, day, lambda: _personal_prices(decision, shoppers, self.name, day))
+        )
         if self.guardrails is not None:
             cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
             yesterday = self.decision
@@ -227,7 +236,8 @@ class Seller(mesa.Agent):
             personal.flags.writeable = False
             decision = dataclasses.replace(decision, personal=personal)
         self.decision, self.personal = decision, personal
-        guarded(self.name, day, lambda: self.strategy.posted(decision))
+        if self.hears_posted:
+            guarded(self.name, day, lambda: self.strategy.posted(decision))
         return _price_table(decision, segment_names, observable, self.name, day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
@@ -254,12 +264,25 @@ class Seller(mesa.Agent):
         }
 
     def observe(self, result: DayResult) -> None:
-        guarded(self.name, result.day, lambda: self.strategy.observe(result))
+        if self.hears_results:
+            guarded(self.name, result.day, lambda: self.strategy.observe(result))
+
+
+def _overrides(strategy: object, method: str) -> bool:
+    """Whether `strategy.method` may do more than `PricingStrategy`'s own, which does nothing."""
+    try:
+        return getattr(type(strategy), method, None) is not getattr(PricingStrategy, method) or (
+            method in vars(strategy)
+        )
+    except Exception:  # no instance dictionary, or a hostile class: ask it every day
+        return True
 
 
 def _as_prices(decision: object, seller: str, day: int) -> Prices:
     """Check a strategy's answer, a finite non-negative number or a `Prices`; return it as a
     plain `Prices` of floats (nothing of the strategy's own objects is kept)."""
+    if type(decision) is Prices and _plain(decision):
+        return decision  # already such a Prices, made of immutable parts
     if isinstance(decision, bool) or not isinstance(decision, int | float | np.number | Prices):
         raise StrategyFailure(seller, day, f"price must be a number or Prices, got {_short(decision)}")
     if not isinstance(decision, Prices):
@@ -286,6 +309,24 @@ def _as_prices(decision: object, seller: str, day: int) -> Prices:
 
 
 _MAPPINGS = (MappingProxyType, dict)  # checked before the (slower) abstract Mapping
+
+
+def _plain(decision: Prices) -> bool:
+    """Whether a `Prices` is one price as `_as_prices` would return it: a finite, non-negative
+    float base and coupons, no segment prices, no personal prices, a str reason (the common
+    answer, checked without building a copy)."""
+    base, new, returning = decision.base, decision.coupon_new, decision.coupon_returning
+    return (
+        decision.segments is EMPTY
+        and decision.personal is None
+        and type(decision.reason) is str
+        and type(base) is float
+        and type(new) is float
+        and type(returning) is float
+        and 0.0 <= base < math.inf
+        and 0.0 <= new < math.inf
+        and 0.0 <= returning < math.inf
+    )
 
 
 def _price(value: object, what: str, seller: str, day: int) -> float:
@@ -365,8 +406,10 @@ def _posted(decision: Prices, names: tuple[str, ...], observable: np.ndarray) ->
     """The decision with a base price someone is offered: when every segment is observable and
     has its own price, no shopper sees the base price, so the seller's posted price (and the
     guardrails' reference) is its lowest segment price instead."""
+    if not decision.segments:
+        return decision
     priced = set(decision.segments)
-    if not priced or not all(observable) or not priced.issuperset(names):
+    if not all(observable) or not priced.issuperset(names):
         return decision
     return dataclasses.replace(decision, base=min(decision.segments.values()))
 

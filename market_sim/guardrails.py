@@ -22,6 +22,16 @@ def apply_guardrails(
     """
     floor = max(rails.min_price, cost_floor)
     floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
+    if not decision.segments and not decision.coupon_new and not decision.coupon_returning:
+        # one price: only its own bounds can move it (what the rule below comes to)
+        before = yesterday.base if yesterday else None
+        base, base_rule = _bound(decision.base, before, rails, floor, floor_rule)
+        if base == decision.base:
+            return decision, 0
+        note = _note("base", decision.base, base, base_rule)
+        reason = f"{decision.reason}; guardrails: {note}".lstrip("; ")
+        coupons = (decision.coupon_new, decision.coupon_returning)
+        return Prices(base, MappingProxyType({}), *coupons, reason, decision.personal), 1
     before = {name: _segment_price(yesterday, name) for name in decision.segments}
     base, base_rule = _bound(decision.base, yesterday.base if yesterday else None, rails, floor, floor_rule)
     bounded = {

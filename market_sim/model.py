@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -159,6 +161,7 @@ class MarketModel(mesa.Model):
         self.offers: list[dict[str, np.ndarray]] | None = [] if log_offers else None  # by day
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
+        self._segment_numbers = np.arange(len(segments) + 1)  # (searched for in a day's segments)
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
         # small days whose logit consumer surplus is booked later, many days in one pass
         self._surplus_due: list[_SurplusDue] = []
@@ -375,30 +378,28 @@ class MarketModel(mesa.Model):
                 column.flags.writeable = False
         return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
 
-    def calendar(self, day: int) -> dict[str, object]:
-        """The public calendar of `day`, the same for every seller."""
+    def calendar(self, day: int) -> tuple[int, int, dt.date | None, int, tuple[str, ...]]:
+        """The public calendar of `day`, the same for every seller: the first five fields of
+        its `Observation` (day, weekday, date, days left, events today)."""
         scenario = self.spec
-        return {
-            "day": day,
-            "weekday": scenario.weekday(day),
-            "date": scenario.date(day),
-            "days_left": scenario.days - day,
-            "events_today": tuple(e.name for e in scenario.events_on(day)),
-        }
+        events = tuple(e.name for e in scenario.events_on(day)) if scenario.market.events else ()
+        return day, scenario.weekday(day), scenario.date(day), scenario.days - day, events
 
-    def observation(self, seller: Seller, day: int, calendar: dict[str, object] | None = None) -> Observation:
+    def observation(self, seller: Seller, day: int, calendar: tuple | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices
         and, if it asks, today's shoppers."""
-        if seller.index not in self._tables:
-            self._tables[seller.index] = _Once(partial(self.shopper_table, seller, day))
+        j = seller.index
+        table = self._tables.get(j)
+        if table is None:
+            table = self._tables[j] = _Once(partial(self.shopper_table, seller, day))
         return Observation(
-            **(calendar or self.calendar(day)),
-            info=seller.info,
-            stock=seller.on_hand,
-            on_order=tuple(seller.in_transit),
-            history=History(self.ledger, seller.index, day, self.observable),
-            rival_prices=_RivalPrices(self.posted[seller.index], day),
-            shopper_table=self._tables[seller.index],
+            *(calendar or self.calendar(day)),
+            seller.info,
+            seller.on_hand,
+            tuple(seller.in_transit),
+            History(self.ledger, j, day, self.observable),
+            _RivalPrices(self.posted[j], day),
+            table,
         )
 
     def clear(self, day: int, arrivals: Arrivals, tables: np.ndarray) -> Trading:
@@ -582,56 +583,71 @@ class MarketModel(mesa.Model):
 
     def settle(self, day: int, trading: Trading, received: list[int]) -> None:
         """Book the day: sales and costs per seller, detail per segment, then strategies learn."""
-        population, ledger = self.population, self.ledger
-        sellers, segments = len(self.sellers), len(population.segment_names)
+        population, ledger, all_sellers = self.population, self.ledger, self.sellers
+        sellers, segments = len(all_sellers), len(population.segment_names)
+        count = len(trading.shoppers)
         choice = trading.allocation.choice
-        buyers = np.flatnonzero(choice != NONE)
+        buyers = (choice != NONE).nonzero()[0]
         seller_of = choice[buyers]
         status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
         # shoppers come in consumer order, and consumers are grouped by segment: each segment's
         # shoppers are one stretch of rows (counted column by column: a count along the short
         # rows of `returning` is several times slower)
-        stretch = np.searchsorted(trading.segment, np.arange(segments + 1))
+        stretch = [0, count]
+        if segments > 1:
+            stretch = np.searchsorted(trading.segment, self._segment_numbers).tolist()
+        views = ledger.views[day]
         for g in range(segments):
             rows = slice(stretch[g], stretch[g + 1])
             for j in range(sellers):
                 regulars = np.count_nonzero(trading.returning[rows, j])
-                ledger.views[day, j, g] = (rows.stop - rows.start - regulars, regulars)
+                views[j, g] = (rows.stop - rows.start - regulars, regulars)
         # per (seller, segment, new/returning): the flat index of each buyer's cell
-        bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
+        if segments == 1:  # (every buyer's segment is 0)
+            bought_cell = seller_of * 2 + status
+        else:
+            bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
         cell_units = ledger.segment_units[day]
         cell_units.flat = np.bincount(bought_cell, minlength=cell_units.size)
         prices = trading.prices
         paid = prices[seller_of, 0 if prices.shape[1] == 1 else buyers]
+        cell_revenue = ledger.segment_revenue[day]
         if trading.personal:  # buyers in a cell paid different prices
-            revenue_by_cell = np.bincount(bought_cell, weights=paid, minlength=cell_units.size)
-            ledger.segment_revenue[day].flat = revenue_by_cell
+            cell_revenue.flat = np.bincount(bought_cell, weights=paid, minlength=cell_units.size)
         else:
-            ledger.segment_revenue[day] = cell_units * trading.tables  # everyone in a cell paid its price
+            np.multiply(cell_units, trading.tables, out=cell_revenue)  # everyone in a cell paid its price
         ledger.paid_square[day] = np.bincount(seller_of, weights=paid * paid, minlength=sellers)
-        surplus = trading.utility.ravel()[seller_of * len(choice) + buyers] - self.spec.market.outside_utility
+        surplus = trading.utility.ravel()[seller_of * count + buyers]  # a copy
+        outside = self.spec.market.outside_utility
+        if outside or math.copysign(1.0, outside) < 0:  # (less +0.0 changes no number)
+            surplus -= outside
         ledger.segment_surplus[day].flat = np.bincount(
             bought_cell, weights=surplus, minlength=cell_units.size
         )
 
         self.book_consumer_surplus(day, trading, segments)
-        units = cell_units.sum(axis=(1, 2))
-        revenue = ledger.segment_revenue[day].sum(axis=(1, 2))
+        units = np.bincount(seller_of, minlength=sellers)  # = cell_units.sum(axis=(1, 2)), cheaper
+        revenue = cell_revenue.sum(axis=(1, 2))
         lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
-        ledger.shoppers[day] = len(trading.shoppers)
-        books = [seller.settle(day, int(units[seller.index]), last_day) for seller in self.sellers]
+        ledger.shoppers[day] = count
+        sold, earned, missed = units.tolist(), revenue.tolist(), lost.tolist()
+        books = [seller.settle(day, sold[seller.index], last_day) for seller in all_sellers]
         # a row per array and day, not a cell per seller: a numpy write costs the same either way
         for name in BOOKS:
             getattr(ledger, name)[day] = [kept[name] for kept in books]
-        ledger.price[day] = [seller.decision.base for seller in self.sellers]
+        decisions = [seller.decision for seller in all_sellers]
+        ledger.price[day] = [decision.base for decision in decisions]
         names = population.segment_names
-        ledger.offered[day] = [offered_prices(seller.decision, names) for seller in self.sellers]
-        ledger.reason[day] = [seller.decision.reason for seller in self.sellers]
-        ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in self.sellers]
-        ledger.personal[day] = [seller.personal is not None for seller in self.sellers]
-        ledger.inventory[day] = [seller.on_hand for seller in self.sellers]
+        ledger.offered[day] = [
+            [decision.base] * segments if not decision.segments else offered_prices(decision, names)
+            for decision in decisions
+        ]
+        ledger.reason[day] = [decision.reason for decision in decisions]
+        ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in all_sellers]
+        ledger.personal[day] = [seller.personal is not None for seller in all_sellers]
+        ledger.inventory[day] = [seller.on_hand for seller in all_sellers]
         ledger.units[day], ledger.revenue[day], ledger.lost_sales[day] = units, revenue, lost
         ledger.received[day] = received
         ledger.days_recorded = day + 1
@@ -639,24 +655,18 @@ class MarketModel(mesa.Model):
         population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day, surplus)
         if population.feature_names and day == 0:
             ledger.keep_audit(self.audit())
-        for seller in self.sellers:
+        tables = self._tables
+        for seller, decision in zip(all_sellers, decisions, strict=True):
+            if not seller.hears_results:
+                continue
             j = seller.index
-            table = self._tables.get(j)
+            table = tables.get(j)
             bought = None
             if table is not None and table.called:  # whom of the rows of its table it sold to
                 bought = choice[self.table_order()] == j
                 bought.flags.writeable = False
             seller.observe(
-                DayResult(
-                    day=day,
-                    price=seller.decision.base,
-                    views=len(trading.shoppers),
-                    units=int(units[j]),
-                    revenue=float(revenue[j]),
-                    lost_sales=int(lost[j]),
-                    stock=seller.on_hand,
-                    bought=bought,
-                )
+                DayResult(day, decision.base, count, sold[j], earned[j], missed[j], seller.on_hand, bought)
             )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from market_sim.model import MarketModel
 from tests.conftest import run_model, scenario_from
 
 SMALL_MARKET = """
@@ -192,3 +193,62 @@ def test_log_sum_exp_is_scipys_to_the_last_bit():
     a[:, 70:80] = -np.inf
     assert np.array_equal(log_sum_exp(a), special.logsumexp(a, axis=0), equal_nan=True)
     assert log_sum_exp(a[:, :0]).shape == (0,)
+
+
+LISTENERS = """
+name: listeners
+days: 5
+market: {choice: logit}
+consumers:
+  population: 200
+  segments: [{name: all, share: 1, visit_rate: 0.3, wtp: {dist: uniform, low: 0, high: 40}, price_sensitivity: 0.3}]
+sellers:
+  - {name: us, focal: true, unit_cost: 10, inventory: {initial: 30, reorder_point: 5, order_quantity: 20}}
+  - {name: rival, unit_cost: 12, strategy: {kind: cost_plus, markup: 0.8}}
+strategies: [{kind: cost_plus, markup: 1.0}]
+"""
+
+
+def test_every_strategy_that_listens_hears_each_posted_price_and_each_day():
+    """A strategy's own `posted` and `observe` are called every day, also when set on the
+    instance (the base class's, which do nothing, may be skipped); the results add up."""
+    from strategies import Prices, PricingStrategy, build
+
+    class ByClass(PricingStrategy):
+        def __init__(self):
+            super().__init__()
+            self.heard: list = []
+
+        def price(self, obs):
+            return Prices(20.0 + obs.day, reason="by class")
+
+        def posted(self, prices):
+            self.heard.append(("posted", prices.base))
+
+        def observe(self, result):
+            self.heard.append(("observed", result.day, result.price, result.units, result.revenue))
+
+    class ByInstance(PricingStrategy):
+        def reset(self, info):
+            self.results = []
+            self.observe = self.results.append
+
+        def price(self, obs):
+            return 25
+
+    listener = ByClass()
+    model = MarketModel(scenario_from(LISTENERS), seats=[listener, build("cost_plus", {"markup": 0.8})])
+    model.run_for(5)
+    units, revenue = model.ledger.units[:, 0], model.ledger.revenue[:, 0]
+    assert units.sum() > 0
+    assert listener.heard == [
+        event
+        for day in range(5)
+        for event in (("posted", 20.0 + day), ("observed", day, 20.0 + day, units[day], revenue[day]))
+    ]
+    by_instance = ByInstance()
+    model = MarketModel(scenario_from(LISTENERS), seats=[by_instance, build("cost_plus", {"markup": 0.8})])
+    model.run_for(5)
+    assert [(r.day, r.price, r.units, r.stock) for r in by_instance.results] == [
+        (day, 25.0, model.ledger.units[day, 0], model.ledger.inventory[day, 0]) for day in range(5)
+    ]

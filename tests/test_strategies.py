@@ -323,6 +323,58 @@ def test_guardrails_leave_a_decision_that_fits_alone():
     )
 
 
+@pytest.mark.parametrize(
+    ("wanted", "yesterday", "rails", "floor", "base", "reason"),
+    [
+        (
+            Prices(30.0, reason="a"),
+            Prices(29.0),
+            Guardrails(min_price=10, max_daily_change=0.2),
+            20.0,
+            30,
+            "a",
+        ),
+        (Prices(30.0), None, Guardrails(min_price=10, max_price=30), 0.0, 30, ""),
+        (
+            Prices(50.0, reason="dear"),
+            Prices(40.0),
+            Guardrails(max_daily_change=0.1),
+            0.0,
+            44,
+            "dear; guardrails: base 50.00→44.00 (max_daily_change)",
+        ),
+        (Prices(5.0), None, Guardrails(min_price=10), 12.0, 12, "guardrails: base 5.00→12.00 (unit cost)"),
+        (Prices(80.0), None, Guardrails(max_price=60), 12.0, 60, "guardrails: base 80.00→60.00 (max_price)"),
+        (Prices(15.0), None, Guardrails(30, 20), 0.0, 20, "guardrails: base 15.00→20.00 (max_price)"),
+    ],
+)
+def test_a_single_price_is_guarded_alone(wanted, yesterday, rails, floor, base, reason):
+    """One price, no segments or coupons (the engine's quick path): left as it is, the very
+    decision comes back with no hit; moved, one hit named in the reason."""
+    guarded, hits = apply_guardrails(wanted, yesterday, rails, floor)
+    assert (guarded.base, guarded.reason, hits) == (pytest.approx(base), reason, int(base != wanted.base))
+    assert (guarded is wanted) == (hits == 0)
+
+
+def test_cost_plus_and_fixed_post_the_same_decision_until_what_it_depends_on_changes():
+    cost_plus = build("cost_plus", {"markup": 0.5})
+    first = cost_plus.price(morning(info(cost=10.0)))
+    assert cost_plus.price(morning(info(cost=10.0), day=2)) is first
+    assert (first.base, first.reason) == (15.0, "cost 10.00 + 50%")
+    cost_plus.markup = 1.0
+    assert (
+        cost_plus.price(morning(info(cost=10.0))).base,
+        cost_plus.price(morning(info(cost=12.0))).base,
+    ) == (
+        20.0,
+        24.0,
+    )
+    fixed = build("fixed", {"price": 9.5})
+    assert fixed.price(morning(info())) is fixed.price(morning(info(), day=3))
+    fixed.fixed_price = 7.0
+    assert (fixed.price(morning(info())).base, fixed.price(morning(info())).reason) == (7.0, "fixed at 7.00")
+
+
 GUARDED = """
 name: guarded
 days: 6
@@ -716,3 +768,35 @@ def test_the_readme_strategy_runs_from_a_scenario_file(tmp_path, monkeypatch):
     assert ours[weekend].price.unique() == pytest.approx([36.0])  # 20 × 1.5 × 1.2
     assert ours[~weekend].price.unique() == pytest.approx([30.0])
     assert daily[daily.strategy == "demand_response()"].reason.str.len().min() > 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (Prices(math.nan), "price must be finite and not negative, got nan"),
+        (Prices(-0.5), "price must be finite and not negative, got -0.5"),
+        (Prices(20.0, coupon_new=math.inf), "coupon_new must be finite and not negative, got inf"),
+        (Prices(20.0, coupon_returning=-1.0), "coupon_returning must be finite and not negative, got -1.0"),
+        (Prices(20.0, reason=3), "Prices.reason must be text, got 3"),
+        (Prices("20"), "price must be a number, got '20'"),
+    ],
+)
+def test_a_bad_prices_answer_stops_its_run_with_its_message(answer, message):
+    from market_sim.agents import StrategyFailure, _as_prices
+
+    with pytest.raises(StrategyFailure, match=re.escape(f"us on day 4: {message}")):
+        _as_prices(answer, "us", 4)
+
+
+def test_a_prices_answer_is_kept_as_plain_floats_and_text():
+    from market_sim.agents import _as_prices
+
+    plain = Prices(20.0, reason="cost plus")
+    assert _as_prices(plain, "us", 0) is plain  # already plain: nothing of the strategy's to copy
+    for answer in (
+        Prices(np.float64(20.0), reason="cost plus"),
+        Prices(20, coupon_new=0, reason="cost plus"),
+    ):
+        kept = _as_prices(answer, "us", 0)
+        assert kept == plain and kept is not answer
+        assert [type(v) for v in (kept.base, kept.coupon_new, kept.coupon_returning)] == [float] * 3
