@@ -275,14 +275,20 @@ def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
 
 
 def _finish_panels(figure: plt.Figure, axes: list[plt.Axes], handles: dict, ylabel: str) -> None:
-    """Axis labels on every panel, one legend above them all, a fixed layout."""
-    for ax in axes:
-        ax.tick_params(labelbottom=True)
-        ax.set_xlabel("day", fontsize="small")
-        ax.set_ylabel(ylabel, fontsize="small")
+    """Axis labels on the outer panels only (the axes are shared: fewer texts to lay out and
+    draw), one legend above them all, a fixed layout."""
+    grid_rows, grid_columns = _panel_shape(len(axes))
+    for i, ax in enumerate(axes):
+        lowest = i + grid_columns >= len(axes)  # no panel below it
+        ax.tick_params(labelbottom=lowest)
+        if lowest:
+            ax.set_xlabel("day", fontsize="small")
+        if i % grid_columns == 0:
+            ax.set_ylabel(ylabel, fontsize="small")
     columns, rows = _legend_rows(figure, list(handles), 2 if len(axes) > 1 else 1)
     figure.legend(handles.values(), handles.keys(), loc="upper center", ncol=columns, frameon=False)
-    _fixed_layout(figure, *_panel_shape(len(axes)), top=TITLE_ABOVE + 0.25 * rows + 0.15, column_gap=0.75)
+    top = TITLE_ABOVE + 0.25 * rows + 0.15
+    _fixed_layout(figure, grid_rows, grid_columns, top=top, row_gap=TITLE_ABOVE + 0.15, column_gap=0.3)
 
 
 def price_paths(results: Results) -> str | None:
