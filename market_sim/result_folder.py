@@ -265,9 +265,10 @@ def comparison_manifest(
 @dataclass(frozen=True)
 class Timings:
     """Where a comparison's time went, for manifest.json's `timings` (seconds): `starting`, from
-    the command's start to the first run (None from Python); `simulating`, the runs (the
-    manifest's `seconds`); `writing`, from the end of the last run to the manifest, the last
-    file written (tables, figures, report). `ran` is `time.perf_counter()` when the runs ended."""
+    the command's start (the process's, on Linux) to the first run (None from Python);
+    `simulating`, the runs (the manifest's `seconds`); `writing`, from the end of the last run
+    to the manifest, the last file written (tables, figures, report). `ran` is
+    `time.perf_counter()` when the runs ended."""
 
     starting: float | None
     simulating: float
