@@ -61,8 +61,9 @@ class Painters:
         are drawn while this process goes on (`draw` collects them)."""
         import cloudpickle  # the theory curves are closures: a fork server's painters get them by value
 
-        if self._begun is results:
+        if self._begun is results or not results.strategies:  # begun already, or nothing to draw
             return
+        self._drain()  # figures of other results still being drawn are not wanted any more
         message = cloudpickle.dumps(_without_rows(results))
         self._begun, self._waiting, self._busy = results, list(FIGURES), {}
         for painter in self._painters:
@@ -71,6 +72,8 @@ class Painters:
 
     def draw(self, results: Results) -> dict[str, str | None]:
         """Every figure of `results` (begun now unless `begin` was given these results)."""
+        if not results.strategies:  # no strategy finished: nothing to draw
+            return dict.fromkeys(FIGURES)
         if self._begun is not results:
             self.begin(results)
         found: dict[str, str | None] = {}
@@ -83,15 +86,19 @@ class Painters:
                     found[name] = uri
                 self._hand_out()
         except BaseException:
-            self._waiting = []
-            for painter in self._busy.values():  # let the others finish: the painters stay usable
-                with contextlib.suppress(FigureError):
-                    painter.receive()
-            self._busy = {}
+            self._drain()  # the painters stay usable
             raise
         finally:
             self._begun = None
         return {name: found[name] for name in FIGURES}
+
+    def _drain(self) -> None:
+        """Hand out nothing more and let the painters finish what they hold."""
+        self._waiting = []
+        for painter in self._busy.values():
+            with contextlib.suppress(FigureError):
+                painter.receive()
+        self._busy = {}
 
     def _hand_out(self) -> None:
         for painter in self._painters:
