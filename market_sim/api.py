@@ -50,7 +50,7 @@ from market_sim.scenario import Scenario, StrategySpec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from market_sim import report
+    from market_sim import report, result_folder
     from market_sim.experiment import ExperimentResult
     from market_sim.sweeps import Sweep
     from market_sim.tables import Tabulated
@@ -384,28 +384,53 @@ def write_run_folder(
     overwrite: bool = False,
     offers: str | None = None,
     ab_test: ExperimentResult | None = None,
+    painters: report.Painters | None = None,
+    timings: result_folder.Timings | None = None,
 ) -> None:
-    """Write the run folder whole (tables, scenario, manifest, report); a partial one also keeps
-    its finished runs for --resume. `offers` (csv or parquet) adds the offer log."""
+    """Write the run folder whole (tables, scenario, report, manifest); a partial one also keeps
+    its finished runs for --resume. `offers` (csv or parquet) adds the offer log. `painters`:
+    figure processes started already (else the figures are drawn on `workers` new ones);
+    `timings`: where the time went, for the manifest (from Python: the runs and the writing).
+
+    The report is made from the tables as they are written (each parsed from the text written
+    to its file), and its figures are drawn while the big tables are written."""
+    import json
+
     from market_sim import metrics, result_folder, tables
     from market_sim.executors import default_workers
-    from market_sim.report import write_report
+    from market_sim.report import Painters, figure_cache, results_from, write_report
 
+    timings = timings or result_folder.Timings(None, seconds, time.perf_counter())
     runs = [tabulated.run for tabulated in done]
     scores = tables.scores_from_rows(scenario, [t.scores for t in done if t.scores is not None])
-    summary = metrics.summarise(scores, baseline, benchmark=metrics.benchmarks(scenario.strategies))
 
     def fill(folder: Path) -> None:
+        scores_text = result_folder.csv_text(scores)
+        manifest = result_folder.comparison_manifest(scenario, runs, Path(source), baseline, seconds, partial)
+        impulses = [t.impulse_csv for t in done if t.run.impulse is not None]
+        shoppers = [t.shoppers_csv for t in done] if scenario.consumers.features else []
+        results = results_from(  # what report.html shows, as `report DIR` reads it from the files
+            scenario,
+            json.loads(json.dumps(manifest, default=str)),  # as manifest.json reads
+            result_folder.parsed(scores_text),
+            result_folder.joined([t.daily for t in done], [t.daily_csv for t in done]),
+            result_folder.joined([t.segments for t in done], [t.segments_csv for t in done]),
+            impulse=_table(impulses) if impulses else None,
+            shoppers=_table(shoppers) if shoppers else None,
+        )
+        drawing = painters or workers or default_workers()
+        if isinstance(drawing, Painters):
+            drawing.begin(results)  # the figures are drawn while the tables are written
+        summary = metrics.summarise(scores, baseline, benchmark=metrics.benchmarks(scenario.strategies))
         result_folder.write_csv(summary, folder / "summary.csv")
-        result_folder.write_csv(scores, folder / "scores.csv")
+        (folder / "scores.csv").write_text(scores_text, encoding="utf-8")
         result_folder.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         result_folder.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
-        impulses = [t.impulse_csv for t in done if t.run.impulse is not None]
         if impulses:  # batched learning runs: the impulse response after learning
             result_folder.write_csv_parts(impulses, folder / "impulse.csv")
-        if scenario.consumers.features:
-            result_folder.write_csv_parts([t.shoppers_csv for t in done], folder / "shoppers.csv")
+        if shoppers:
+            result_folder.write_csv_parts(shoppers, folder / "shoppers.csv")
         (folder / "scenario.yaml").write_text(scenario_to_yaml(scenario), encoding="utf-8")
         if offers:
             result_folder.write_offers(folder, [t.offers for t in done if t.offers is not None], offers)
@@ -413,13 +438,12 @@ def write_run_folder(
             result_folder.write_csv(ab_test.table, folder / "experiment.csv")
             result_folder.write_csv(ab_test.summary, folder / "experiment_summary.csv")
             result_folder.write_json(ab_test.preview, folder / "experiment_preview.json")
-        manifest = result_folder.comparison_manifest(scenario, runs, Path(source), baseline, seconds, partial)
-        result_folder.write_json(result_folder.record_tables(folder, manifest), folder / "manifest.json")
-        daily = result_folder.joined([t.daily for t in done], [t.daily_csv for t in done])
-        segments = result_folder.joined([t.segments for t in done], [t.segments_csv for t in done])
-        write_report(
-            folder, workers=workers or default_workers(), scenario=scenario, daily=daily, segments=segments
-        )
+        manifest = result_folder.record_tables(folder, manifest)
+        saved = figure_cache.Cached(results.figures, results.segment_summary)
+        figure_cache.write(folder, saved, result_folder.table_digests(manifest))
+        write_report(folder, workers=drawing, results=results)
+        manifest["timings"] = timings.recorded()
+        result_folder.write_json(manifest, folder / "manifest.json")
         if partial:
             result_folder.keep_runs(folder, scenario, runs)
 

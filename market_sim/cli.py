@@ -28,6 +28,7 @@ import importlib
 import os
 import signal
 import sys
+import time
 
 import market_sim
 from market_sim.commands import UsageError
@@ -51,7 +52,9 @@ COMMANDS = (
 def main(argv: list[str] | None = None) -> int:
     """Run the command; `argv` given means called from Python: signal handlers are restored
     after (as the program, a command that holds interrupts holds them until it exits)."""
+    started = time.perf_counter() - (_process_age() if argv is None else 0.0)
     args = parser().parse_args(argv)
+    args.started = started  # a command may report how long its start took (run: manifest.json timings)
     try:
         return args.command(args)
     except KeyboardInterrupt:
@@ -76,6 +79,18 @@ def main(argv: list[str] | None = None) -> int:
             from market_sim.commands.arguments import Interrupts
 
             Interrupts.restore()
+
+
+def _process_age() -> float:
+    """Seconds since this process started (the interpreter's own start-up included): Linux's
+    /proc/self/stat, to its clock tick; elsewhere 0 (timed from `main`)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime, in ticks since boot
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
 
 
 def _os_error_text(error: OSError) -> str:

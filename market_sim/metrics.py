@@ -915,9 +915,13 @@ def comparisons(
     """Every ordered pair of strategies (or every strategy against `versus` only) on every score:
     one row per (strategy, versus, score)."""
     names = list(dict.fromkeys(scores["strategy"])) if len(scores) else []
+    present = [score.name for score in SCORES if score.name in scores]
+    wide = (  # every score at once: one pivot instead of one per score
+        scores.pivot(index="replication", columns="strategy", values=present) if names and present else None
+    )
     rows = []
     for score in SCORES:
-        table = _by_replication(scores, score.name)
+        table = wide[score.name] if wide is not None and score.name in present else pd.DataFrame()
         for a in names:
             for b in names if versus is None else [versus]:
                 if a != b and a in table and b in table:

@@ -262,6 +262,26 @@ def comparison_manifest(
     }
 
 
+@dataclass(frozen=True)
+class Timings:
+    """Where a comparison's time went, for manifest.json's `timings` (seconds): `starting`, from
+    the command's start (the process's, on Linux) to the first run (None from Python);
+    `simulating`, the runs (the manifest's `seconds`); `writing`, from the end of the last run
+    to the manifest, the last file written (tables, figures, report). `ran` is
+    `time.perf_counter()` when the runs ended."""
+
+    starting: float | None
+    simulating: float
+    ran: float
+
+    def recorded(self) -> dict:
+        import time
+
+        starting = None if self.starting is None else round(self.starting, 3)
+        writing = round(time.perf_counter() - self.ran, 3)
+        return {"starting": starting, "simulating": round(self.simulating, 3), "writing": writing}
+
+
 def record_tables(folder: Path, manifest: dict) -> dict:
     """The manifest with the size and SHA-256 of every table in `folder`, so `check_tables`
     can tell a damaged or truncated folder from a whole one."""
@@ -296,6 +316,15 @@ def check_tables(folder: Path) -> dict:
                 f"{found['bytes']} bytes, the manifest records {expected.get('bytes')}); run it again"
             )
     return manifest
+
+
+def table_digests(manifest: dict) -> dict[str, str]:
+    """The SHA-256 of each table a manifest records, by file name (after `check_tables`: those
+    of the files in the folder)."""
+    recorded = manifest.get("tables")
+    if not isinstance(recorded, dict):
+        return {}
+    return {name: str(entry.get("sha256")) for name, entry in recorded.items() if isinstance(entry, dict)}
 
 
 def _digest(path: Path) -> dict:

@@ -37,7 +37,7 @@ strategies:
   - {kind: q_learning, beta: 2.0e-2}
   - {kind: fixed, price: 1.6}
 """
-TIMES = ("created", "seconds", "run_seconds")  # what differs between two runs of the same thing
+TIMES = ("created", "seconds", "run_seconds", "timings")  # what differs between two runs of the same thing
 
 
 @pytest.fixture

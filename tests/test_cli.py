@@ -56,6 +56,7 @@ def test_run_writes_every_documented_file_and_column(scenario_file, tmp_path):
         "daily.csv",
         "manifest.json",
         "report.html",
+        "report_data.npz",  # the figures' data for `report DIR` (issue 13)
         "scenario.yaml",
         "scores.csv",
         "segments.csv",

@@ -24,6 +24,7 @@ from market_sim import sweeps
 from market_sim.cli import main
 from market_sim.design import Design
 from market_sim.loader import Override
+from market_sim.report.painters import PROCESS_NAME as PAINTER
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = range(int(os.environ.get("MARKET_SIM_FAULT_SEEDS", "3")))
@@ -110,12 +111,15 @@ def descendants(pid: int) -> list[int]:
 
 
 def _helper(child: int, pid: int) -> bool:
+    """Not a run worker: the resource tracker, the fork server, the report's figure processes."""
     try:
         line = Path(f"/proc/{child}/cmdline").read_bytes()
         parent = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        name = Path(f"/proc/{child}/comm").read_text().strip()
     except (OSError, ValueError):
         return True
-    return b"resource_tracker" in line or (b"forkserver" in line and parent == pid)
+    painter = name == PAINTER  # killing one costs only the figures (report.html keeps the ranking)
+    return painter or b"resource_tracker" in line or (b"forkserver" in line and parent == pid)
 
 
 def kill_a_worker_after(delay: float, command: list[str], from_first_worker: bool = False) -> int:

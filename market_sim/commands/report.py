@@ -17,15 +17,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from market_sim import result_folder
-    from market_sim.executors import default_workers
-    from market_sim.report import RunFolderError, ranking_text, write_report
+    import contextlib
 
-    try:
-        result_folder.check_tables(args.folder)  # a damaged table is refused, never half-reported
-        results = write_report(args.folder, args.baseline, default_workers())
-    except (RunFolderError, result_folder.FolderError) as error:
-        raise UsageError(str(error)) from None
+    from market_sim.executors import default_workers
+    from market_sim.report.painters import Painters
+
+    with contextlib.ExitStack() as stack:
+        workers: int | Painters = default_workers()
+        if workers > 1:  # they load matplotlib while this process reads the tables
+            workers = stack.enter_context(Painters(workers))
+        from market_sim import result_folder
+        from market_sim.report import RunFolderError, ranking_text, write_report
+
+        try:
+            manifest = result_folder.check_tables(args.folder)  # a damaged table is refused
+            digests = result_folder.table_digests(manifest)  # checked against the files just now
+            results = write_report(args.folder, args.baseline, workers, digests=digests)
+        except (RunFolderError, result_folder.FolderError) as error:
+            raise UsageError(str(error)) from None
     if not args.quiet:
         print(ranking_text(results.scores, results.baseline, results.focal, results.benchmarks))
     print(f"wrote {args.folder}/report.html")

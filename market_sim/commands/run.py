@@ -63,8 +63,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
+    import time
+
     from market_sim import api, result_folder, tables
+    from market_sim.executors import default_workers
     from market_sim.loader import load_scenario
+    from market_sim.report.painters import Painters
     from market_sim.runner import comparison_jobs
 
     interrupts = Interrupts()
@@ -103,35 +108,44 @@ def run(args: argparse.Namespace) -> int:
 
     if scenario.experiment is not None and not args.quiet:  # before anything runs: is the test big enough?
         print(api.experiment_preview(scenario))
-    done, took, interrupted = api.run_comparison(
-        scenario,
-        args.workers,
-        args.executor,
-        args.scheduler,
-        args.time_limit,
-        progress=not args.quiet,
-        finished=finished,
-        log_offers=bool(args.log_offers),
-        stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
-    )
-    lost = [tabulated.run for tabulated in done if tabulated.run.lost]
-    ab_test = None if interrupted else api.ab_test(scenario, args.workers)
-    try:
-        api.write_run_folder(
-            out,
+    with contextlib.ExitStack() as stack:
+        painters = None
+        if (args.workers or default_workers()) > 1:  # they load matplotlib while the runs go on
+            painters = stack.enter_context(Painters(args.workers or default_workers()))
+        began = getattr(args, "started", None)  # when cli.main began (absent if called otherwise)
+        starting = None if began is None else time.perf_counter() - began
+        done, took, interrupted = api.run_comparison(
             scenario,
-            done,
-            args.scenario,
-            args.baseline,
-            took,
-            partial=interrupted or bool(lost),  # a run lost with its process can be run again
-            workers=args.workers,
-            overwrite=args.overwrite or (args.resume and out.exists()),
-            offers=args.log_offers,
-            ab_test=ab_test,
+            args.workers,
+            args.executor,
+            args.scheduler,
+            args.time_limit,
+            progress=not args.quiet,
+            finished=finished,
+            log_offers=bool(args.log_offers),
+            stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
         )
-    except result_folder.FolderError as error:
-        raise UsageError(str(error)) from None
+        ran = time.perf_counter()
+        lost = [tabulated.run for tabulated in done if tabulated.run.lost]
+        ab_test = None if interrupted else api.ab_test(scenario, args.workers)
+        try:
+            api.write_run_folder(
+                out,
+                scenario,
+                done,
+                args.scenario,
+                args.baseline,
+                took,
+                partial=interrupted or bool(lost),  # a run lost with its process can be run again
+                workers=args.workers,
+                overwrite=args.overwrite or (args.resume and out.exists()),
+                offers=args.log_offers,
+                ab_test=ab_test,
+                painters=painters,
+                timings=result_folder.Timings(starting, took, ran),
+            )
+        except result_folder.FolderError as error:
+            raise UsageError(str(error)) from None
 
     runs = [tabulated.run for tabulated in done]
     if interrupted:

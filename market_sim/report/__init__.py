@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from market_sim.report.console import ranking_text
 from market_sim.report.data import Results, RunFolderError, load_results, read_table, results_from
 from market_sim.report.html import render_fragment, render_report
+from market_sim.report.painters import Painters
 from market_sim.report.template import render
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from market_sim.scenario import Scenario
 
 __all__ = [
+    "Painters",
     "Results",
     "RunFolderError",
     "load_results",
@@ -34,14 +36,21 @@ __all__ = [
 def write_report(
     folder: Path,
     baseline: str | None = None,
-    workers: int = 1,
+    workers: int | Painters = 1,
     scenario: Scenario | None = None,
     daily: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None,
+    results: Results | None = None,
+    digests: dict[str, str] | None = None,
 ) -> Results:
     """Build `folder/report.html` from the run's files (replacing it whole); return what it shows.
-    `scenario`, `daily`, `segments`: the run's, when the caller holds them (see `load_results`)."""
-    results = load_results(folder, baseline, scenario, daily, segments)
+    `workers`: processes to draw the figures on, or `Painters` already started.
+    `scenario`, `daily`, `segments`: the run's, when the caller holds them (see `load_results`);
+    `results`: what the report shows, when the caller made it from the files it wrote;
+    `digests`: the checked SHA-256 of the folder's tables, to use the saved figure data (see
+    `load_results`)."""
+    if results is None:
+        results = load_results(folder, baseline, scenario, daily, segments, digests)
     try:
         experiment = ""
         if (folder / "experiment.csv").exists():

@@ -11,10 +11,10 @@ import numpy as np
 
 from market_sim.metrics import END_DAYS, interval
 from market_sim.report.data import Results
-from market_sim.report.plots import _data_uri, colours, plt  # plots chooses the backend
 from market_sim.report.template import render
 
 if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
     from markupsafe import Markup
 
 SHOWN_DAYS = 30  # days of limit play drawn per replication
@@ -76,6 +76,8 @@ def _figure(title: str, uri: str | None, alt: str, caption: str = "") -> dict:
 
 
 def _delta_plot(results: Results, learning: list[str]) -> str | None:
+    from market_sim.report.plots import _data_uri, colours, plt  # matplotlib: only when drawn
+
     scores = results.scores
     if scores["delta"].isna().all():
         return None
@@ -97,6 +99,8 @@ def _delta_plot(results: Results, learning: list[str]) -> str | None:
 
 
 def _end_plot(results: Results, learning: list[str]) -> str | None:
+    from market_sim.report.plots import _data_uri, plt  # matplotlib: only when drawn
+
     daily = results.daily
     if daily.empty:
         return None
@@ -124,6 +128,8 @@ def _end_plot(results: Results, learning: list[str]) -> str | None:
 
 
 def _impulse_plot(results: Results) -> str:
+    from market_sim.report.plots import _data_uri, plt  # matplotlib: only when drawn
+
     impulse = results.impulse
     strategies = [s for s in results.strategies if s in set(impulse["strategy"])]
     figure, panels = plt.subplots(1, len(strategies), figsize=(4.5 * len(strategies), 2.8), squeeze=False)

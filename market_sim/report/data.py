@@ -12,7 +12,8 @@ import pandas as pd
 
 from market_sim import metrics
 from market_sim.loader import ScenarioError, parse_scenario
-from market_sim.report.figure_data import FigureData, figure_data
+from market_sim.report import figure_cache
+from market_sim.report.figure_data import FigureData, against, figure_data
 from market_sim.report.theory import Theory, closed_forms
 from market_sim.result_folder import read_csv
 from market_sim.scenario import Scenario
@@ -31,7 +32,9 @@ class Results:
     scenario: Scenario
     manifest: dict
     scores: pd.DataFrame  # one row per strategy × replication
-    daily: pd.DataFrame  # one row per strategy × replication × day × seller
+    # one row per strategy × replication × day × seller; the two are empty when the report is
+    # drawn from report_data.npz (load_results with digests), which holds all it draws from them
+    daily: pd.DataFrame
     segments: pd.DataFrame  # one row per strategy × replication × day × seller × segment
     baseline: str
     strategies: tuple[str, ...]  # in the scenario's order
@@ -75,25 +78,52 @@ def load_results(
     scenario: Scenario | None = None,
     daily: pd.DataFrame | None = None,
     segments: pd.DataFrame | None = None,
+    digests: dict[str, str] | None = None,
 ) -> Results:
     """Read a run folder; `baseline` defaults to the run's own (its `--baseline`, else the first
     strategy). `scenario`: the run's, when the caller holds it (a strategy class handed over from
     Python cannot be named in scenario.yaml); else it is read from the folder. `daily`,
     `segments`: the folder's daily.csv and segments.csv as `read_table` reads them, when the
-    caller holds them already (`market-sim run`: parsed on the workers, run by run)."""
+    caller holds them already (`market-sim run`: parsed on the workers, run by run).
+
+    `digests`: the SHA-256 of the folder's files by name, checked against the files now
+    (`result_folder.check_tables`). With them, the figure data `run` saved (report_data.npz) is
+    used if it was made from exactly these daily.csv and segments.csv, and those two are not read
+    at all unless a section shows their rows (personal prices, learning): `results.daily` and
+    `results.segments` are then empty."""
     missing = [name for name in NEEDED if not (folder / name).is_file()]
     if missing:
         raise RunFolderError(f"{folder} is not a complete run folder: no {', '.join(missing)}")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     scenario = scenario or _scenario(folder, manifest)
     scores = read_table(folder / "scores.csv")
+    cached = None
+    if digests is not None and daily is None and segments is None and not _shows_rows(scenario, scores):
+        cached = figure_cache.read(folder, digests)
+        if cached is not None:
+            daily = segments = pd.DataFrame()
     daily = read_table(folder / "daily.csv") if daily is None else daily
     segments = read_table(folder / "segments.csv") if segments is None else segments
     impulse = read_table(folder / "impulse.csv") if (folder / "impulse.csv").is_file() else None
     shoppers = read_table(folder / "shoppers.csv") if (folder / "shoppers.csv").is_file() else None
     return results_from(
-        scenario, manifest, scores, daily, segments, baseline, impulse=impulse, shoppers=shoppers
+        scenario,
+        manifest,
+        scores,
+        daily,
+        segments,
+        baseline,
+        impulse=impulse,
+        shoppers=shoppers,
+        cached=cached,
     )
+
+
+def _shows_rows(scenario: Scenario, scores: pd.DataFrame) -> bool:
+    """Whether a section of the report reads rows of daily.csv or segments.csv itself: personal
+    prices (consumers with features) and learning (report/collusion.py)."""
+    learning = "converged" in scores and scores["converged"].notna().any()
+    return bool(scenario.consumers.features) or bool(learning)
 
 
 def results_from(
@@ -105,8 +135,10 @@ def results_from(
     baseline: str | None = None,
     impulse: pd.DataFrame | None = None,
     shoppers: pd.DataFrame | None = None,
+    cached: figure_cache.Cached | None = None,
 ) -> Results:
-    """What a report shows, from a run's tables (read from its folder, or still in memory)."""
+    """What a report shows, from a run's tables (read from its folder, or still in memory);
+    `cached`: what it draws from daily and segments, saved when they were written."""
     present = set(scores["strategy"]) if len(scores) else set()
     strategies = tuple(spec.name for spec in scenario.strategies if spec.name in present)
     if baseline is not None and strategies and baseline not in strategies:
@@ -126,14 +158,20 @@ def results_from(
         baseline=baseline,
         strategies=strategies,
         summary=metrics.summarise(scores, baseline, benchmark=benchmarks),
-        segment_summary=_segment_summary(segments, scenario.focal.name),
+        segment_summary=(
+            _segment_summary(segments, scenario.focal.name) if cached is None else cached.segment_summary
+        ),
         verdict=metrics.verdict(scores, benchmark=benchmarks),
         theory=closed_forms(scenario),
         baseline_comparisons=_against(scores, baseline),
         benchmarks=benchmarks,
         impulse=impulse,
         shoppers=pd.DataFrame() if shoppers is None else shoppers,
-        figures=figure_data(daily, segments, scenario.focal.name, baseline),
+        figures=(
+            figure_data(daily, segments, scenario.focal.name, baseline)
+            if cached is None
+            else against(cached.figures, baseline)
+        ),
     )
 
 

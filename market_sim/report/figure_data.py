@@ -12,6 +12,7 @@ row for is not drawn, a missing value (an unlimited stock) is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 
@@ -49,6 +50,18 @@ class StrategyDays:
     paid_differs: bool  # buyers paid something else than the posted price on some day
     paid_share: np.ndarray | None  # share of units per bin of `FigureData.price_bins`
     difference: Line | None = None  # cumulative profit − the baseline's, paired; mean, 95% interval
+    # the one price posted all run (the first row's when no two rows differ), else None
+    one_price: float | None = None
+
+
+@dataclass(frozen=True)
+class Cumulative:
+    """Every replication's cumulative profit (strategy × replication × day, missing where a run
+    has no row), from which the paired differences against any baseline are drawn."""
+
+    strategies: tuple[str, ...]
+    days: np.ndarray
+    values: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class FigureData:
     last_day: int = 0
     leftover: float = 0.0  # mean units the focal seller had left on the last day (unlimited: 0)
     has_inventory: bool = False  # the focal seller's stock is limited
+    cumulative: Cumulative | None = None
 
     @property
     def top_cumulative(self) -> float:
@@ -79,11 +93,12 @@ def figure_data(daily: pd.DataFrame, segments: pd.DataFrame, focal: str, baselin
         name: grid.layout(own[name].to_numpy(dtype=float))
         for name in ("price", "profit", "inventory", "stockout", "received", "revenue", "units")
     }
-    cumulative = _cumulative(columns["profit"], grid.present)
+    cumulative = Cumulative(tuple(grid.strategies), grid.days, _cumulative(columns["profit"], grid.present))
+    prices = own["price"].to_numpy(dtype=float)
     rivals = _rival_prices(daily, focal)
     paid = _prices_paid(segments, focal)
     bins, shares = _paid_histograms(segments, focal)
-    differences = _differences(grid, cumulative, baseline)
+    differences = _differences(cumulative, baseline)
     strategies = {}
     for s, name in enumerate(grid.strategies):
         days = grid.present[s].any(axis=0)  # the days this strategy has rows for
@@ -92,7 +107,7 @@ def figure_data(daily: pd.DataFrame, segments: pd.DataFrame, focal: str, baselin
         rows = {key: value[s][grid.present[s]] for key, value in columns.items()}  # every row's
         strategies[name] = StrategyDays(
             price=_spread(grid.days[days], on["price"]),
-            cumulative=_mean_band(grid.days[days], cumulative[s][:, days]),
+            cumulative=_mean_band(grid.days[days], cumulative.values[s][:, days]),
             inventory=_spread(grid.days[days], on["inventory"]),
             inventory_max=_nanmax(on["inventory"]),
             sold_out=pd.Series(_nanmean(on["stockout"]), index=grid.days[days]),
@@ -104,6 +119,7 @@ def figure_data(daily: pd.DataFrame, segments: pd.DataFrame, focal: str, baselin
             paid_differs=not np.allclose(rows["revenue"], rows["units"] * rows["price"], rtol=1e-9),
             paid_share=shares.get(name),
             difference=differences.get(name),
+            one_price=_one_price(prices[grid.strategy_codes == s]),
         )
     last = own[own["day"] == own["day"].max()]
     return FigureData(
@@ -112,7 +128,27 @@ def figure_data(daily: pd.DataFrame, segments: pd.DataFrame, focal: str, baselin
         last_day=int(last["day"].iloc[0]),
         leftover=float(last["inventory"].fillna(0).mean()),
         has_inventory=not own["inventory"].isna().all(),
+        cumulative=cumulative,
     )
+
+
+def against(data: FigureData, baseline: str) -> FigureData:
+    """The same lines with the paired differences drawn against `baseline`."""
+    if data.cumulative is None:
+        return data
+    differences = _differences(data.cumulative, baseline)
+    strategies = {
+        name: dataclasses.replace(days, difference=differences.get(name))
+        for name, days in data.strategies.items()
+    }
+    return dataclasses.replace(data, strategies=strategies)
+
+
+def _one_price(prices: np.ndarray) -> float | None:
+    """The price of every row when none differs (the theory table compares it with the textbook)."""
+    if not prices.size or np.ptp(prices) > 0:
+        return None
+    return float(prices[0])
 
 
 class _Grid:
@@ -151,19 +187,19 @@ def _cumulative(profit: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present & ~np.isnan(profit), total, np.nan)
 
 
-def _differences(grid: _Grid, cumulative: np.ndarray, baseline: str) -> dict[str, Line]:
+def _differences(cumulative: Cumulative, baseline: str) -> dict[str, Line]:
     """Each strategy's cumulative profit minus the baseline's, replication by replication, on
     the days both have: its mean and 95% interval."""
-    if baseline not in grid.strategies or len(grid.strategies) < 2:
+    if baseline not in cumulative.strategies or len(cumulative.strategies) < 2:
         return {}
-    base = cumulative[grid.strategies.index(baseline)]
+    base = cumulative.values[cumulative.strategies.index(baseline)]
     lines = {}
-    for s, name in enumerate(grid.strategies):
+    for s, name in enumerate(cumulative.strategies):
         if name == baseline:
             continue
-        difference = cumulative[s] - base
+        difference = cumulative.values[s] - base
         days = ~np.isnan(difference).all(axis=0)
-        lines[name] = _mean_band(grid.days[days], difference[:, days])
+        lines[name] = _mean_band(cumulative.days[days], difference[:, days])
     return lines
 
 

@@ -11,9 +11,10 @@ import pandas as pd
 from markupsafe import Markup
 
 from market_sim import metrics
-from market_sim.report import collusion, plots
+from market_sim.report import collusion
 from market_sim.report import theory as report_theory
 from market_sim.report.data import Results
+from market_sim.report.painters import Painters, draw_all
 from market_sim.report.personal import personal_section
 from market_sim.report.template import macro, render
 from market_sim.scenario import Event, Scenario, Segment, Seller
@@ -51,16 +52,15 @@ STATISTICS_GLOSSARY = (
 )
 
 
-def render_report(results: Results, workers: int = 1, experiment: Markup | str = "") -> str:
-    """The whole report as one HTML string (its figures drawn on up to `workers` processes);
+def render_report(results: Results, workers: int | Painters = 1, experiment: Markup | str = "") -> str:
+    """The whole report as one HTML string (its figures drawn on up to `workers` processes, or
+    on `Painters` already started);
     `experiment`: the A/B-test section (report/experiment.py) when the run made one."""
-    sections = [  # rendered in this order; a section module adds its fragment (Markup) here
-        _header(results),
-        _contents(results),
-        _lesson(results.scenario),
-        _ranking(results),
-        _theory(results),
-        _figures(results, plots.draw_all(results, workers)),
+    if isinstance(workers, Painters):
+        workers.begin(results)  # the figures are drawn while the other sections are made
+    above = [_header(results), _contents(results), _lesson(results.scenario), _ranking(results)]
+    above.append(_theory(results))
+    below = [  # a section module adds its fragment (Markup) here
         personal_section(results),
         collusion.section(results),
         experiment,
@@ -69,6 +69,7 @@ def render_report(results: Results, workers: int = 1, experiment: Markup | str =
         _glossary(),
         _footer(results),
     ]
+    sections = [*above, _figures(results, draw_all(results, workers)), *below]
     return render("run_report.html", name=results.scenario.name, sections=sections)
 
 
@@ -79,7 +80,7 @@ def render_fragment(results: Results, workers: int = 1) -> str:
         _header(results),
         _ranking(results),
         _theory(results),
-        _figures(results, plots.draw_all(results, workers)),
+        _figures(results, draw_all(results, workers)),
     ]
     return render("run_fragment.html", sections=sections)
 
@@ -315,14 +316,13 @@ def _theory_check(results: Results) -> list[dict]:
     theory = results.theory
     if theory is None or theory.profit_at is None:
         return []
-    own = results.daily[results.daily["seller"] == results.focal]
     rows = []
     for strategy in results.strategies:
-        prices = own.loc[own["strategy"] == strategy, "price"]
+        days = results.figures.strategies.get(strategy)
+        price = None if days is None else days.one_price
         summary = results.summary.set_index("strategy").loc[strategy]
-        if prices.empty or np.ptp(prices.to_numpy()) > 0:
+        if price is None:
             continue
-        price = float(prices.iloc[0])
         if not np.isclose(summary["avg_price_paid_mean"], price, rtol=1e-9):  # segment prices, coupons
             continue
         expected = theory.profit_at(price)
@@ -397,9 +397,9 @@ def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
             "Stock on hand",
             uris["stock"],
             "stock on hand per strategy with stock-outs and deliveries",
-            "Units on hand each evening (mean, 10–90% band); red bars: the share of replications sold "
-            "out that day (right axis); green triangles: days a delivery arrived (darker: in more "
-            "replications).",
+            "Units on hand each evening (mean, 10–90% band); red bars rising from the bottom: the share "
+            "of replications sold out that day (a bar the panel's full height: every replication); green "
+            "triangles: days a delivery arrived (darker: in more replications).",
             missing=f"{focal}'s stock is unlimited in this scenario: no stock-outs, no deliveries.",
         ),
         _segments(results, uris["segments"]),

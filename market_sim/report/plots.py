@@ -3,16 +3,19 @@
 Every strategy keeps one colour in every figure; rivals are dark, dashed and told apart by
 colour and dash; textbook lines are black and dotted; event days are shaded on every time chart.
 Legends are set large enough to read on a projector.
+
+The run report's figures (`DRAWN`) are laid out once, in inches measured from the texts they
+hold (`_fixed_layout`): matplotlib draws each figure once, instead of three times for a tight
+layout and a tight bounding box, and PNGs are compressed at zlib's fastest level. A figure's
+pixels may change with matplotlib; its numbers come from the tables (figure_data.py).
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import math
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib
 
@@ -22,6 +25,7 @@ if "ipykernel" not in sys.modules:  # in Jupyter the notebook keeps its backend 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -37,7 +41,12 @@ RIVAL_COLOURS = ("#4d4d4d", "#8c510a", "#01665e", "#762a83")  # dark, apart from
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 2.7
 NEUTRAL = "#333"  # legend entries that stand for "the panel's strategy colour"
 EVENT_SHADE = {"color": "#f2c14e", "alpha": 0.22, "linewidth": 0}
+SOLD_OUT = "sold out (share of replications, up to the full height)"
 LEGEND_SIZE = 10.5  # points: readable on a projector at the report's width
+DPI = 100
+PNG = {"compress_level": 1}  # zlib's fastest: files about 10% larger, encoded several times faster
+# fixed margins (inches) around axes: tick labels and an axis label; a title above
+TICKS_LEFT, TICKS_BELOW, TITLE_ABOVE, EDGE = 0.85, 0.55, 0.35, 0.15
 plt.rcParams.update({"legend.fontsize": LEGEND_SIZE, "axes.titlesize": 11.5, "axes.labelsize": 10.5})
 
 
@@ -62,11 +71,80 @@ def colours(results: Results) -> dict[str, str]:
     }
 
 
-def _data_uri(figure: plt.Figure) -> str:
+def _data_uri(figure: plt.Figure, tight: bool = True) -> str:
+    """The figure as a PNG data URI; `tight=False` for a figure laid out by `_fixed_layout`
+    (a tight bounding box costs another drawing of the whole figure)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    figure.savefig(
+        buffer,
+        format="png",
+        dpi=DPI,
+        bbox_inches="tight" if tight else None,
+        metadata={"Software": None},
+        pil_kwargs=dict(PNG),
+    )
     plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _text_width(figure: plt.Figure, texts, size: float | str = LEGEND_SIZE) -> float:
+    """The widest of `texts` in inches, at font `size` (measured by the renderer, not drawn)."""
+    renderer = figure.canvas.get_renderer()
+    font = FontProperties(size=size)
+    widths = [renderer.get_text_width_height_descent(str(t), font, ismath=False)[0] for t in texts]
+    return max(widths, default=0.0) / figure.dpi
+
+
+def _legend_width(figure: plt.Figure, labels) -> float:
+    """Inches a one-column legend of `labels` takes: the text, its handle and the paddings."""
+    return _text_width(figure, labels) + 4.3 * LEGEND_SIZE / 72
+
+
+def _legend_rows(figure: plt.Figure, labels, columns: int) -> tuple[int, int]:
+    """(columns, rows) of a legend across the figure's width: fewer columns when labels are long."""
+    width = _legend_width(figure, labels)
+    columns = max(1, min(columns, int(figure.get_figwidth() // max(width, 1e-9)), len(labels) or 1))
+    return columns, math.ceil(len(labels) / columns)
+
+
+def _fixed_layout(
+    figure: plt.Figure,
+    rows: int = 1,
+    columns: int = 1,
+    left: float = TICKS_LEFT,
+    right: float = EDGE,
+    top: float = TITLE_ABOVE,
+    bottom: float = TICKS_BELOW,
+    row_gap: float = TITLE_ABOVE + TICKS_BELOW,
+    column_gap: float = TICKS_LEFT,
+    widen: float = 0.0,
+) -> None:
+    """Place the axes grid with margins and gaps in inches; `widen` adds inches on the right
+    (for a legend beside the axes) keeping the axes their size."""
+    width, height = figure.get_size_inches()
+    if widen:
+        width += widen
+        figure.set_size_inches(width, height)
+        right += widen
+    axes_width = max(0.5, (width - left - right - (columns - 1) * column_gap) / columns)
+    axes_height = max(0.5, (height - top - bottom - (rows - 1) * row_gap) / rows)
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=column_gap / axes_width,
+        hspace=row_gap / axes_height,
+    )
+
+
+def _legend_beside(
+    figure: plt.Figure, axes: plt.Axes, labels, rows: int = 1, columns: int = 1, **layout
+) -> None:
+    """A legend to the right of `axes` (labels as given to it) and the fixed layout that makes room."""
+    widen = _legend_width(figure, labels) + 0.1
+    _fixed_layout(figure, rows, columns, widen=widen, **layout)
+    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def _spread(ax: plt.Axes, line: Line, colour: str) -> None:
@@ -100,7 +178,8 @@ def cumulative_profit(results: Results) -> str | None:
     axes.axhline(0, color="#999", linewidth=0.6)
     axes.legend(loc="upper left", frameon=False)
     axes.grid(alpha=0.3)
-    return _data_uri(figure)
+    _fixed_layout(figure)
+    return _data_uri(figure, tight=False)
 
 
 def _annotate_leftovers(axes: plt.Axes, results: Results) -> None:
@@ -143,9 +222,9 @@ def profit_difference(results: Results) -> str | None:
         ylabel="cumulative profit − baseline",
         title=f"Cumulative profit against the baseline, {results.baseline}",
     )
-    axes.legend(loc="upper left", frameon=False, bbox_to_anchor=(1.0, 1.0))
+    _legend_beside(figure, axes, axes.get_legend_handles_labels()[1])
     axes.grid(alpha=0.3)
-    return _data_uri(figure)
+    return _data_uri(figure, tight=False)
 
 
 def _theory_profits(axes: plt.Axes, results: Results) -> None:
@@ -173,9 +252,14 @@ def _theory_profits(axes: plt.Axes, results: Results) -> None:
         )
 
 
-def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
+def _panel_shape(count: int) -> tuple[int, int]:
+    """(rows, columns) of a grid of `count` panels."""
     columns = 1 if count == 1 else 2
-    rows = math.ceil(count / columns)
+    return math.ceil(count / columns), columns
+
+
+def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
+    rows, columns = _panel_shape(count)
     figure, grid = plt.subplots(
         rows,
         columns,
@@ -191,16 +275,20 @@ def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
 
 
 def _finish_panels(figure: plt.Figure, axes: list[plt.Axes], handles: dict, ylabel: str) -> None:
-    """Axis labels on every panel, one legend above them all."""
-    for ax in axes:
-        ax.tick_params(labelbottom=True)
-        ax.set_xlabel("day", fontsize="small")
-        ax.set_ylabel(ylabel, fontsize="small")
-    columns = 2 if len(axes) > 1 else 1
-    rows = math.ceil(len(handles) / columns)
+    """Axis labels on the outer panels only (the axes are shared: fewer texts to lay out and
+    draw), one legend above them all, a fixed layout."""
+    grid_rows, grid_columns = _panel_shape(len(axes))
+    for i, ax in enumerate(axes):
+        lowest = i + grid_columns >= len(axes)  # no panel below it
+        ax.tick_params(labelbottom=lowest)
+        if lowest:
+            ax.set_xlabel("day", fontsize="small")
+        if i % grid_columns == 0:
+            ax.set_ylabel(ylabel, fontsize="small")
+    columns, rows = _legend_rows(figure, list(handles), 2 if len(axes) > 1 else 1)
     figure.legend(handles.values(), handles.keys(), loc="upper center", ncol=columns, frameon=False)
-    height = figure.get_figheight()
-    figure.tight_layout(rect=(0, 0, 1, 1 - (0.25 * rows + 0.1) / height))
+    top = TITLE_ABOVE + 0.25 * rows + 0.15
+    _fixed_layout(figure, grid_rows, grid_columns, top=top, row_gap=TITLE_ABOVE + 0.15, column_gap=0.3)
 
 
 def price_paths(results: Results) -> str | None:
@@ -246,7 +334,7 @@ def price_paths(results: Results) -> str | None:
         ax.set_title(strategy, fontsize="medium", color=colour)
         ax.grid(alpha=0.3)
     _finish_panels(figure, axes, handles, "price")
-    return _data_uri(figure)
+    return _data_uri(figure, tight=False)
 
 
 def price_response(results: Results) -> str | None:
@@ -299,14 +387,14 @@ def price_response(results: Results) -> str | None:
     right.set(xlabel="average price paid", ylabel=f"profit over {results.scenario.days} days", title="Profit")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    right.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.tight_layout()
-    return _data_uri(figure)
+    _legend_beside(figure, right, right.get_legend_handles_labels()[1], columns=2)
+    return _data_uri(figure, tight=False)
 
 
 def stock(results: Results) -> str | None:
     """One panel per strategy: units on hand each evening, the share of replications sold out
-    that day, and the days deliveries arrived."""
+    that day (red bars rising from the bottom: the panel's full height is every replication),
+    and the days deliveries arrived."""
     data = results.figures
     if not data.has_inventory:
         return None
@@ -320,13 +408,9 @@ def stock(results: Results) -> str | None:
         if reorder is not None:
             handles["reorder point"] = ax.axhline(reorder, color="#888", linestyle="--", linewidth=0.9)
         out, delivered = days.sold_out, days.delivered
-        share = ax.twinx()
-        share.set_ylim(0, 1)
-        share.set_yticks([0, 0.5, 1])
-        share.tick_params(labelsize="x-small", colors="#b22")
         edges = np.append(out.index.to_numpy() - 0.5, out.index[-1] + 0.5)  # one patch, not one a day
-        handles["sold out (share of replications, right axis)"] = share.stairs(
-            out.to_numpy(), edges, fill=True, color="#d33", alpha=0.45
+        handles[SOLD_OUT] = ax.stairs(  # heights in fractions of the panel: no second axis to draw
+            out.to_numpy(), edges, fill=True, color="#d33", alpha=0.45, transform=ax.get_xaxis_transform()
         )
         came = delivered[delivered > 0]
         if len(came):
@@ -343,7 +427,7 @@ def stock(results: Results) -> str | None:
         ax.set_title(strategy, fontsize="medium", color=colour)
         ax.grid(alpha=0.3)
     _finish_panels(figure, axes, handles, "units on hand")
-    return _data_uri(figure)
+    return _data_uri(figure, tight=False)
 
 
 def segments(results: Results) -> str | None:
@@ -370,9 +454,8 @@ def segments(results: Results) -> str | None:
         ax.set_xticks(np.arange(len(names)), names)
         ax.set_title(title, fontsize="medium")
         ax.grid(alpha=0.3, axis="y")
-    right.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.tight_layout()
-    return _data_uri(figure)
+    _legend_beside(figure, right, right.get_legend_handles_labels()[1], columns=2, bottom=0.4)
+    return _data_uri(figure, tight=False)
 
 
 def fairness(results: Results) -> str | None:
@@ -405,11 +488,14 @@ def fairness(results: Results) -> str | None:
         )
         ax.set_title(SCORE[score].label, fontsize="medium")
         ax.grid(alpha=0.3, axis="x")
-    grid[0, 0].set_yticks(y, order, fontsize="small")
+    grid[0, 0].set_yticks(y, order)
+    for ax in grid[:, 0]:
+        ax.tick_params(axis="y", labelsize="small")
     for ax in grid.ravel()[len(shown) :]:
         ax.set_visible(False)
-    figure.tight_layout()
-    return _data_uri(figure)
+    names = _text_width(figure, order, "small") + 0.2
+    _fixed_layout(figure, rows, columns, left=names, bottom=0.35, row_gap=TITLE_ABOVE + 0.35, column_gap=0.3)
+    return _data_uri(figure, tight=False)
 
 
 def price_distribution(results: Results) -> str | None:
@@ -433,52 +519,16 @@ def price_distribution(results: Results) -> str | None:
             label=strategy,
         )
     axes.set(xlabel="price paid", ylabel="share of units", title=f"Prices paid to {results.focal}")
-    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _legend_beside(figure, axes, axes.get_legend_handles_labels()[1])
     axes.grid(alpha=0.3)
-    return _data_uri(figure)
+    return _data_uri(figure, tight=False)
 
 
-DRAWN = {
-    "stock": stock,  # the dearest first, so that workers share the load evenly
-    "price_paths": price_paths,
-    "fairness": fairness,
-    "cumulative_profit": cumulative_profit,
-    "profit_difference": profit_difference,
-    "price_distribution": price_distribution,
-    "segments": segments,
-    "price_response": price_response,
-}
-
-
-def draw_all(results: Results, workers: int = 1) -> dict[str, str | None]:
-    """Every figure of the report, on up to `workers` processes (the figures are independent)."""
-    if not results.strategies:  # no strategy finished: nothing to draw
-        return dict.fromkeys(DRAWN)
-    if workers <= 1:
-        return {name: draw(results) for name, draw in DRAWN.items()}
-    import cloudpickle  # the theory curves are closures: a fork server's workers get them by value
-
-    from market_sim.executors import start_method  # the one place that decides how workers start
-
-    drawn = dataclasses.replace(results, daily=pd.DataFrame(), segments=pd.DataFrame())  # not drawn
-    pool = ProcessPoolExecutor(min(workers, len(DRAWN)), start_method(), _adopt, (cloudpickle.dumps(drawn),))
-    with pool:
-        return dict(zip(DRAWN, pool.map(_draw, DRAWN), strict=True))
-
-
-_results: Results | None = None
-
-
-def _adopt(pickled: bytes) -> None:
-    import cloudpickle
-
-    global _results
-    _results = cloudpickle.loads(pickled)
-
-
-def _draw(name: str) -> str | None:
-    assert _results is not None
-    return DRAWN[name](_results)
+def warm_up() -> None:
+    """Load the fonts, the text layout and the PNG encoder once, before a figure is wanted."""
+    figure, axes = plt.subplots(figsize=(1, 1))
+    axes.set_title("0")
+    _data_uri(figure, tight=False)
 
 
 GROUP_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")  # Dark2

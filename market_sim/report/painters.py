@@ -1,0 +1,205 @@
+"""Processes that draw the report's figures, started before the figures are wanted.
+
+`market-sim run` starts them as the runs begin and `market-sim report DIR` before it reads the
+tables: each imports matplotlib and loads its fonts while the command is busy elsewhere, then
+waits. When the results are ready they are sent once to every painter (without the big daily
+and segment tables: the figures draw `Results.figures`), and the figures are handed out one at
+a time, the dearest first, to whichever painter is free. This module imports neither matplotlib
+nor pandas, so a command that holds painters need not import them itself.
+
+No thread is started here: a process that keeps painters can still fork its run workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import multiprocessing.connection
+import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from market_sim.report.data import Results
+
+# the run report's figures, the dearest first (so that painters share the load evenly); each is
+# a function of market_sim.report.plots, named as report.html's sections use it
+FIGURES = (
+    "stock",
+    "price_paths",
+    "fairness",
+    "cumulative_profit",
+    "profit_difference",
+    "price_distribution",
+    "segments",
+    "price_response",
+)
+
+
+PROCESS_NAME = "msim-painter"  # as `ps` and /proc/PID/comm show a painter (Linux)
+
+
+class FigureError(RuntimeError):
+    """A figure that could not be drawn (the message names it and says why)."""
+
+
+class Painters:
+    """`count` painter processes; `draw(results)` gives every figure of the report (by name, a
+    PNG data URI or None). Use it as a context manager, or call `close()`."""
+
+    def __init__(self, count: int):
+        from market_sim.executors import start_method  # the one place that decides how workers start
+
+        context = start_method()
+        self._painters = [_Painter(context) for _ in range(max(1, count))]
+        self._begun: Results | None = None  # the results being drawn
+        self._waiting: list[str] = []  # figures not handed out yet
+        self._busy: dict[multiprocessing.connection.Connection, _Painter] = {}
+
+    def begin(self, results: Results) -> None:
+        """Send the results and a first figure to each painter, and return at once: the figures
+        are drawn while this process goes on (`draw` collects them)."""
+        import cloudpickle  # the theory curves are closures: a fork server's painters get them by value
+
+        if self._begun is results or not results.strategies:  # begun already, or nothing to draw
+            return
+        self._drain()  # figures of other results still being drawn are not wanted any more
+        message = cloudpickle.dumps(_without_rows(results))
+        self._begun, self._waiting, self._busy = results, list(FIGURES), {}
+        for painter in self._painters:
+            painter.send(("results", message))
+        self._hand_out()
+
+    def draw(self, results: Results) -> dict[str, str | None]:
+        """Every figure of `results` (begun now unless `begin` was given these results)."""
+        if not results.strategies:  # no strategy finished: nothing to draw
+            return dict.fromkeys(FIGURES)
+        if self._begun is not results:
+            self.begin(results)
+        found: dict[str, str | None] = {}
+        try:
+            while self._busy:
+                for connection in multiprocessing.connection.wait(list(self._busy)):
+                    name, uri, error = self._busy.pop(connection).receive()
+                    if error is not None:
+                        raise FigureError(f"the {name} figure could not be drawn: {error}")
+                    found[name] = uri
+                self._hand_out()
+        except BaseException:
+            self._drain()  # the painters stay usable
+            raise
+        finally:
+            self._begun = None
+        return {name: found[name] for name in FIGURES}
+
+    def _drain(self) -> None:
+        """Hand out nothing more and let the painters finish what they hold."""
+        self._waiting = []
+        for painter in self._busy.values():
+            with contextlib.suppress(FigureError):
+                painter.receive()
+        self._busy = {}
+
+    def _hand_out(self) -> None:
+        for painter in self._painters:
+            if self._waiting and painter.connection not in self._busy:
+                painter.send(("draw", self._waiting.pop(0)))
+                self._busy[painter.connection] = painter
+
+    def close(self) -> None:
+        for painter in self._painters:
+            painter.end()
+
+    def __enter__(self) -> Painters:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def draw_all(results: Results, workers: int | Painters = 1) -> dict[str, str | None]:
+    """Every figure of the report: on `Painters` already started, on up to `workers` new
+    painter processes, or here (`workers` 1)."""
+    if not results.strategies:  # no strategy finished: nothing to draw
+        return dict.fromkeys(FIGURES)
+    if isinstance(workers, Painters):
+        return workers.draw(results)
+    if workers <= 1:
+        from market_sim.report import plots
+
+        return {name: getattr(plots, name)(results) for name in FIGURES}
+    with Painters(min(workers, len(FIGURES))) as painters:
+        return painters.draw(results)
+
+
+def _without_rows(results: Results) -> Results:
+    """The results a figure needs: the daily and segment tables left out (they are drawn from
+    `results.figures`, computed once)."""
+    empty = type(results.scores)()  # an empty DataFrame, without importing pandas here
+    return dataclasses.replace(results, daily=empty, segments=empty)
+
+
+class _Painter:
+    """One painter process and the pipe to it."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext):
+        self.connection, theirs = context.Pipe()
+        self.process = context.Process(target=_paint, args=(theirs,), name="market-sim painter", daemon=True)
+        self.process.start()
+        theirs.close()
+
+    def send(self, message: tuple) -> None:
+        try:
+            self.connection.send(message)
+        except OSError as error:
+            raise FigureError(f"a figure process is gone ({error})") from None
+
+    def receive(self) -> tuple[str, str | None, str | None]:
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError):
+            raise FigureError(f"a figure process died (exit status {self.process.exitcode})") from None
+
+    def end(self) -> None:
+        self.connection.close()
+        self.process.terminate()  # it holds nothing to save: no need to wait for it to wind down
+        self.process.join()
+
+
+def _paint(connection: multiprocessing.connection.Connection) -> None:
+    """A painter: import matplotlib and load its fonts now, then draw what it is asked for."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command decides what an interrupt does
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _call_it(PROCESS_NAME)
+    from market_sim.report import plots
+
+    plots.warm_up()
+    results = None
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):  # the command is gone
+            return
+        if message is None:
+            return
+        what, value = message
+        if what == "results":
+            import cloudpickle
+
+            results = cloudpickle.loads(value)
+            continue
+        try:
+            connection.send((value, getattr(plots, value)(results), None))
+        except Exception as error:  # the command decides: report.html then holds the ranking and why
+            connection.send((value, None, repr(error)))
+
+
+def _call_it(name: str) -> None:
+    """Name this process for `ps` and /proc/PID/comm (Linux's prctl PR_SET_NAME), so that a
+    painter is told from a run worker; elsewhere nothing happens."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(15, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
