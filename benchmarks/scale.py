@@ -2,12 +2,14 @@
 Each repetition runs in a fresh process so that its peak memory is its own.
 
     python benchmarks/scale.py
+    python benchmarks/scale.py --numpy      # without the compiled kernels (the `fast` extra)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import time
 
 from common import machine, market, peak_rss_mb
 
+from market_sim import fast
 from market_sim.model import MarketModel
 
 
@@ -40,22 +43,28 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--visit-rate", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--numpy", action="store_true", help="the numpy path (MARKET_SIM_NUMPY=1)")
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.once:
-        print(json.dumps(once(args.consumers, args.days, args.visit_rate)))
+        print(
+            json.dumps(once(args.consumers, args.days, args.visit_rate) | {"compiled": bool(fast.kernels())})
+        )
         return
     print(machine())
     command = [sys.executable, __file__, "--once", *sys.argv[1:]]
-    results = [json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)]
-    for _ in range(args.repeat - 1):
-        results.append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
+    env = dict(os.environ, MARKET_SIM_NUMPY="1") if args.numpy else None
+    results = [
+        json.loads(subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout)
+        for _ in range(args.repeat)
+    ]
     median = {key: statistics.median(r[key] for r in results) for key in ("build", "run", "peak_mb")}
     first = results[0]
     print(
         f"{args.consumers:,} consumers (visit rate {args.visit_rate}), 3 sellers, {args.days} days: "
         f"{first['decisions']:,} shopper decisions, {first['lost_sales']:,} lost sales; "
-        f"medians of {args.repeat} processes"
+        f"medians of {args.repeat} processes; "
+        + ("compiled kernels (numba)" if first["compiled"] else "numpy path")
     )
     print(f"build        {median['build']:7.2f} s")
     print(

@@ -17,8 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
+
+from market_sim import fast
 
 NONE = -1  # no purchase / no lost sale
 # up to this many shoppers a day, whole-array reductions over the offers beat the row-by-row
@@ -180,10 +183,16 @@ def clear(
     tiebreak: np.ndarray | None = None,
     arrival: Callable[[], np.ndarray] | None = None,
     scratch: Scratch | None = None,
+    preferred: np.ndarray | None = None,
 ) -> Allocation:
     """Choices and first-come-first-served allocation, offers as rows (sellers × shoppers);
-    `arrival()` gives the arrival order of the shoppers when it matters (default: as given)."""
-    preferred = best_offers(scores, threshold, tiebreak, scratch=scratch)
+    `arrival()` gives the arrival order of the shoppers when it matters (default: as given).
+    `preferred`, if given, is `best_offers(scores, threshold, tiebreak)`, computed already."""
+    if preferred is None:
+        preferred = best_offers(scores, threshold, tiebreak, scratch=scratch)
+    kernels = fast.kernels()
+    if kernels is not None:
+        return _serve_compiled(kernels, preferred, stock, scores, threshold, tiebreak, arrival)
 
     def rechoose(shoppers: np.ndarray, in_stock: np.ndarray) -> np.ndarray:
         ties = None if tiebreak is None else tiebreak[:, shoppers]
@@ -191,6 +200,39 @@ def clear(
         return best_offers(scores[:, shoppers], limit, ties, in_stock)
 
     return serve(preferred, stock, rechoose, arrival)
+
+
+def _serve_compiled(
+    kernels: ModuleType,
+    preferred: np.ndarray,
+    stock: np.ndarray,
+    scores: np.ndarray,
+    threshold: np.ndarray | float,
+    tiebreak: np.ndarray | None,
+    arrival: Callable[[], np.ndarray] | None,
+) -> Allocation:
+    """`serve` with `clear`'s choices, shopper by shopper in arrival order in compiled code
+    (`kernels.serve_in_order`): the same allocation, without a numpy call per pass and seller."""
+    n, sellers = len(preferred), len(stock)
+    remaining = np.array(stock, dtype=float)
+    lost_sale = np.full(n, NONE)
+    unmet = np.zeros(sellers, dtype=np.int64)
+    wanted_of = np.bincount(preferred + 1, minlength=sellers + 1)[1:]
+    if (wanted_of <= remaining).all():  # everyone is served: no order needed
+        return Allocation(preferred, lost_sale, unmet)
+    order = np.arange(n) if arrival is None else arrival()
+    scalar = np.ndim(threshold) == 0
+    limits = np.array([threshold], dtype=float) if scalar else threshold
+    ties = scores if tiebreak is None else tiebreak  # (unread without tie-breakers)
+    wanted = preferred[order]  # arrival order: the kernel reads these one after the other
+    picks, missed = np.empty_like(wanted), np.full(n, NONE)
+    kernels.serve_in_order(
+        order, wanted, scores, limits, scalar, ties, tiebreak is not None, remaining, picks, missed, unmet
+    )
+    choice = np.empty_like(preferred)
+    choice[order] = picks
+    lost_sale[order] = missed
+    return Allocation(choice, lost_sale, unmet)
 
 
 def allocate(

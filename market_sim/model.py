@@ -7,12 +7,13 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
 
+from market_sim import fast
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
 from market_sim.clearing import NONE, Allocation, Scratch, clear
 from market_sim.expected import settle_expected
@@ -416,30 +417,51 @@ class MarketModel(mesa.Model):
             order = self.table_order()
             for seller in personal:
                 prices[seller.index, order] = seller.personal
-        utility = self.utilities(shoppers, prices)
         # one uniform per offer and shopper, and one for buying nothing
         draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
         stock = np.array([seller.on_hand for seller in self.sellers], dtype=float)
-        if market.choice == "logit":
-            shocks = gumbel(draws)
-            beta = population.price_sensitivity[shoppers]
-            scores = np.multiply(beta, utility, out=scratch("offers", (sellers, count)))
-            scores += shocks[:sellers]
-            if self._zero_outside:  # β · 0 is ±0 for a finite β, and ±0 + shock is the shock
-                threshold = shocks[sellers]
+        logit = market.choice == "logit"
+        shocks = gumbel(draws) if logit else draws  # else uniform tie-breakers between equal offers
+        kernels, preferred = fast.kernels(), None
+        if kernels is not None:  # utilities, scores and first choices in one pass
+            utility = scratch("utility", (sellers, count))
+            if not logit:
+                scores = utility
+            elif self.recording is None and self.engine == "vectorised":  # the shocks are not
+                scores, threshold = shocks[:sellers], shocks[sellers]  # needed after: in place
             else:
-                threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
-                threshold += shocks[sellers]
-            tiebreak = None
+                scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
+            preferred = np.empty(count, dtype=np.intp)
+            kernels.choose(
+                shoppers, population.wtp, float(self.wtp_multiplier), self.quality, self.has_loyalty,
+                population.loyalty, population.last_seller, prices, logit, population.price_sensitivity,
+                shocks, float(market.outside_utility), self._zero_outside, utility, scores,
+                threshold if logit else shocks[sellers], preferred,
+            )  # fmt: skip
+            if not logit:
+                threshold, tiebreak = market.outside_utility, shocks[:sellers]
+            else:
+                tiebreak = None
         else:
-            shocks = draws  # uniform tie-breakers: equal offers are chosen between at random
-            scores, threshold, tiebreak = utility, market.outside_utility, shocks[:sellers]
+            utility = self.utilities(shoppers, prices)
+            if logit:
+                beta = population.price_sensitivity[shoppers]
+                scores = np.multiply(beta, utility, out=scratch("offers", (sellers, count)))
+                scores += shocks[:sellers]
+                if self._zero_outside:  # β · 0 is ±0 for a finite β, and ±0 + shock is the shock
+                    threshold = shocks[sellers]
+                else:
+                    threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
+                    threshold += shocks[sellers]
+                tiebreak = None
+            else:
+                scores, threshold, tiebreak = utility, market.outside_utility, shocks[:sellers]
         if self.recording is not None:
             self.recording.day(self, shoppers, segment, tables, scores, threshold, tiebreak, shocks)
         if self.engine == "agents":
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
         else:
-            allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch)
+            allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch, preferred)
         return Trading(shoppers, segment, returning, tables, utility, allocation, prices, bool(personal))
 
     def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
@@ -502,9 +524,13 @@ class MarketModel(mesa.Model):
         are credited with that seller's offer)."""
         if self.spec.market.choice != "logit":
             return self.ledger.segment_surplus[day].sum(axis=(0, 2))
-        beta = self.population.price_sensitivity[trading.shoppers]
         outside = self.spec.market.outside_utility
         open_ = [seller.index for seller in self.sellers if seller.on_hand > 0]
+        kernels = fast.kernels()
+        if kernels is not None and self._all_sensitive and len(trading.shoppers) % SURPLUS_SLICE != 1:
+            # (a slice of one shopper: see log_sum_exp)
+            return self._consumer_surplus_compiled(kernels, trading, segments, open_)
+        beta = self.population.price_sensitivity[trading.shoppers]
         count = len(beta)
         sensitive = beta > 0
         everyone = bool(sensitive.all())
@@ -534,6 +560,31 @@ class MarketModel(mesa.Model):
                 keep = sensitive[part]
                 surplus[start + np.flatnonzero(keep)] = log_sum_exp(scaled[:, keep]) / slope[keep]
         return np.bincount(trading.segment, weights=surplus, minlength=segments)
+
+    def _consumer_surplus_compiled(
+        self, kernels: ModuleType, trading: Trading, segments: int, open_: list[int]
+    ) -> np.ndarray:
+        """`consumer_surplus` of shoppers who all have a price sensitivity, slice by slice in
+        compiled passes (`market_sim.kernels`) with numpy's exp and log1p: the same numbers
+        (`log_sum_exp`'s steps), without the shoppers' sensitivities and surpluses as arrays."""
+        population, scratch = self.population, self.scratch
+        utility, shoppers, sensitivity = trading.utility, trading.shoppers, population.price_sensitivity
+        outside, rows = float(self.spec.market.outside_utility), len(open_) + 1
+        offers = np.array(open_, dtype=np.intp)
+        totals = np.zeros(segments)
+        for start in range(0, len(shoppers), SURPLUS_SLICE):
+            width = min(SURPLUS_SLICE, len(shoppers) - start)
+            a, terms = scratch("surplus", (rows, width)), scratch("terms", (rows, width))
+            top, sums = scratch("top", (width,)), scratch("sum", (width,))
+            count = scratch("count", (width,), np.intp)
+            kernels.surplus_scaled(utility, offers, outside, sensitivity, shoppers, start, a)
+            kernels.log_sum_terms(a, terms, top, count)
+            with np.errstate(over="ignore", invalid="ignore"):
+                np.exp(terms, out=terms)
+            kernels.sum_below_top(terms, a, top, sums)
+            log_sums = _log_sum_tail(sums, count, top, lambda columns, a=a: a[:, columns], scratch)
+            kernels.add_surplus(log_sums, sensitivity, shoppers, start, trading.segment, totals)
+        return totals
 
     def book_consumer_surplus(self, day: int, trading: Trading, segments: int) -> None:
         """Book the day's consumer surplus (`consumer_surplus`), or keep what it needs for later:
@@ -676,29 +727,56 @@ def log_sum_exp(a: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
     overhead of about a millisecond and its temporaries: the largest term of each column taken
     out of the sum (its exp, and that of every term tied with it, counted instead), and log1p
     of the rest scaled by it; where that is not finite, the direct log of the sum. (scipy's
-    sign bookkeeping is left out: a sum of exponentials is never negative.)"""
+    sign bookkeeping is left out: a sum of exponentials is never negative.) With `scratch`, the
+    result is one of its arrays: use it before the next call."""
     scratch = scratch or Scratch()
     if a.size == 0:
         return np.full(a.shape[1], -np.inf)
+    kernels = fast.kernels()
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        top = np.copy(a[0])
-        for row in a[1:]:
-            np.maximum(top, row, out=top)  # the row-by-row reduction `a.max(axis=0)` makes
-        is_top = np.equal(a, top, out=scratch("is_top", a.shape, np.bool_))
-        terms = np.subtract(a, top, out=scratch("terms", a.shape))
-        np.exp(terms, out=terms)
-        np.copyto(terms, 0.0, where=is_top)  # scipy's exp(−inf) of the largest terms
-        scaled = terms.sum(axis=0, dtype=a.dtype)
-        count = is_top.sum(axis=0)
+        # the same steps in fewer passes; numpy sums a single column (or a Fortran-ordered
+        # array) along a contiguous axis, pairwise: those stay in numpy
+        if kernels is not None and a.dtype == np.float64 and a.flags.c_contiguous and a.shape[1] > 1:
+            width = a.shape[1]
+            terms, top = scratch("terms", a.shape), scratch("top", (width,))
+            count = scratch("count", (width,), np.intp)
+            kernels.log_sum_terms(a, terms, top, count)
+            np.exp(terms, out=terms)
+            kernels.sum_below_top(terms, a, top, scaled := scratch("sum", (width,)))
+        else:
+            top = np.copy(a[0])
+            for row in a[1:]:
+                np.maximum(top, row, out=top)  # the row-by-row reduction `a.max(axis=0)` makes
+            is_top = np.equal(a, top, out=scratch("is_top", a.shape, np.bool_))
+            terms = np.subtract(a, top, out=scratch("terms", a.shape))
+            np.exp(terms, out=terms)
+            np.copyto(terms, 0.0, where=is_top)  # scipy's exp(−inf) of the largest terms
+            scaled = terms.sum(axis=0, dtype=a.dtype)
+            count = is_top.sum(axis=0)
+    return _log_sum_tail(scaled, count, top, lambda columns: a[:, columns], scratch)
+
+
+def _log_sum_tail(
+    scaled: np.ndarray,
+    count: np.ndarray,
+    top: np.ndarray,
+    terms_of: Callable[[np.ndarray], np.ndarray],
+    scratch: Scratch,
+) -> np.ndarray:
+    """The end of `log_sum_exp` from each column's sum of exp(a − top) below its largest term
+    (`scaled`), the number of terms equal to that term (`count`) and the term (`top`);
+    `terms_of(columns)` gives those columns of `a`, for the direct log of the sum."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         tied = np.flatnonzero(count > 1)
-        out = np.log1p(scaled)
+        out = np.log1p(scaled, out=scratch("log_sum", scaled.shape, scaled.dtype.type))
         if len(tied):  # (elsewhere scipy divides by 1 and adds log 1 = 0: nothing changes)
-            ties = count[tied].astype(a.dtype)
+            ties = count[tied].astype(scaled.dtype)
             out[tied] = np.log1p(np.where(scaled[tied] == 0, 0.0, scaled[tied] / ties)) + np.log(ties)
         out += top
-        odd = ~np.isfinite(out)
-        if odd.any():  # scipy's direct log of the sum there (only there: it costs an exp a term)
-            out[odd] = np.log(np.exp(a[:, odd]).sum(axis=0))
+        odd = np.isfinite(out, out=scratch("finite", out.shape, np.bool_))
+        if not odd.all():
+            odd = np.flatnonzero(~odd)  # scipy's direct log of the sum there (only there: it
+            out[odd] = np.log(np.exp(terms_of(odd)).sum(axis=0))  # costs an exp a term)
     return out
 
 

@@ -7,10 +7,13 @@ from functools import cached_property
 
 import numpy as np
 
+from market_sim import fast
 from market_sim.distributions import Constant
 from market_sim.scenario import Consumers
 
 NO_LOYALTY = Constant(0.0)
+_NO_FLAGS = np.zeros(0, dtype=bool)
+fast.kernels()  # the compiled kernels, if any, loaded now: before any run's time limit starts
 
 
 @dataclass
@@ -126,7 +129,11 @@ class Population:
 
     def record_visits(self, shoppers: np.ndarray) -> None:
         """Today's shoppers (distinct) saw every seller's offer."""
-        self.visits[shoppers] += 1
+        kernels = fast.kernels()
+        if kernels is not None:
+            kernels.count_visits(self.visits, shoppers)
+        else:
+            self.visits[shoppers] += 1
 
     def record_purchases(
         self,
@@ -140,6 +147,17 @@ class Population:
         """Remember today's purchases: consumer `buyers[k]` bought from seller `sellers[k]` at
         price `paid[k]` (if given) on `day`; `returning[k]`, if given, says the buyer had bought
         from that seller before."""
+        kernels = fast.kernels()
+        if kernels is not None:  # one pass over the buyers
+            nothing = self.spend[0, :0]
+            kernels.record_purchases(
+                buyers, sellers, _NO_FLAGS if returning is None else returning, returning is not None,
+                nothing if paid is None else paid, paid is not None, day,
+                nothing if surplus is None else surplus, surplus is not None,
+                self.purchases, self.last_purchase, self.spend, self.surplus, self.last_seller,
+                self.bought_from,
+            )  # fmt: skip
+            return
         cell = sellers * len(self.segment) + buyers  # each buyer buys once a day: distinct
         self.purchases.ravel()[cell] += 1
         self.last_purchase.ravel()[cell] = day

@@ -88,4 +88,5 @@ def test_a_small_day_picks_the_same_offers_as_the_seller_by_seller_pass(shoppers
     fast = best_offers(scores, threshold, tiebreak)
     rows = best_offers(scores, threshold, tiebreak, sellers=list(range(sellers)))
     np.testing.assert_array_equal(fast, rows)
-    assert (fast == NONE).any() and (fast != NONE).any() or shoppers < 20
+    # (with 5 sellers about 1 shopper in 10 buys nothing: all of 28 buy 5% of the time)
+    assert (fast == NONE).any() and (fast != NONE).any() or shoppers < 100

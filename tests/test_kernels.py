@@ -1,0 +1,221 @@
+"""The compiled day kernels (`market_sim.kernels`, numba) give the numpy path's numbers to the
+last bit: every ledger and population array of whole runs, on markets that exercise each
+branch (logit with and without an outside utility, max surplus with ties, loyalty, event days,
+segment prices and coupons, personal prices, stock-outs, days of many shoppers)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import special
+from test_engine import MEMBER_PRICES, SMALL_MARKET
+
+from market_sim import fast
+from market_sim import model as model_module
+from market_sim.clearing import clear
+from market_sim.loader import load_scenario
+from market_sim.model import MarketModel, log_sum_exp
+from tests.conftest import run_model, scenario_from
+
+pytest.importorskip("numba")
+
+MANY_SHOPPERS = """
+name: many shoppers a day
+days: 6
+market: {choice: logit}
+consumers:
+  population: 6000
+  segments:
+    - {name: all, share: 0.8, visit_rate: 0.9, wtp: {dist: normal, mean: 30, sd: 8, min: 0},
+       price_sensitivity: {dist: uniform, low: 0.1, high: 0.6}, loyalty: {dist: exponential, mean: 1}}
+    - {name: calm, share: 0.2, visit_rate: 1, wtp: 40, price_sensitivity: 0.2}
+sellers:
+  - {name: us, focal: true, unit_cost: 10, inventory: {initial: 900, reorder_point: 300, order_quantity: 900, lead_time: 1}}
+  - {name: rival, unit_cost: 12, quality: 1, strategy: {kind: fixed, price: 28}, inventory: {initial: 1500}}
+  - {name: third, unit_cost: 8, quality: -2, strategy: {kind: fixed, price: 24}}
+strategies: [{kind: fixed, price: 27}]
+"""
+
+
+def arrays(model) -> dict[str, np.ndarray]:
+    out = {}
+    for owner in (model.ledger, model.population):
+        for name, value in vars(owner).items():
+            if isinstance(value, np.ndarray):
+                out[f"{type(owner).__name__}.{name}"] = value.astype(str) if value.dtype == object else value
+    return out
+
+
+def on_both_paths(scenario, days: int | None = None, **options) -> dict[str, np.ndarray]:
+    """Run `scenario` with the numpy path and with the compiled kernels: the same arrays."""
+    runs = []
+    for compiled in (False, True):
+        fast.use(compiled)
+        try:
+            model = MarketModel(scenario, scenario.strategies[0], 1, **options)
+            model.run_for(min(days or scenario.days, scenario.days))
+            runs.append(arrays(model))
+        finally:
+            fast.use(None)
+    numpy_path, compiled_path = runs
+    assert numpy_path.keys() == compiled_path.keys()
+    for name, value in numpy_path.items():
+        assert value.tobytes() == compiled_path[name].tobytes(), name
+    return numpy_path
+
+
+@pytest.fixture
+def plugin_folder(tmp_path, monkeypatch):
+    (tmp_path / "segment_test").mkdir()
+    (tmp_path / "segment_test" / "__init__.py").write_text("")
+    (tmp_path / "segment_test" / "prices.py").write_text(MEMBER_PRICES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("choice", "wtp", "stock"),
+    [
+        ("logit", "{dist: normal, mean: 30, sd: 8, min: 0}", 25),
+        ("max_surplus", "32", 25),  # equal values: ties broken by the tie-breakers
+        ("max_surplus", "{dist: uniform, low: 10, high: 60}", 15),
+    ],
+)
+def test_compiled_kernels_give_the_numpy_paths_numbers(plugin_folder, choice, wtp, stock):
+    inventory = f"{{initial: {stock}, reorder_point: 10, order_quantity: 40, lead_time: 2}}"
+    scenario = scenario_from(SMALL_MARKET.format(choice=choice, wtp=wtp, stock=stock, inventory=inventory))
+    books = on_both_paths(scenario)
+    assert books["Ledger.units"].sum() > 100 and books["Ledger.lost_sales"].sum() > 0
+    assert books["Population.spend"].sum() > 0
+
+
+def test_compiled_kernels_on_days_of_many_shoppers():
+    books = on_both_paths(scenario_from(MANY_SHOPPERS))
+    assert books["Ledger.shoppers"].min() > 2048  # the row-by-row pass of clearing.best_offers
+    assert books["Ledger.lost_sales"].sum() > 0  # stock-outs: shoppers choose again
+
+
+@pytest.mark.parametrize("name", ["lessons/07_personalised_pricing", "holiday_market"])
+def test_compiled_kernels_on_the_shipped_markets(name):
+    on_both_paths(load_scenario(f"scenarios/{name}.yaml"), days=40)
+
+
+def test_the_agents_engine_agrees_with_the_compiled_kernels(plugin_folder):
+    scenario = scenario_from(
+        SMALL_MARKET.format(choice="logit", wtp="30", stock=20, inventory="{initial: 20}")
+    )
+    fast.use(True)
+    try:
+        vectorised = run_model(scenario).ledger
+    finally:
+        fast.use(None)
+    agents = run_model(scenario, engine="agents").ledger
+    for name in ("units", "lost_sales", "segment_units", "segment_surplus", "consumer_surplus"):
+        np.testing.assert_array_equal(getattr(agents, name), getattr(vectorised, name), err_msg=name)
+
+
+def test_compiled_log_sum_exp_is_scipys_to_the_last_bit():
+    rng = np.random.default_rng(4)
+    for rows, columns in [(1, 5), (2, 3000), (4, 7000), (9, 300)]:
+        a = rng.standard_normal((rows, columns)) * rng.choice([1e-3, 1.0, 40.0, 1e6], size=(rows, columns))
+        a[rng.random(a.shape) < 0.1] = -np.inf
+        a[:, : columns // 5] = a[0, : columns // 5]  # ties with the largest term
+        a[-1, -1], a[0, -2] = np.inf, np.nan
+        fast.use(True)
+        try:
+            compiled = log_sum_exp(a)
+        finally:
+            fast.use(None)
+        fast.use(False)
+        try:
+            reference = log_sum_exp(a)
+        finally:
+            fast.use(None)
+        with np.errstate(all="ignore"):
+            expected = special.logsumexp(a, axis=0)
+        assert compiled.tobytes() == reference.tobytes()
+        np.testing.assert_array_equal(compiled, expected)  # (NaN where scipy's is NaN)
+
+
+def test_market_sim_numpy_switches_the_kernels_off():
+    code = "from market_sim import fast; print(fast.kernels() is None)"
+    env = dict(os.environ, MARKET_SIM_NUMPY="1")
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    env.pop("MARKET_SIM_NUMPY")
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert (off.stdout.strip(), on.stdout.strip()) == ("True", "False")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shoppers=st.integers(0, 80),
+    sellers=st.integers(1, 4),
+    stock=st.lists(st.one_of(st.integers(0, 25), st.just(math.inf)), min_size=4, max_size=4),
+    ties=st.booleans(),
+    scalar=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_service_equals_the_numpy_passes(shoppers, sellers, stock, ties, scalar, seed):
+    """Lost sales, unmet demand and choices of `clearing.clear`, compiled and in numpy, with an
+    arrival order, tie-breakers and a threshold per shopper or one for all."""
+    rng = np.random.default_rng(seed)
+    scores = (
+        rng.integers(0, 3, (sellers, shoppers)).astype(float)
+        if ties
+        else rng.normal(size=(sellers, shoppers))
+    )
+    scores[rng.random(scores.shape) < 0.05] = -np.inf
+    threshold = 0.5 if scalar else rng.normal(size=shoppers) - 0.5
+    tiebreak = rng.random((sellers, shoppers)) if ties else None
+    stock = np.array(stock[:sellers], dtype=float)
+    order = rng.permutation(shoppers)
+    allocations = []
+    for compiled in (False, True):
+        fast.use(compiled)
+        try:
+            allocations.append(clear(scores, threshold, stock, tiebreak, lambda: order))
+        finally:
+            fast.use(None)
+    numpy_path, compiled_path = allocations
+    for name in ("choice", "lost_sale"):
+        np.testing.assert_array_equal(getattr(compiled_path, name), getattr(numpy_path, name), err_msg=name)
+    np.testing.assert_array_equal(compiled_path.unmet_demand(sellers), numpy_path.unmet_demand(sellers))
+
+
+def test_compiled_consumer_surplus_with_ties_and_infinite_utilities():
+    """Offers tied with each other or with buying nothing, and infinite utilities (the direct
+    log of the sum), in slices of a few shoppers: the numpy path's totals to the last bit."""
+    scenario = scenario_from(MANY_SHOPPERS)
+    model = MarketModel(scenario, scenario.strategies[0], 0)
+    days = []
+    model.settle = lambda day, trading, received: days.append(trading)
+    model.run_for(1)
+    trading = days[0]
+    utility = np.round(trading.utility, 0)  # whole numbers: many ties
+    utility[:, 5::97] = 0.0  # tied with buying nothing
+    first = np.flatnonzero(trading.segment == 0)  # infinite offers to the first segment only
+    utility[0, first[7::101]], utility[1, first[9::103]] = np.inf, -np.inf
+    utility[2, 11::89] = -np.inf
+    trading = dataclasses.replace(trading, utility=utility)
+    totals = []
+    for compiled in (False, True):
+        fast.use(compiled)
+        try:
+            for width in (4096, 1000, 7):  # slices of every size, the last one short
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(model_module, "SURPLUS_SLICE", width)
+                    totals.append(model.consumer_surplus(0, trading, 2))
+        finally:
+            fast.use(None)
+    # an infinite offer makes its shoppers' surplus infinite; the other segment's is a number
+    assert np.isinf(totals[0][0]) and np.isfinite(totals[0][1])
+    for numpy_total, compiled_total in zip(totals[:3], totals[3:], strict=True):
+        assert numpy_total.tobytes() == compiled_total.tobytes()
