@@ -51,24 +51,6 @@ strategies:
   - {{kind: segment_test.prices:MemberPrices}}
 """
 
-MEMBER_PRICES = """
-from strategies import Prices, PricingStrategy
-
-
-class MemberPrices(PricingStrategy):
-    def price(self, obs):
-        return Prices(30, segments={"members": 34}, coupon_new=3)
-"""
-
-
-@pytest.fixture
-def plugin_folder(tmp_path, monkeypatch):
-    (tmp_path / "segment_test").mkdir()
-    (tmp_path / "segment_test" / "__init__.py").write_text("")
-    (tmp_path / "segment_test" / "prices.py").write_text(MEMBER_PRICES)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
-
 
 @pytest.mark.parametrize(
     ("choice", "wtp", "stock"),

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special
-from test_engine import MEMBER_PRICES, SMALL_MARKET
+from test_engine import SMALL_MARKET
 
 from market_sim import fast
 from market_sim import model as model_module
@@ -70,15 +70,6 @@ def on_both_paths(scenario, days: int | None = None, **options) -> dict[str, np.
     for name, value in numpy_path.items():
         assert value.tobytes() == compiled_path[name].tobytes(), name
     return numpy_path
-
-
-@pytest.fixture
-def plugin_folder(tmp_path, monkeypatch):
-    (tmp_path / "segment_test").mkdir()
-    (tmp_path / "segment_test" / "__init__.py").write_text("")
-    (tmp_path / "segment_test" / "prices.py").write_text(MEMBER_PRICES)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
 
 
 @pytest.mark.parametrize(
