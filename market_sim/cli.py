@@ -59,11 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except KeyboardInterrupt:
-        if argv is None:  # the program: a second interrupt must not spoil its exit
-            for number in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(number, signal.SIG_IGN)
-        print("interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return _stopped(program=argv is None)
     except BrokenPipeError:  # the reader left (`market-sim strategies | head`): no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -71,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_os_error_text(error)}", file=sys.stderr)
         return 1
     except Exception as error:
+        if _interrupted(error):  # Ctrl-C inside an extension module's import becomes its ImportError
+            return _stopped(program=argv is None)
         if not isinstance(error, _invalid_input()):
             raise
         print(f"error: {error}", file=sys.stderr)
@@ -82,6 +80,26 @@ def main(argv: list[str] | None = None) -> int:
             Interrupts.restore()
         else:  # the program ends now: what it holds is freed at exit without a last full
             gc.freeze()  # collection over it (about half a second after a comparison)
+
+
+def _stopped(program: bool) -> int:
+    """Say the command was interrupted; in the program, a second interrupt must not spoil its exit."""
+    if program:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+    print("interrupted", file=sys.stderr)
+    return INTERRUPTED
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether `error` was caused by an interrupt (a KeyboardInterrupt in its chain of causes)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _process_age() -> float:

@@ -267,3 +267,20 @@ def test_strategies_kind_shows_the_whole_documentation_and_refuses_unknown_kinds
     assert "Gallego & van Ryzin" in out and "    salvage: float = 0.0\n" in out
     assert run_cli("strategies", "cheap") == 2
     assert "no built-in strategy 'cheap'" in capsys.readouterr().err
+
+
+def test_an_interrupt_inside_an_extension_modules_import_ends_as_interrupted(monkeypatch, tmp_path, capsys):
+    """Ctrl-C while a C extension initialises (matplotlib's ft2font did, in a fault test)
+    surfaces as that module's ImportError caused by the KeyboardInterrupt: still status 130,
+    "interrupted" and no traceback."""
+    from market_sim.commands import validate
+
+    def import_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise ImportError("initialization failed") from interrupt
+
+    monkeypatch.setattr(validate, "run", import_interrupted)
+    assert main(["validate", str(tmp_path / "any.yaml")]) == 130
+    assert capsys.readouterr().err == "interrupted\n"

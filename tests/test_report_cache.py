@@ -167,6 +167,20 @@ def test_a_figure_that_fails_is_named_and_the_painters_stay_usable(folder):
         assert painters.draw(results)["fairness"] is not None
 
 
+def test_a_painter_that_died_costs_the_figures_only(folder):
+    """A figure process killed before the results reach it: `begin` (called while the tables
+    are still to be written) goes on, and `draw` names the failure, which the report turns into
+    its ranking-only page."""
+    results = load_results(folder, digests=_digests(folder))
+    with Painters(1) as painters:
+        process = painters._painters[0].process
+        process.kill()
+        process.join()
+        painters.begin(results)
+        with pytest.raises(FigureError, match="a figure process is gone"):
+            painters.draw(results)
+
+
 def test_the_manifest_says_where_the_time_went(folder):
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     timings = manifest["timings"]

@@ -55,6 +55,7 @@ class Painters:
         self._begun: Results | None = None  # the results being drawn
         self._waiting: list[str] = []  # figures not handed out yet
         self._busy: dict[multiprocessing.connection.Connection, _Painter] = {}
+        self._gone: str | None = None  # why `begin` found a painter dead, raised by `draw`
 
     def begin(self, results: Results) -> None:
         """Send the results and a first figure to each painter, and return at once: the figures
@@ -66,9 +67,12 @@ class Painters:
         self._drain()  # figures of other results still being drawn are not wanted any more
         message = cloudpickle.dumps(_without_rows(results))
         self._begun, self._waiting, self._busy = results, list(FIGURES), {}
-        for painter in self._painters:
-            painter.send(("results", message))
-        self._hand_out()
+        try:
+            for painter in self._painters:
+                painter.send(("results", message))
+            self._hand_out()
+        except FigureError as error:  # a painter died: `draw` says so, where the report copes
+            self._gone, self._waiting = str(error), []
 
     def draw(self, results: Results) -> dict[str, str | None]:
         """Every figure of `results` (begun now unless `begin` was given these results)."""
@@ -78,6 +82,9 @@ class Painters:
             self.begin(results)
         found: dict[str, str | None] = {}
         try:
+            if self._gone is not None:
+                gone, self._gone = self._gone, None
+                raise FigureError(gone)
             while self._busy:
                 for connection in multiprocessing.connection.wait(list(self._busy)):
                     name, uri, error = self._busy.pop(connection).receive()
@@ -151,8 +158,12 @@ class _Painter:
     def send(self, message: tuple) -> None:
         try:
             self.connection.send(message)
+            return
         except OSError as error:
-            raise FigureError(f"a figure process is gone ({error})") from None
+            problem = str(error)
+        # raised here, not in the handler: nothing keeps the failed send's frames (and the
+        # buffer they export) alive, which CPython may free in the wrong order later
+        raise FigureError(f"a figure process is gone ({problem})")
 
     def receive(self) -> tuple[str, str | None, str | None]:
         try:
