@@ -109,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if scenario.experiment is not None and not args.quiet:  # before anything runs: is the test big enough?
         print(api.experiment_preview(scenario))
     with contextlib.ExitStack() as stack:
-        painters = None
-        if (args.workers or default_workers()) > 1:  # they load matplotlib while the runs go on
-            painters = stack.enter_context(Painters(args.workers or default_workers()))
+        painters, drawing = None, args.workers or default_workers()
+        if drawing > 1:  # they load matplotlib while the runs go on
+            painters = stack.enter_context(Painters(drawing))
         began = getattr(args, "started", None)  # when cli.main began (absent if called otherwise)
         starting = None if began is None else time.perf_counter() - began
         done, took, interrupted = api.run_comparison(
