@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
@@ -27,15 +26,32 @@ NONE = -1  # no purchase / no lost sale
 # up to this many shoppers a day, whole-array reductions over the offers beat the row-by-row
 # pass (which wins on long rows: a reduction along a short axis is slow there)
 SMALL_DAY = 2048
+# a big day's taste shocks are drawn and used this many shoppers at a time (`MarketModel.clear`):
+# a block of (sellers + 1) rows stays in the processor's cache through its passes
+TASTE_BLOCK = 8192
 
 
-@dataclass(frozen=True)
 class Allocation:
-    choice: np.ndarray  # seller bought from, per shopper, or NONE
-    lost_sale: np.ndarray  # the first choice whose stock-out turned the shopper away, or NONE
-    # per seller: shoppers who would have bought from it had it had stock (the other sellers as
-    # they were): it was out, and it ranks above what they took instead; its unmet demand
-    unmet: np.ndarray | None = None
+    """Who bought from whom, and who met an empty shelf."""
+
+    __slots__ = ("choice", "_lost_sale", "unmet")
+
+    def __init__(
+        self, choice: np.ndarray, lost_sale: np.ndarray | None = None, unmet: np.ndarray | None = None
+    ):
+        self.choice = choice  # seller bought from, per shopper, or NONE
+        # per shopper: the first choice whose stock-out turned the shopper away, or NONE
+        # (None here: nobody was turned away; `lost_sale` makes the array when asked)
+        self._lost_sale = lost_sale
+        # per seller: shoppers who would have bought from it had it had stock (the other sellers
+        # as they were): it was out, and it ranks above what they took instead; its unmet demand
+        self.unmet = unmet
+
+    @property
+    def lost_sale(self) -> np.ndarray:
+        if self._lost_sale is None:
+            self._lost_sale = np.full(len(self.choice), NONE)
+        return self._lost_sale
 
     def unmet_demand(self, sellers: int) -> np.ndarray:
         return np.zeros(sellers, dtype=np.int64) if self.unmet is None else self.unmet
@@ -140,11 +156,11 @@ def serve(
     """
     n, sellers = len(preferred), len(stock)
     remaining = np.array(stock, dtype=float)
-    lost_sale = np.full(n, NONE)
-    unmet = np.zeros(sellers, dtype=np.int64)
     wanted_of = np.bincount(preferred + 1, minlength=sellers + 1)[1:]  # NONE counts in bin 0
     if (wanted_of <= remaining).all():  # everyone is served (inf: unlimited stock)
-        return Allocation(preferred, lost_sale, unmet)
+        return Allocation(preferred, None, np.zeros(sellers, dtype=np.int64))
+    lost_sale = np.full(n, NONE)
+    unmet = np.zeros(sellers, dtype=np.int64)
     order = np.arange(n) if arrival is None else arrival()
     wanted_in_order = preferred[order]
     choice = np.full(n, NONE)
@@ -184,15 +200,17 @@ def clear(
     arrival: Callable[[], np.ndarray] | None = None,
     scratch: Scratch | None = None,
     preferred: np.ndarray | None = None,
+    wanted: np.ndarray | None = None,
 ) -> Allocation:
     """Choices and first-come-first-served allocation, offers as rows (sellers × shoppers);
     `arrival()` gives the arrival order of the shoppers when it matters (default: as given).
-    `preferred`, if given, is `best_offers(scores, threshold, tiebreak)`, computed already."""
+    `preferred`, if given, is `best_offers(scores, threshold, tiebreak)`, computed already, and
+    `wanted`, if given too, how many shoppers prefer each seller."""
     if preferred is None:
         preferred = best_offers(scores, threshold, tiebreak, scratch=scratch)
     kernels = fast.kernels()
     if kernels is not None:
-        return _serve_compiled(kernels, preferred, stock, scores, threshold, tiebreak, arrival)
+        return _serve_compiled(kernels, preferred, stock, scores, threshold, tiebreak, arrival, wanted)
 
     def rechoose(shoppers: np.ndarray, in_stock: np.ndarray) -> np.ndarray:
         ties = None if tiebreak is None else tiebreak[:, shoppers]
@@ -210,28 +228,27 @@ def _serve_compiled(
     threshold: np.ndarray | float,
     tiebreak: np.ndarray | None,
     arrival: Callable[[], np.ndarray] | None,
+    wanted: np.ndarray | None = None,
 ) -> Allocation:
     """`serve` with `clear`'s choices, shopper by shopper in arrival order in compiled code
     (`kernels.serve_in_order`): the same allocation, without a numpy call per pass and seller."""
     n, sellers = len(preferred), len(stock)
+    if wanted is None:
+        wanted = np.bincount(preferred + 1, minlength=sellers + 1)[1:]
     remaining = np.array(stock, dtype=float)
-    lost_sale = np.full(n, NONE)
-    unmet = np.zeros(sellers, dtype=np.int64)
-    wanted_of = np.bincount(preferred + 1, minlength=sellers + 1)[1:]
-    if (wanted_of <= remaining).all():  # everyone is served: no order needed
-        return Allocation(preferred, lost_sale, unmet)
+    # everyone is served (inf: unlimited stock): no order needed (a few sellers: in Python)
+    if all(w <= s for w, s in zip(wanted.tolist(), remaining.tolist(), strict=True)):
+        return Allocation(preferred, None, np.zeros(sellers, dtype=np.int64))
     order = np.arange(n) if arrival is None else arrival()
     scalar = np.ndim(threshold) == 0
     limits = np.array([threshold], dtype=float) if scalar else threshold
     ties = scores if tiebreak is None else tiebreak  # (unread without tie-breakers)
-    wanted = preferred[order]  # arrival order: the kernel reads these one after the other
-    picks, missed = np.empty_like(wanted), np.full(n, NONE)
+    choice, lost_sale = np.empty_like(preferred), np.empty_like(preferred)
+    unmet = np.zeros(sellers, dtype=np.int64)
+    with_tiebreak = tiebreak is not None
     kernels.serve_in_order(
-        order, wanted, scores, limits, scalar, ties, tiebreak is not None, remaining, picks, missed, unmet
+        order, preferred, scores, limits, scalar, ties, with_tiebreak, remaining, choice, lost_sale, unmet
     )
-    choice = np.empty_like(preferred)
-    choice[order] = picks
-    lost_sale[order] = missed
     return Allocation(choice, lost_sale, unmet)
 
 

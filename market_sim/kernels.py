@@ -18,25 +18,28 @@ NONE = -1  # (clearing.NONE: this module sits below clearing and imports nothing
 @njit(cache=True)
 def choose(
     shoppers, wtp, multiplier, quality, has_loyalty, loyalty, last_seller, prices, logit, sensitivity,
-    shocks, outside, zero_outside, utility, scores, threshold, preferred,
+    shocks, outside, zero_outside, utility, scores, threshold, preferred, wanted, first,
 ):  # fmt: skip
     """Each shopper's utility of each offer (`MarketModel.utilities`), its logit score and
     threshold (`MarketModel.clear`), and its first choice with every seller in stock
     (`clearing.best_offers`): the first seller with the highest score, the higher tie-breaker
     among equal scores when `logit` is false (the tie-breakers are then `shocks`' first rows, the
-    scores the utilities and the threshold `outside`). Writes `utility`, `scores` and
-    `threshold` (logit only) and `preferred`; `scores` and `threshold` may be `shocks`' rows
-    (each shock is read before its place is written)."""
-    sellers, count = quality.size, shoppers.size
+    scores the utilities and the threshold `outside`). For the shoppers `first`, `first` + 1, …
+    (as many as `shocks` has columns: `shocks`' column i is shopper `first` + i's): writes their
+    columns of `utility`, `scores` and `threshold` (logit only) and `preferred`, and adds each
+    first choice to its seller's count in `wanted`. With `first` = 0, `scores` and `threshold`
+    may be `shocks`' rows (each shock is read before its place is written)."""
+    sellers, count = quality.size, shocks.shape[1]
     personal = prices.shape[1] > 1
-    for k in range(count):
+    for i in range(count):
+        k = first + i
         c = shoppers[k]
         value = wtp[c]
         if multiplier != 1.0:
             value = value * multiplier
         beta = sensitivity[c]
         if logit:
-            limit = shocks[sellers, k] if zero_outside else beta * outside + shocks[sellers, k]
+            limit = shocks[sellers, i] if zero_outside else beta * outside + shocks[sellers, i]
             threshold[k] = limit
         else:
             limit = outside
@@ -49,13 +52,17 @@ def choose(
             utility[j, k] = u
             if logit:
                 score = beta * u
-                score = score + shocks[j, k]
+                score = score + shocks[j, i]
                 scores[j, k] = score
                 if j == 0 or score > top:
                     best, top = j, score
-            elif j == 0 or u > top or (u == top and shocks[j, k] > top_tiebreak):
-                best, top, top_tiebreak = j, u, shocks[j, k]
-        preferred[k] = NONE if top < limit else best
+            elif j == 0 or u > top or (u == top and shocks[j, i] > top_tiebreak):
+                best, top, top_tiebreak = j, u, shocks[j, i]
+        if top < limit:
+            preferred[k] = NONE
+        else:
+            preferred[k] = best
+            wanted[best] += 1
 
 
 @njit(cache=True)
@@ -139,30 +146,32 @@ def _best_in_stock(scores, threshold, tiebreak, with_tiebreak, k, remaining, res
 
 @njit(cache=True)
 def serve_in_order(
-    order, wanted, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining,
-    picks, missed, unmet,
+    order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining,
+    choice, lost_sale, unmet,
 ):  # fmt: skip
-    """`clearing.serve` shopper by shopper in arrival order: shopper `order[p]`, whose first
-    choice is `wanted[p]`, takes it (`picks[p]`) if it is in stock; else records a lost sale for
-    it (`missed[p]`) and chooses again among the sellers with stock left, and for each empty
-    seller counts whether it would have bought there had that seller alone been restocked (its
-    unmet demand). `remaining` is updated. Arrays in arrival order, so that only shoppers who
-    meet an empty shelf read their scores."""
+    """`clearing.serve` shopper by shopper in arrival order: shopper k = `order[p]`, whose first
+    choice is `preferred[k]`, takes it (`choice[k]`) if it is in stock; else records a lost sale
+    for it (`lost_sale[k]`, else NONE) and chooses again among the sellers with stock left, and
+    for each empty seller counts whether it would have bought there had that seller alone been
+    restocked (its unmet demand). `remaining` is updated; only shoppers who meet an empty shelf
+    read their scores."""
     sellers = remaining.size
     for p in range(order.size):
-        want = wanted[p]
+        k = order[p]
+        want = preferred[k]
+        missed = NONE
         if want == NONE or remaining[want] > 0:
             pick = want
         else:
-            k = order[p]
             limit = threshold[0] if scalar_threshold else threshold[k]
-            missed[p] = want
+            missed = want
             pick = _best_in_stock(scores, limit, tiebreak, with_tiebreak, k, remaining, NONE)
             for s in range(sellers):
                 empty = not remaining[s] > 0
                 if empty and _best_in_stock(scores, limit, tiebreak, with_tiebreak, k, remaining, s) == s:
                     unmet[s] += 1
-        picks[p] = pick
+        choice[k] = pick
+        lost_sale[k] = missed
         if pick != NONE:
             remaining[pick] -= 1
 
@@ -201,11 +210,12 @@ def warm_up() -> None:
     rows, shocks = np.zeros((sellers, count)), np.zeros((sellers + 1, count))
     preferred, flags = np.zeros(count, dtype=np.intp), np.zeros(count, dtype=bool)
     tables = np.zeros((sellers, 1, 2))
+    wanted = np.zeros(sellers, dtype=np.int64)
     for prices in (tables.reshape(sellers, -1)[:, :1], rows):  # one column (a view), or a row each
         for logit in (True, False):
             choose(
                 shoppers, floats, 1.0, np.zeros(sellers), True, floats, ints, prices, logit, floats,
-                shocks, 0.0, True, rows.copy(), shocks[:sellers], shocks[sellers], preferred,
+                shocks, 0.0, True, rows.copy(), shocks[:sellers], shocks[sellers], preferred, wanted, 0,
             )  # fmt: skip
     count_visits(np.zeros(count, dtype=np.int32), shoppers)
     books = np.zeros((sellers, count), dtype=np.int32)
@@ -222,5 +232,5 @@ def warm_up() -> None:
     for tiebreak in (False, True):
         serve_in_order(
             shoppers, preferred, rows, floats, False, rows, tiebreak, remaining, preferred.copy(),
-            preferred.copy(), np.zeros(sellers, dtype=np.int64),
+            preferred.copy(), wanted,
         )  # fmt: skip

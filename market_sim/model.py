@@ -15,7 +15,7 @@ import numpy as np
 
 from market_sim import fast
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
-from market_sim.clearing import NONE, Allocation, Scratch, clear
+from market_sim.clearing import NONE, TASTE_BLOCK, Allocation, Scratch, clear
 from market_sim.expected import settle_expected
 from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
@@ -408,7 +408,8 @@ class MarketModel(mesa.Model):
         population, market, scratch = self.population, self.spec.market, self.scratch
         shoppers = arrivals.shoppers
         sellers, count = len(self.sellers), len(shoppers)
-        segment = population.segment[shoppers]
+        # (everyone shops: the shoppers are all consumers in order, and their segments are theirs)
+        segment = population.segment if count == len(population) else population.segment[shoppers]
         returning = np.take(population.bought_from, shoppers, axis=0)  # 5x faster than [shoppers] here
         prices = shown_prices(tables, segment, returning)
         personal = [seller for seller in self.sellers if seller.personal is not None]
@@ -417,51 +418,69 @@ class MarketModel(mesa.Model):
             order = self.table_order()
             for seller in personal:
                 prices[seller.index, order] = seller.personal
-        # one uniform per offer and shopper, and one for buying nothing
-        draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
         stock = np.array([seller.on_hand for seller in self.sellers], dtype=float)
         logit = market.choice == "logit"
-        shocks = gumbel(draws) if logit else draws  # else uniform tie-breakers between equal offers
-        kernels, preferred = fast.kernels(), None
+        kernels, preferred, wanted = fast.kernels(), None, None
         if kernels is not None:  # utilities, scores and first choices in one pass
             utility = scratch("utility", (sellers, count))
-            if not logit:
-                scores = utility
-            elif self.recording is None and self.engine == "vectorised":  # the shocks are not
-                scores, threshold = shocks[:sellers], shocks[sellers]  # needed after: in place
-            else:
-                scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
-            preferred = np.empty(count, dtype=np.intp)
-            kernels.choose(
-                shoppers, population.wtp, float(self.wtp_multiplier), self.quality, self.has_loyalty,
-                population.loyalty, population.last_seller, prices, logit, population.price_sensitivity,
-                shocks, float(market.outside_utility), self._zero_outside, utility, scores,
-                threshold if logit else shocks[sellers], preferred,
+            preferred, wanted = np.empty(count, dtype=np.intp), np.zeros(sellers, dtype=np.int64)
+            choose = partial(
+                kernels.choose, shoppers, population.wtp, float(self.wtp_multiplier), self.quality,
+                self.has_loyalty, population.loyalty, population.last_seller, prices, logit,
+                population.price_sensitivity,
             )  # fmt: skip
-            if not logit:
-                threshold, tiebreak = market.outside_utility, shocks[:sellers]
-            else:
-                tiebreak = None
+            outside, zero_outside = float(market.outside_utility), self._zero_outside
+        alone = self.recording is None and self.engine == "vectorised"  # nobody reads the shocks after
+        if kernels is not None and logit and alone and count > 2 * TASTE_BLOCK:
+            # a big day: the taste shocks drawn and used a block of shoppers at a time, in the
+            # processor's cache (the same numbers: each row of the day's draws block by block)
+            scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
+            rows = self.streams[Purpose.TASTE].rows(day, sellers + 1, count)
+            for first in range(0, count, TASTE_BLOCK):
+                block = scratch("taste", (sellers + 1, min(TASTE_BLOCK, count - first)))
+                for generator, row in zip(rows, block, strict=True):
+                    generator.random(out=row)
+                shocks = gumbel(block)
+                choose(shocks, outside, zero_outside, utility, scores, threshold, preferred, wanted, first)
+            tiebreak = None
         else:
-            utility = self.utilities(shoppers, prices)
-            if logit:
-                beta = population.price_sensitivity[shoppers]
-                scores = np.multiply(beta, utility, out=scratch("offers", (sellers, count)))
-                scores += shocks[:sellers]
-                if self._zero_outside:  # β · 0 is ±0 for a finite β, and ±0 + shock is the shock
-                    threshold = shocks[sellers]
+            # one uniform per offer and shopper, and one for buying nothing
+            draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
+            shocks = gumbel(draws) if logit else draws  # else uniform tie-breakers between equal offers
+            if kernels is not None:
+                if not logit:
+                    scores = utility
+                elif alone:  # the shocks are not needed after: in place
+                    scores, threshold = shocks[:sellers], shocks[sellers]
                 else:
-                    threshold = np.multiply(beta, market.outside_utility, out=scratch("threshold", (count,)))
-                    threshold += shocks[sellers]
-                tiebreak = None
+                    scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
+                limits = threshold if logit else shocks[sellers]
+                choose(shocks, outside, zero_outside, utility, scores, limits, preferred, wanted, 0)
+                if not logit:
+                    threshold, tiebreak = market.outside_utility, shocks[:sellers]
+                else:
+                    tiebreak = None
             else:
-                scores, threshold, tiebreak = utility, market.outside_utility, shocks[:sellers]
-        if self.recording is not None:
-            self.recording.day(self, shoppers, segment, tables, scores, threshold, tiebreak, shocks)
+                utility = self.utilities(shoppers, prices)
+                if logit:
+                    beta = population.price_sensitivity[shoppers]
+                    scores = np.multiply(beta, utility, out=scratch("offers", (sellers, count)))
+                    scores += shocks[:sellers]
+                    if self._zero_outside:  # β · 0 is ±0 for a finite β, and ±0 + shock is the shock
+                        threshold = shocks[sellers]
+                    else:
+                        threshold = scratch("threshold", (count,))
+                        np.multiply(beta, market.outside_utility, out=threshold)
+                        threshold += shocks[sellers]
+                    tiebreak = None
+                else:
+                    scores, threshold, tiebreak = utility, market.outside_utility, shocks[:sellers]
+            if self.recording is not None:
+                self.recording.day(self, shoppers, segment, tables, scores, threshold, tiebreak, shocks)
         if self.engine == "agents":
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
         else:
-            allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch, preferred)
+            allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch, preferred, wanted)
         return Trading(shoppers, segment, returning, tables, utility, allocation, prices, bool(personal))
 
     def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
@@ -835,6 +854,7 @@ def shown_prices(tables: np.ndarray, segment: np.ndarray, returning: np.ndarray)
     segment prices or coupons, else (sellers, shoppers)."""
     sellers = len(tables)
     flat = tables.reshape(sellers, -1)
-    if (flat == flat[:, :1]).all():
+    # (a handful of prices: compared in Python, as numpy would: -0.0 equals 0.0, NaN nothing)
+    if all(price == row[0] for row in flat.tolist() for price in row):
         return flat[:, :1]
     return flat[np.arange(sellers)[:, None], segment * 2 + returning.T]

@@ -50,6 +50,7 @@ class DailyStream:
         self._bits = np.random.PCG64(np.random.SeedSequence([seed, replication, int(purpose)]))
         self._start = self._bits.state
         self._generator = np.random.Generator(self._bits)
+        self._rows: list[tuple[np.random.PCG64, np.random.Generator]] = []  # see `rows`
 
     def on(self, day: int) -> np.random.Generator:
         """The generator at the start of `day`'s draws (the same object every day: use it
@@ -57,6 +58,20 @@ class DailyStream:
         self._bits.state = self._start
         self._bits.advance(day << 64)
         return self._generator
+
+    def rows(self, day: int, rows: int, length: int) -> list[np.random.Generator]:
+        """Generators at the starts of the rows of `on(day).random((rows, length))`, the r-th
+        `r · length` draws into the day (each uniform is one 64-bit draw): drawing each row
+        piece by piece, column block after column block, gives that array's very numbers, so a
+        big day's blocks stay in the processor's cache. (Other objects than `on`'s, the same
+        every day.)"""
+        while len(self._rows) < rows:
+            bits = np.random.PCG64()
+            self._rows.append((bits, np.random.Generator(bits)))
+        for r, (bits, _) in enumerate(self._rows[:rows]):
+            bits.state = self._start
+            bits.advance((day << 64) + r * length)
+        return [generator for _, generator in self._rows[:rows]]
 
 
 def gumbel(uniforms: np.ndarray) -> np.ndarray:
