@@ -245,7 +245,7 @@ class MarketModel(mesa.Model):
         """Who shops today (each consumer with their visit probability); the order in which
         they arrive is drawn when it matters."""
         self.wtp_multiplier = self.wtp_multipliers[day]
-        shoppers = self.population.shoppers(self.traffic[day], self.stream(Purpose.VISITS, day))
+        shoppers = self.population.shoppers(self.traffic[day], partial(self.stream, Purpose.VISITS, day))
         return Arrivals(shoppers, partial(self.stream, Purpose.ARRIVALS, day))
 
     def stream(self, purpose: Purpose, day: int) -> np.random.Generator:

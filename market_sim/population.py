@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -108,9 +109,13 @@ class Population:
             for start, size in zip(starts, self.segment_sizes, strict=True)
         ]
 
-    def shoppers(self, traffic: float, rng: np.random.Generator) -> np.ndarray:
+    def shoppers(
+        self, traffic: float, rng: np.random.Generator | Callable[[], np.random.Generator]
+    ) -> np.ndarray:
         """Today's shoppers, ascending: each consumer shops with chance visit_rate × traffic
-        (at most 1), independently of the others.
+        (at most 1), independently of the others. `rng` may be a function giving the generator,
+        called only when some segment's chance is between 0 and 1 (a day when everyone or
+        nobody shops draws nothing).
 
         Drawn segment by segment as geometric gaps between one shopper and the next: one draw
         per shopper instead of one per consumer, the same distribution.
@@ -121,6 +126,8 @@ class Population:
             if size and chance >= 1.0:
                 chosen.append(np.arange(start, start + size))
             elif size and chance > 0.0:
+                if not isinstance(rng, np.random.Generator):
+                    rng = rng()
                 positions = _bernoulli_positions(rng, chance, size)
                 chosen.append(positions + start if start else positions)
         if len(chosen) == 1:
@@ -179,10 +186,14 @@ def _bernoulli_positions(rng: np.random.Generator, chance: float, size: int) -> 
     found, last = [], -1
     while True:
         expected = (size - 1 - last) * chance
-        gaps = rng.geometric(chance, int(expected + 4 * expected**0.5 + 16))
-        positions = last + np.cumsum(gaps)
-        inside = np.searchsorted(positions, size)
-        found.append(positions[:inside])
+        positions = rng.geometric(chance, int(expected + 4 * expected**0.5 + 16))
+        positions[0] += last  # last + the cumulated gaps, in place (methods: no dispatch)
+        positions.cumsum(out=positions)
+        inside = positions.searchsorted(size)
         if inside < len(positions):
-            return found[0] if len(found) == 1 else np.concatenate(found)
+            if not found:
+                return positions[:inside]
+            found.append(positions[:inside])
+            return np.concatenate(found)
+        found.append(positions)
         last = int(positions[-1])

@@ -210,3 +210,22 @@ def test_compiled_consumer_surplus_with_ties_and_infinite_utilities():
     assert np.isinf(totals[0][0]) and np.isfinite(totals[0][1])
     for numpy_total, compiled_total in zip(totals[:3], totals[3:], strict=True):
         assert numpy_total.tobytes() == compiled_total.tobytes()
+
+
+@pytest.mark.parametrize("market", ["{choice: logit}", "{choice: logit, outside_utility: 4}"])
+def test_a_big_days_shocks_drawn_block_by_block_give_the_same_numbers(monkeypatch, market):
+    """Days of more than two blocks of shoppers draw and use their taste shocks a block at a
+    time (`DailyStream.rows`): every array as the numpy path's whole-day draws give it, with
+    stock-outs (the service reads the stored scores)."""
+    from market_sim.streams import DailyStream
+
+    scenario = scenario_from(MANY_SHOPPERS.replace("market: {choice: logit}", f"market: {market}"))
+    monkeypatch.setattr(model_module, "TASTE_BLOCK", 701)  # blocks of every size: 4,700 shoppers a day
+    blocked_days = []
+    rows = DailyStream.rows
+    monkeypatch.setattr(
+        DailyStream, "rows", lambda self, *args: blocked_days.append(args) or rows(self, *args)
+    )
+    books = on_both_paths(scenario)
+    assert len(blocked_days) == scenario.days  # the compiled run took the block path every day
+    assert books["Ledger.lost_sales"].sum() > 0

@@ -1,0 +1,95 @@
+"""The random streams: a day's draws positioned by jumps, drawn row by row in blocks, and the
+day's shoppers, all the very numbers of the plain draws (common random numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from market_sim.population import Population, _bernoulli_positions
+from market_sim.streams import DailyStream, Purpose, stream
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    day=st.integers(0, 4000),
+    rows=st.integers(1, 5),
+    length=st.integers(1, 300),
+    widths=st.lists(st.integers(1, 90), min_size=1, max_size=8),
+)
+def test_rows_drawn_block_by_block_are_the_days_draws(day, rows, length, widths):
+    """Each row of `on(day).random((rows, length))` drawn from `rows(...)`'s generators in
+    blocks of any widths, the generators used one after the other, block after block."""
+    daily = DailyStream(7, 2, Purpose.TASTE)
+    whole = daily.on(day).random((rows, length))
+    daily.on(day + 1).random(5)  # the other generator's use changes nothing
+    generators = daily.rows(day, rows, length)
+    pieces = [[] for _ in range(rows)]
+    start, turn = 0, 0
+    while start < length:
+        width = min(widths[turn % len(widths)], length - start)
+        for r, generator in enumerate(generators):
+            out = np.empty(width)
+            generator.random(out=out)
+            pieces[r].append(out)
+        start, turn = start + width, turn + 1
+    assert np.concatenate([np.concatenate(p) for p in pieces]).tobytes() == whole.tobytes()
+    # the day's draws depend on (seed, replication, purpose, day) alone
+    again = DailyStream(7, 2, Purpose.TASTE).on(day).random((rows, length))
+    assert again.tobytes() == whole.tobytes()
+
+
+def _bernoulli_positions_reference(rng, chance, size):
+    """The batches as they were first written: the same gaps, batch sizes and stopping rule."""
+    found, last = [], -1
+    while True:
+        expected = (size - 1 - last) * chance
+        gaps = rng.geometric(chance, int(expected + 4 * expected**0.5 + 16))
+        positions = last + np.cumsum(gaps)
+        inside = np.searchsorted(positions, size)
+        found.append(positions[:inside])
+        if inside < len(positions):
+            return found[0] if len(found) == 1 else np.concatenate(found)
+        last = int(positions[-1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chance=st.floats(1e-4, 0.999),
+    size=st.integers(1, 5000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_visits_are_the_reference_batches(chance, size, seed):
+    """Positions, and where the stream stands after them (the next segment draws from there)."""
+    rngs = [np.random.default_rng(seed) for _ in range(2)]
+    got = _bernoulli_positions(rngs[0], chance, size)
+    expected = _bernoulli_positions_reference(rngs[1], chance, size)
+    assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+    assert rngs[0].bit_generator.state == rngs[1].bit_generator.state
+    assert (np.diff(got) > 0).all() and (len(got) == 0 or 0 <= got[0] <= got[-1] < size)
+
+
+def test_a_day_when_everyone_or_nobody_shops_draws_no_visits():
+    consumers = 10
+    population = Population(
+        segment=np.repeat([0, 1], 5), wtp=np.ones(consumers), price_sensitivity=np.ones(consumers),
+        loyalty=np.zeros(consumers), visit_rate=np.repeat([1.0, 0.0], 5), segment_names=("all", "none"),
+        observable=np.zeros(2, dtype=bool), last_seller=np.full(consumers, -1),
+        bought_from=np.zeros((consumers, 1), dtype=bool),
+    )  # fmt: skip
+
+    def no_draws():
+        raise AssertionError("no visit is drawn")
+
+    assert population.shoppers(1.0, no_draws).tolist() == [0, 1, 2, 3, 4]
+    asked = []
+
+    def visits():
+        asked.append(True)
+        return stream(1, 0, Purpose.VISITS, 3)
+
+    half = population.shoppers(0.5, visits)
+    assert asked == [True]  # asked once, for the first segment that draws
+    expected = _bernoulli_positions_reference(stream(1, 0, Purpose.VISITS, 3), 0.5, 5)
+    assert half.tolist() == expected.tolist()
