@@ -121,15 +121,22 @@ class Population:
         per shopper instead of one per consumer, the same distribution.
         """
         chosen = []
+        everyone_from = None  # the first consumer of a stretch of segments where everyone shops
         for start, size, rate in self._segment_rates:
             chance = min(rate * traffic, 1.0)
             if size and chance >= 1.0:
-                chosen.append(np.arange(start, start + size))
-            elif size and chance > 0.0:
+                everyone_from = start if everyone_from is None else everyone_from
+                continue
+            if everyone_from is not None:  # one range for the stretch
+                chosen.append(np.arange(everyone_from, start))
+                everyone_from = None
+            if size and chance > 0.0:
                 if not isinstance(rng, np.random.Generator):
                     rng = rng()
                 positions = _bernoulli_positions(rng, chance, size)
                 chosen.append(positions + start if start else positions)
+        if everyone_from is not None:
+            chosen.append(np.arange(everyone_from, len(self.segment)))
         if len(chosen) == 1:
             return chosen[0]
         return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.intp)

@@ -71,18 +71,19 @@ def test_visits_are_the_reference_batches(chance, size, seed):
 
 
 def test_a_day_when_everyone_or_nobody_shops_draws_no_visits():
-    consumers = 10
+    consumers = 15
     population = Population(
-        segment=np.repeat([0, 1], 5), wtp=np.ones(consumers), price_sensitivity=np.ones(consumers),
-        loyalty=np.zeros(consumers), visit_rate=np.repeat([1.0, 0.0], 5), segment_names=("all", "none"),
-        observable=np.zeros(2, dtype=bool), last_seller=np.full(consumers, -1),
-        bought_from=np.zeros((consumers, 1), dtype=bool),
+        segment=np.repeat([0, 1, 2], 5), wtp=np.ones(consumers), price_sensitivity=np.ones(consumers),
+        loyalty=np.zeros(consumers), visit_rate=np.repeat([1.0, 1.0, 0.0], 5),
+        segment_names=("all", "all too", "none"), observable=np.zeros(3, dtype=bool),
+        last_seller=np.full(consumers, -1), bought_from=np.zeros((consumers, 1), dtype=bool),
     )  # fmt: skip
 
     def no_draws():
         raise AssertionError("no visit is drawn")
 
-    assert population.shoppers(1.0, no_draws).tolist() == [0, 1, 2, 3, 4]
+    everyone = population.shoppers(1.0, no_draws)
+    assert everyone.tolist() == list(range(10)) and everyone.dtype == np.intp
     asked = []
 
     def visits():
@@ -91,5 +92,6 @@ def test_a_day_when_everyone_or_nobody_shops_draws_no_visits():
 
     half = population.shoppers(0.5, visits)
     assert asked == [True]  # asked once, for the first segment that draws
-    expected = _bernoulli_positions_reference(stream(1, 0, Purpose.VISITS, 3), 0.5, 5)
-    assert half.tolist() == expected.tolist()
+    rng = stream(1, 0, Purpose.VISITS, 3)  # the segments in turn from one generator
+    expected = [_bernoulli_positions_reference(rng, 0.5, 5) + start for start in (0, 5)]
+    assert half.tolist() == np.concatenate(expected).tolist()
