@@ -204,8 +204,9 @@ def clear(
 ) -> Allocation:
     """Choices and first-come-first-served allocation, offers as rows (sellers × shoppers);
     `arrival()` gives the arrival order of the shoppers when it matters (default: as given).
-    `preferred`, if given, is `best_offers(scores, threshold, tiebreak)`, computed already, and
-    `wanted`, if given too, how many shoppers prefer each seller."""
+    `preferred`, if given, is `best_offers(scores, threshold, tiebreak)`, computed already (the
+    compiled service writes the choices over it), and `wanted`, if given too, how many shoppers
+    prefer each seller."""
     if preferred is None:
         preferred = best_offers(scores, threshold, tiebreak, scratch=scratch)
     kernels = fast.kernels()
@@ -243,7 +244,8 @@ def _serve_compiled(
     scalar = np.ndim(threshold) == 0
     limits = np.array([threshold], dtype=float) if scalar else threshold
     ties = scores if tiebreak is None else tiebreak  # (unread without tie-breakers)
-    choice, lost_sale = np.empty_like(preferred), np.empty_like(preferred)
+    # each shopper's choice over its first choice, read just before (a big day's array less)
+    choice, lost_sale = preferred, np.empty_like(preferred)
     unmet = np.zeros(sellers, dtype=np.int64)
     with_tiebreak = tiebreak is not None
     kernels.serve_in_order(

@@ -154,7 +154,7 @@ def serve_in_order(
     for it (`lost_sale[k]`, else NONE) and chooses again among the sellers with stock left, and
     for each empty seller counts whether it would have bought there had that seller alone been
     restocked (its unmet demand). `remaining` is updated; only shoppers who meet an empty shelf
-    read their scores."""
+    read their scores. `choice` may be `preferred` (each is read before it is written)."""
     sellers = remaining.size
     for p in range(order.size):
         k = order[p]

@@ -45,20 +45,19 @@ BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "
 
 class Arrivals:
     """Today's shoppers, in consumer order, and the order in which they arrive. The order is
-    drawn from its own stream the first time it is asked for: only days on which some seller
-    cannot serve everyone who wants it (and the agent-by-agent engine) need it."""
+    drawn from its own stream when it is asked for: only days on which some seller cannot
+    serve everyone who wants it (and the agent-by-agent engine) need it. Every call gives the
+    same order (the stream starts at the day's draws each time), and none is kept: a big day's
+    order is gone once the shoppers are served."""
 
     def __init__(self, shoppers: np.ndarray, order_stream: Callable[[], np.random.Generator]):
         self.shoppers = shoppers  # consumer rows, ascending
         self._order_stream = order_stream
-        self._order: np.ndarray | None = None
         self.table_order: np.ndarray | None = None  # rows of obs.shoppers (see MarketModel.table_order)
 
     def order(self) -> np.ndarray:
         """Positions in `shoppers`, first arrival first."""
-        if self._order is None:
-            self._order = self._order_stream().permutation(len(self.shoppers))
-        return self._order
+        return self._order_stream().permutation(len(self.shoppers))
 
 
 @dataclass(frozen=True)
@@ -434,7 +433,9 @@ class MarketModel(mesa.Model):
         if kernels is not None and logit and alone and count > 2 * TASTE_BLOCK:
             # a big day: the taste shocks drawn and used a block of shoppers at a time, in the
             # processor's cache (the same numbers: each row of the day's draws block by block)
-            scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
+            # (read only by the service after a stock-out: new arrays, whose memory settling the
+            # day can reuse, rather than scratch kept for the whole run)
+            scores, threshold = np.empty((sellers, count)), np.empty(count)
             rows = self.streams[Purpose.TASTE].rows(day, sellers + 1, count)
             for first in range(0, count, TASTE_BLOCK):
                 block = scratch("taste", (sellers + 1, min(TASTE_BLOCK, count - first)))
