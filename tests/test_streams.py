@@ -40,6 +40,18 @@ def test_rows_drawn_block_by_block_are_the_days_draws(day, rows, length, widths)
     assert again.tobytes() == whole.tobytes()
 
 
+SHOPPERS = """
+name: a few hundred shoppers
+days: 5
+consumers:
+  population: 500
+  segments: [{name: all, share: 1, visit_rate: 0.7, wtp: 30, price_sensitivity: 0.2}]
+sellers:
+  - {name: us, focal: true, unit_cost: 10}
+strategies: [{kind: fixed, price: 20}]
+"""
+
+
 def _bernoulli_positions_reference(rng, chance, size):
     """The batches as they were first written: the same gaps, batch sizes and stopping rule."""
     found, last = [], -1
@@ -95,3 +107,22 @@ def test_a_day_when_everyone_or_nobody_shops_draws_no_visits():
     rng = stream(1, 0, Purpose.VISITS, 3)  # the segments in turn from one generator
     expected = [_bernoulli_positions_reference(rng, 0.5, 5) + start for start in (0, 5)]
     assert half.tolist() == np.concatenate(expected).tolist()
+
+
+def test_the_arrival_order_is_the_same_whenever_it_is_asked_for():
+    """Not kept between calls (a big day's order is freed once the shoppers are served), yet
+    every call gives the day's one permutation, whatever the other streams drew meanwhile."""
+    from market_sim.model import MarketModel
+    from tests.conftest import scenario_from
+
+    model = MarketModel(scenario_from(SHOPPERS))
+    arrivals = model.arrivals(3)
+    first = arrivals.order()
+    model.stream(Purpose.ARRIVALS, 4).permutation(10)
+    model.stream(Purpose.TASTE, 3).random(7)
+    again = arrivals.order()
+    assert again is not first and again.tobytes() == first.tobytes()
+    assert sorted(first.tolist()) == list(range(len(arrivals.shoppers)))
+    expected = stream(model.spec.seed, 0, Purpose.ARRIVALS)  # the day's draws, 3 · 2⁶⁴ in
+    expected.bit_generator.advance(3 << 64)
+    assert first.tobytes() == expected.permutation(len(arrivals.shoppers)).tobytes()
