@@ -229,3 +229,45 @@ def test_a_big_days_shocks_drawn_block_by_block_give_the_same_numbers(monkeypatc
     books = on_both_paths(scenario)
     assert len(blocked_days) == scenario.days  # the compiled run took the block path every day
     assert books["Ledger.lost_sales"].sum() > 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    shoppers=st.integers(1, 60),
+    sellers=st.integers(1, 4),
+    block=st.integers(1, 25),
+    logit=st.booleans(),
+    personal=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_choose_block_by_block_is_choose_on_the_whole_day(shoppers, sellers, block, logit, personal, seed):
+    """`kernels.choose` over blocks of shoppers (`first` > 0, each block's own shocks) writes the
+    whole day's utilities, scores, thresholds and first choices, and counts each seller's first
+    choices (`wanted`) as `np.bincount` of them does."""
+    from market_sim import kernels
+
+    rng = np.random.default_rng(seed)
+    consumers = shoppers + 5
+    chosen = np.sort(rng.choice(consumers, shoppers, replace=False))
+    wtp, beta = rng.uniform(0, 40, consumers), rng.uniform(0.1, 0.5, consumers)
+    loyalty, last = rng.uniform(0, 3, consumers), rng.integers(-1, sellers, consumers)
+    quality = rng.normal(size=sellers)
+    prices = rng.uniform(5, 35, (sellers, shoppers if personal else 1)).round(0)
+    shocks = rng.random((sellers + 1, shoppers)).round(1)  # ties among the tie-breakers too
+    runs = []
+    for width in (shoppers, block):
+        utility, scores = np.empty((sellers, shoppers)), np.empty((sellers, shoppers))
+        threshold, preferred = np.empty(shoppers), np.empty(shoppers, dtype=np.intp)
+        wanted = np.zeros(sellers, dtype=np.int64)
+        for first in range(0, shoppers, width):
+            own = np.ascontiguousarray(shocks[:, first : first + width])
+            kernels.choose(
+                chosen, wtp, 1.1, quality, True, loyalty, last, prices, logit, beta, own, 0.5, False,
+                utility, scores if logit else utility, threshold if logit else own[sellers], preferred,
+                wanted, first,
+            )  # fmt: skip
+        runs.append((utility, scores if logit else utility, threshold if logit else None, preferred, wanted))
+    for whole, blocks in zip(*runs, strict=True):
+        assert (whole is None and blocks is None) or whole.tobytes() == blocks.tobytes()
+    preferred, wanted = runs[0][3], runs[0][4]
+    assert wanted.tolist() == np.bincount(preferred[preferred >= 0], minlength=sellers).tolist()
