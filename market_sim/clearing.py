@@ -34,15 +34,20 @@ TASTE_BLOCK = 8192
 class Allocation:
     """Who bought from whom, and who met an empty shelf."""
 
-    __slots__ = ("choice", "_lost_sale", "unmet")
+    __slots__ = ("choice", "_lost_sale", "_missed", "unmet")
 
     def __init__(
-        self, choice: np.ndarray, lost_sale: np.ndarray | None = None, unmet: np.ndarray | None = None
+        self,
+        choice: np.ndarray,
+        lost_sale: np.ndarray | None = None,
+        unmet: np.ndarray | None = None,
+        missed: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.choice = choice  # seller bought from, per shopper, or NONE
-        # per shopper: the first choice whose stock-out turned the shopper away, or NONE
-        # (None here: nobody was turned away; `lost_sale` makes the array when asked)
-        self._lost_sale = lost_sale
+        # per shopper: the first choice whose stock-out turned the shopper away, or NONE; made
+        # when asked for, from `missed` (the shoppers turned away and the sellers they missed),
+        # and without either, nobody was turned away
+        self._lost_sale, self._missed = lost_sale, missed
         # per seller: shoppers who would have bought from it had it had stock (the other sellers
         # as they were): it was out, and it ranks above what they took instead; its unmet demand
         self.unmet = unmet
@@ -51,6 +56,9 @@ class Allocation:
     def lost_sale(self) -> np.ndarray:
         if self._lost_sale is None:
             self._lost_sale = np.full(len(self.choice), NONE)
+            if self._missed is not None:
+                shoppers, sellers = self._missed
+                self._lost_sale[shoppers] = sellers
         return self._lost_sale
 
     def unmet_demand(self, sellers: int) -> np.ndarray:
@@ -244,14 +252,15 @@ def _serve_compiled(
     scalar = np.ndim(threshold) == 0
     limits = np.array([threshold], dtype=float) if scalar else threshold
     ties = scores if tiebreak is None else tiebreak  # (unread without tie-breakers)
-    # each shopper's choice over its first choice, read just before (a big day's array less)
-    choice, lost_sale = preferred, np.empty_like(preferred)
+    # each shopper's choice over its first choice, read just before (a big day's array less);
+    # the lost sales as a list, made whole only when asked for (settling the day does not ask)
+    choice, missed_by, missed = preferred, np.empty_like(preferred), np.empty_like(preferred)
     unmet = np.zeros(sellers, dtype=np.int64)
-    with_tiebreak = tiebreak is not None
-    kernels.serve_in_order(
-        order, preferred, scores, limits, scalar, ties, with_tiebreak, remaining, choice, lost_sale, unmet
-    )
-    return Allocation(choice, lost_sale, unmet)
+    lost = kernels.serve_in_order(
+        order, preferred, scores, limits, scalar, ties, tiebreak is not None, remaining, choice,
+        missed_by, missed, unmet,
+    )  # fmt: skip
+    return Allocation(choice, None, unmet, (missed_by[:lost].copy(), missed[:lost].copy()))
 
 
 def allocate(

@@ -147,33 +147,35 @@ def _best_in_stock(scores, threshold, tiebreak, with_tiebreak, k, remaining, res
 @njit(cache=True)
 def serve_in_order(
     order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining,
-    choice, lost_sale, unmet,
+    choice, missed_by, missed, unmet,
 ):  # fmt: skip
     """`clearing.serve` shopper by shopper in arrival order: shopper k = `order[p]`, whose first
     choice is `preferred[k]`, takes it (`choice[k]`) if it is in stock; else records a lost sale
-    for it (`lost_sale[k]`, else NONE) and chooses again among the sellers with stock left, and
-    for each empty seller counts whether it would have bought there had that seller alone been
-    restocked (its unmet demand). `remaining` is updated; only shoppers who meet an empty shelf
-    read their scores. `choice` may be `preferred` (each is read before it is written)."""
-    sellers = remaining.size
+    for it and chooses again among the sellers with stock left, and for each empty seller
+    counts whether it would have bought there had that seller alone been restocked (its unmet
+    demand). The lost sales go to `missed_by` (the shoppers, in arrival order) and `missed` (the
+    sellers they missed); returns how many. `remaining` is updated; only shoppers who meet an
+    empty shelf read their scores. `choice` may be `preferred` (each is read before it is
+    written)."""
+    sellers, lost = remaining.size, 0
     for p in range(order.size):
         k = order[p]
         want = preferred[k]
-        missed = NONE
         if want == NONE or remaining[want] > 0:
             pick = want
         else:
             limit = threshold[0] if scalar_threshold else threshold[k]
-            missed = want
+            missed_by[lost], missed[lost] = k, want
+            lost += 1
             pick = _best_in_stock(scores, limit, tiebreak, with_tiebreak, k, remaining, NONE)
             for s in range(sellers):
                 empty = not remaining[s] > 0
                 if empty and _best_in_stock(scores, limit, tiebreak, with_tiebreak, k, remaining, s) == s:
                     unmet[s] += 1
         choice[k] = pick
-        lost_sale[k] = missed
         if pick != NONE:
             remaining[pick] -= 1
+    return lost
 
 
 @njit(cache=True)
@@ -232,5 +234,5 @@ def warm_up() -> None:
     for tiebreak in (False, True):
         serve_in_order(
             shoppers, preferred, rows, floats, False, rows, tiebreak, remaining, preferred.copy(),
-            preferred.copy(), wanted,
+            preferred.copy(), preferred.copy(), wanted,
         )  # fmt: skip
