@@ -1,6 +1,7 @@
 """A day's per-shopper work compiled with numba (the `fast` extra), one pass over the shoppers
 instead of a numpy call per step: the same operations in the same order as the numpy path of
-`MarketModel.clear` and `utilities`, `log_sum_exp` and `Population.record_*`, so the same
+`MarketModel.clear` and `utilities`, `log_sum_exp`, `MarketModel.settle` and
+`Population.record_*` (the sums in numpy's order: `np.bincount`'s, `ndarray.sum`'s), so the same
 numbers to the last bit (no fastmath, so no reordering and no fused multiply-adds). The
 transcendental functions (the taste shocks' logarithms, the log-sum's exp and log1p) stay in
 numpy, whose SIMD versions may differ from the C library's in the last bit.
@@ -226,6 +227,7 @@ def warm_up() -> None:
             shoppers, preferred, rows, floats, False, rows, tiebreak, remaining, preferred.copy(),
             preferred.copy(), np.zeros(sellers, dtype=np.int64),
         )  # fmt: skip
+    warm_up_booking()
 
 
 # --- booking ---
@@ -420,3 +422,32 @@ def book_surplus(log_sums, slope, shoppers, starts, days, segment, consumer_surp
             total += log_sums[k] / slope[k]
         if g >= 0:
             row[g] = total
+
+
+def warm_up_booking() -> None:
+    """`warm_up` of the booking kernels, with the argument types `MarketModel.settle` and
+    `book_surplus_due` pass."""
+    import numpy as np
+
+    count, sellers, segments, days = 2, 3, 2, 2
+    shoppers, flags = np.arange(count), np.zeros((count, sellers), dtype=bool)
+    tables, utility = np.zeros((sellers, segments, 2)), np.zeros((sellers, count))
+    detail, by_seller = (days, sellers, segments, 2), (days, sellers)
+    column = tables.reshape(sellers, -1)[:, :1]  # one price per seller (a view), or one per shopper
+    for prices, personal in ((column, False), (utility.copy(), False), (utility.copy(), True)):
+        book_trades(
+            0, shoppers, shoppers.copy(), flags, shoppers - 1, prices, tables, personal, utility, 0.0, False,
+            np.zeros(detail, dtype=np.int64), np.zeros(detail, dtype=np.int64), np.zeros(detail),
+            np.zeros(by_seller), np.zeros(detail), np.zeros(by_seller, dtype=np.int64), np.zeros(by_seller),
+            np.zeros(count, dtype=np.int32), np.zeros((sellers, count), dtype=np.int32),
+            np.zeros((sellers, count), dtype=np.int32), np.zeros((sellers, count)),
+            np.zeros((sellers, count)), np.zeros(count, dtype=np.int64), flags.copy(),
+        )  # fmt: skip
+    starts, top = np.array([0, count]), np.zeros(count)
+    terms, skip = np.zeros((sellers + 1, count)), np.zeros((sellers + 1, count), dtype=bool)
+    surplus_terms(
+        utility, shoppers, starts, flags[:1], 0.0, top + 1, top.copy(), top, shoppers.copy(), terms, skip
+    )
+    column_sums(terms, skip, sums := np.zeros(count))
+    add_top(sums, top)
+    book_surplus(sums, top + 1, shoppers, starts, shoppers[:1], shoppers, np.zeros((days, segments)))
