@@ -278,7 +278,7 @@ def _kept_days(seed: int, ties: bool, infinite: bool, closed: float):
     return scenario, kept
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     ties=st.booleans(),
