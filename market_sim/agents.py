@@ -120,16 +120,22 @@ class TimeLimitExceeded(BaseException):
     """A run went past its time limit (a BaseException, so `except Exception` cannot swallow it)."""
 
 
-def guarded[Result](seller: str, day: int, call: Callable[[], Result]) -> Result:
-    """`call()`, which runs strategy code: whatever it raises, `SystemExit` included, becomes
-    a StrategyFailure that stops this run alone. Only the time limit, and a Ctrl-C where
-    Ctrl-C stops the program, pass through."""
+def guarded[Result](seller: str, day: int, call: Callable[..., Result], *args: object) -> Result:
+    """`call(*args)`, which runs strategy code: whatever it raises, `SystemExit` included,
+    becomes a StrategyFailure that stops this run alone. Only the time limit, and a Ctrl-C
+    where Ctrl-C stops the program, pass through."""
     try:
-        return call()
+        return call(*args)
     except BaseException as error:
         if isinstance(error, StrategyFailure) or stops_the_program(error):
             raise
         raise StrategyFailure(seller, day, _describe(error)) from error
+
+
+def _ask(strategy: PricingStrategy, method: str, argument: object) -> object:
+    """`strategy.method(argument)`, the method looked up too under `guarded` (it is the
+    strategy's code)."""
+    return getattr(strategy, method)(argument)
 
 
 def stops_the_program(error: BaseException) -> bool:
@@ -213,14 +219,17 @@ class Seller(mesa.Agent):
         Personal prices (one per row of `obs.shoppers`, of which there are `shoppers`) are
         checked, held to the guardrails and kept in `self.personal`. Everything that touches
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
-        day = obs.day
-        decision = guarded(self.name, day, lambda: _as_prices(self.strategy.price(obs), self.name, day))
-        decision = _posted(decision, segment_names, observable)
-        personal = (
-            None
-            if decision.personal is None
-            else guarded(self.name, day, lambda: _personal_prices(decision, shoppers, self.name, day))
-        )
+        day, name = obs.day, self.name
+        answer = guarded(name, day, _ask, self.strategy, "price", obs)
+        if type(answer) is Prices and _plain(answer):  # (reads no strategy code: not guarded)
+            decision = answer
+        else:
+            decision = guarded(name, day, _as_prices, answer, name, day)
+        if decision.segments:
+            decision = _posted(decision, segment_names, observable)
+        personal = None
+        if decision.personal is not None:
+            personal = guarded(name, day, _personal_prices, decision, shoppers, name, day)
         if self.guardrails is not None:
             cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
             yesterday = self.decision
@@ -237,8 +246,8 @@ class Seller(mesa.Agent):
             decision = dataclasses.replace(decision, personal=personal)
         self.decision, self.personal = decision, personal
         if self.hears_posted:
-            guarded(self.name, day, lambda: self.strategy.posted(decision))
-        return _price_table(decision, segment_names, observable, self.name, day)
+            guarded(name, day, _ask, self.strategy, "posted", decision)
+        return _price_table(decision, segment_names, observable, name, day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
         """Take sold units off the shelf, reorder, and book the day's costs."""
@@ -265,7 +274,7 @@ class Seller(mesa.Agent):
 
     def observe(self, result: DayResult) -> None:
         if self.hears_results:
-            guarded(self.name, result.day, lambda: self.strategy.observe(result))
+            guarded(self.name, result.day, _ask, self.strategy, "observe", result)
 
 
 def _overrides(strategy: object, method: str) -> bool:

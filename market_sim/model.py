@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
+from mesa.mesa_logging import get_module_logger
 
 from market_sim import fast
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
@@ -36,8 +38,10 @@ from strategies.base import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mesa.time import Event as MesaEvent
 
 ENGINES = ("vectorised", "agents")
+_mesa_log = get_module_logger("mesa.model")  # the logger of Mesa's own step
 SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
 SURPLUS_BATCH = 4096  # days of fewer shoppers have their surplus booked together, this many at once
 BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
@@ -102,6 +106,7 @@ class MarketModel(mesa.Model):
     ):
         seed = scenario.seed
         super().__init__(rng=stream(seed, replication, Purpose.MESA))
+        self.step = self._next_day  # (in place of Mesa's, which it calls when it must)
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         # the scenario (not `self.scenario`: Mesa reserves that name for its own scenarios)
@@ -159,6 +164,7 @@ class MarketModel(mesa.Model):
             for seller in self.sellers
         ]
         self._pseudonyms: np.ndarray | None = None
+        self._calendar: list[tuple] | None = None  # (see `calendar`)
         self.offers: list[dict[str, np.ndarray]] | None = [] if log_offers else None  # by day
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
@@ -207,12 +213,59 @@ class MarketModel(mesa.Model):
             self.book_surplus_due()
 
     def run_for(self, duration: float | int) -> None:
-        super().run_for(duration)
+        if duration > 0:
+            self.run_until(self.time + duration)
+            return
+        super().run_for(duration)  # (Mesa's warning)
         self.book_surplus_due()
 
     def run_until(self, end_time: float | int) -> None:
-        super().run_until(end_time)
+        if end_time > self.time:
+            self._run_days_until(end_time)
+            if self.time < end_time:  # what is left: part of a day, or other scheduled events
+                super().run_until(end_time)
+        else:
+            super().run_until(end_time)  # (Mesa's warning)
         self.book_surplus_due()
+
+    def _next_day(self) -> None:
+        """`model.step()`: Mesa's step (the clock one unit on, the day run as the event Mesa
+        scheduled for it), run directly while the next day is all that is scheduled: Mesa would
+        make a new event and its weak reference every day. Otherwise Mesa's own step."""
+        event = self._lone_day()
+        if event is None:
+            self._wrapped_step()
+        else:
+            self._run_day(event)
+
+    def _run_days_until(self, until: float | int) -> None:
+        """Run the days due by `until` as `_next_day` does, while nothing else is scheduled."""
+        while self.time + 1 <= until and (event := self._lone_day()) is not None:
+            self._run_day(event)
+
+    def _lone_day(self) -> MesaEvent | None:
+        """Mesa's event of the next day, if it is the only event scheduled and due one unit from
+        now, as it is unless something else was scheduled or the day's schedule paused (a
+        simulator stops it)."""
+        pending, days = self._event_list._events, self._default_schedule
+        if len(pending) != 1:
+            return None
+        event = pending[0]
+        if event is not days._current_event or event.time != self.time + 1 or days._paused:
+            return None
+        return event
+
+    def _run_day(self, event: MesaEvent) -> None:
+        """What Mesa does with the day's event: the clock to its time, `steps` one up, the step
+        run, and the next day's event one unit later (here the same event, moved: the only one
+        in Mesa's event list, so the list stays in order)."""
+        self.time = event.time
+        event.time = self.time + 1
+        self.steps += 1
+        if _mesa_log.isEnabledFor(logging.INFO):
+            _mesa_log.info(f"Step {self.steps} at time {self.time}")
+        self._user_step()
+        self._default_schedule._execution_count += 1
 
     def trade_one_day(self) -> None:
         day = self.steps - 1
@@ -381,10 +434,20 @@ class MarketModel(mesa.Model):
 
     def calendar(self, day: int) -> tuple[int, int, dt.date | None, int, tuple[str, ...]]:
         """The public calendar of `day`, the same for every seller: the first five fields of
-        its `Observation` (day, weekday, date, days left, events today)."""
-        scenario = self.spec
-        events = tuple(e.name for e in scenario.events_on(day)) if scenario.market.events else ()
-        return day, scenario.weekday(day), scenario.date(day), scenario.days - day, events
+        its `Observation` (day, weekday, date, days left, events today). Worked out for every
+        day of the run the first time it is asked for."""
+        if self._calendar is None:
+            scenario, days = self.spec, self.days
+            start = scenario.start_date
+            weekdays = [day % 7 for day in range(days)] if start is None else None
+            dates = [None] * days if start is None else [start + dt.timedelta(days=d) for d in range(days)]
+            if weekdays is None:
+                weekdays = [date.weekday() for date in dates]
+            events = [()] * days
+            if scenario.market.events:
+                events = [tuple(e.name for e in scenario.events_on(d)) for d in range(days)]
+            self._calendar = list(zip(range(days), weekdays, dates, range(days, 0, -1), events, strict=True))
+        return self._calendar[day]
 
     def observation(self, seller: Seller, day: int, calendar: tuple | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices
@@ -392,7 +455,7 @@ class MarketModel(mesa.Model):
         j = seller.index
         table = self._tables.get(j)
         if table is None:
-            table = self._tables[j] = _Once(partial(self.shopper_table, seller, day))
+            table = self._tables[j] = _Once(self.shopper_table, seller, day)
         return Observation(
             *(calendar or self.calendar(day)),
             seller.info,
@@ -814,14 +877,14 @@ class _SurplusDue:
 
 
 class _Once:
-    """A function called at most once: the shopper table is built only if a strategy asks."""
+    """`make(*args)`, called at most once: the shopper table is built only if a strategy asks."""
 
-    def __init__(self, make: Callable[[], object]):
-        self._make, self._value = make, None
+    def __init__(self, make: Callable[..., object], *args: object):
+        self._make, self._args, self._value = make, args, None
 
     def __call__(self) -> object:
         if self._make is not None:
-            self._value, self._make = self._make(), None
+            self._value, self._make, self._args = self._make(*self._args), None, ()
         return self._value
 
     @property

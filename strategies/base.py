@@ -88,12 +88,10 @@ class History:
     """
 
     def __init__(self, ledger: Any, seller: int, day: int, observable: Mapping[str, int]):
-        self._ledger, self._seller, self._day, self._observable = (
-            ledger,
-            seller,
-            day,
-            observable,
-        )
+        self._ledger = ledger
+        self._seller = seller
+        self._day = day
+        self._observable = observable
 
     def _own(self, array: np.ndarray) -> np.ndarray:
         return read_only_copy(array[: self._day, self._seller])
@@ -158,7 +156,7 @@ class History:
         return self._by_status(self._ledger.segment_units, 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Observation:
     """Everything a strategy may see on the morning of `day`: the past and the public."""
 
@@ -171,9 +169,39 @@ class Observation:
     stock: float  # on hand this morning (math.inf when unlimited)
     on_order: tuple[tuple[int, int], ...]  # (arrival day, units) of orders in transit
     history: History
-    rival_prices: Mapping[str, np.ndarray] = field(default_factory=lambda: EMPTY)
+    rival_prices: Mapping[str, np.ndarray] = EMPTY
     # builds `shoppers` when a strategy first asks for it (most never do)
     shopper_table: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    def __init__(
+        self,
+        day: int,
+        weekday: int,
+        date: dt.date | None,
+        days_left: int,
+        events_today: tuple[str, ...],
+        info: MarketInfo,
+        stock: float,
+        on_order: tuple[tuple[int, int], ...],
+        history: History,
+        rival_prices: Mapping[str, np.ndarray] = EMPTY,
+        shopper_table: Callable[[], pd.DataFrame] | None = None,
+    ):
+        # the dataclass's own __init__ sets the fields one by one through object.__setattr__
+        # (it is frozen): several times slower, and every seller gets one every day
+        self.__dict__.update(
+            day=day,
+            weekday=weekday,
+            date=date,
+            days_left=days_left,
+            events_today=events_today,
+            info=info,
+            stock=stock,
+            on_order=on_order,
+            history=history,
+            rival_prices=rival_prices,
+            shopper_table=shopper_table,
+        )
 
     @property
     def shoppers(self) -> pd.DataFrame:
