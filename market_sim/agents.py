@@ -255,8 +255,8 @@ class Seller(mesa.Agent):
         self.on_hand -= units
         stockout = self.on_hand == 0
         ordered = 0
-        position = self.on_hand + sum(u for _, u in self.in_transit)
-        if stock.reorder_point is not None and position <= stock.reorder_point:
+        reorder_point = stock.reorder_point
+        if reorder_point is not None and self.on_hand + sum(u for _, u in self.in_transit) <= reorder_point:
             ordered = stock.order_quantity
             if stock.lead_time == 0:
                 self.on_hand += ordered

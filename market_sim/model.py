@@ -321,16 +321,13 @@ class MarketModel(mesa.Model):
 
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
-        calendar = self.calendar(day)
+        calendar, tables = self.calendar(day), self.tables
         shoppers = len(self.today.shoppers)
+        names, observable = self.population.segment_names, self.population.observable
         for seller in self.sellers:
-            self.tables[seller.index] = seller.post_prices(
-                self.observation(seller, day, calendar),
-                self.population.segment_names,
-                self.population.observable,
-                shoppers,
-            )
-        return self.tables
+            observation = self.observation(seller, day, calendar)
+            tables[seller.index] = seller.post_prices(observation, names, observable, shoppers)
+        return tables
 
     def log_offers(self, day: int, trading: Trading) -> None:
         """Keep today's offers as a seller sees them (`--log-offers`): per shopper, in the order
@@ -851,9 +848,13 @@ class _RivalPrices(Mapping[str, np.ndarray]):
         self._posted, self._day, self._copies = posted, day, {}
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._copies:
-            self._copies[name] = read_only_copy(self._posted[name][: self._day])
-        return self._copies[name]
+        copy = self._copies.get(name)
+        if copy is None:
+            copy = self._copies[name] = read_only_copy(self._posted[name][: self._day])
+        return copy
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._posted  # (without a copy)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._posted)

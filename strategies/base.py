@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Prices:
     """A richer decision than one number: per observable segment prices and coupons, or a
     price per shopper.
@@ -45,6 +45,25 @@ class Prices:
     coupon_returning: float = 0.0
     reason: str = ""
     personal: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __init__(
+        self,
+        base: float,
+        segments: Mapping[str, float] = EMPTY,
+        coupon_new: float = 0.0,
+        coupon_returning: float = 0.0,
+        reason: str = "",
+        personal: np.ndarray | None = None,
+    ):
+        # (as `Observation`'s: the dataclass's own sets each field through object.__setattr__)
+        self.__dict__.update(
+            base=base,
+            segments=segments,
+            coupon_new=coupon_new,
+            coupon_returning=coupon_returning,
+            reason=reason,
+            personal=personal,
+        )
 
 
 @dataclass(frozen=True)
@@ -188,7 +207,8 @@ class Observation:
         shopper_table: Callable[[], pd.DataFrame] | None = None,
     ):
         # the dataclass's own __init__ sets the fields one by one through object.__setattr__
-        # (it is frozen): several times slower, and every seller gets one every day
+        # (it is frozen): several times slower, and every seller gets one every day (the same
+        # fields, in the same order, with the same defaults)
         self.__dict__.update(
             day=day,
             weekday=weekday,
