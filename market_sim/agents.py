@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NoReturn
 
 import mesa
 import numpy as np
@@ -127,15 +128,14 @@ def guarded[Result](seller: str, day: int, call: Callable[..., Result], *args: o
     try:
         return call(*args)
     except BaseException as error:
-        if isinstance(error, StrategyFailure) or stops_the_program(error):
-            raise
-        raise StrategyFailure(seller, day, _describe(error)) from error
+        _failed(seller, day, error)
 
 
-def _ask(strategy: PricingStrategy, method: str, argument: object) -> object:
-    """`strategy.method(argument)`, the method looked up too under `guarded` (it is the
-    strategy's code)."""
-    return getattr(strategy, method)(argument)
+def _failed(seller: str, day: int, error: BaseException) -> NoReturn:
+    """`guarded`'s answer to `error`, raised by strategy code: passed on or made a StrategyFailure."""
+    if isinstance(error, StrategyFailure) or stops_the_program(error):
+        raise error
+    raise StrategyFailure(seller, day, _describe(error)) from error
 
 
 def stops_the_program(error: BaseException) -> bool:
@@ -220,7 +220,10 @@ class Seller(mesa.Agent):
         checked, held to the guardrails and kept in `self.personal`. Everything that touches
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
         day, name = obs.day, self.name
-        answer = guarded(name, day, _ask, self.strategy, "price", obs)
+        try:  # (what `guarded` does, without a function to call)
+            answer = self.strategy.price(obs)
+        except BaseException as error:
+            _failed(name, day, error)
         if type(answer) is Prices and _plain(answer):  # (reads no strategy code: not guarded)
             decision = answer
         else:
@@ -246,7 +249,10 @@ class Seller(mesa.Agent):
             decision = dataclasses.replace(decision, personal=personal)
         self.decision, self.personal = decision, personal
         if self.hears_posted:
-            guarded(name, day, _ask, self.strategy, "posted", decision)
+            try:
+                self.strategy.posted(decision)
+            except BaseException as error:
+                _failed(name, day, error)
         return _price_table(decision, segment_names, observable, name, day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
@@ -274,7 +280,10 @@ class Seller(mesa.Agent):
 
     def observe(self, result: DayResult) -> None:
         if self.hears_results:
-            guarded(self.name, result.day, _ask, self.strategy, "observe", result)
+            try:
+                self.strategy.observe(result)
+            except BaseException as error:
+                _failed(self.name, result.day, error)
 
 
 def _overrides(strategy: object, method: str) -> bool:
