@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mesa.time import Event as MesaEvent
 
 ENGINES = ("vectorised", "agents")
+CALENDAR_DAYS = 1024  # days of the public calendar worked out at once
 _mesa_log = get_module_logger("mesa.model")  # the logger of Mesa's own step
 SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
 SURPLUS_BATCH = 4096  # days of fewer shoppers have their surplus booked together, this many at once
@@ -164,7 +165,7 @@ class MarketModel(mesa.Model):
             for seller in self.sellers
         ]
         self._pseudonyms: np.ndarray | None = None
-        self._calendar: list[tuple] | None = None  # (see `calendar`)
+        self._calendar: tuple[int, list[tuple]] = (0, [])  # the first day and the days worked out
         self.offers: list[dict[str, np.ndarray]] | None = [] if log_offers else None  # by day
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
@@ -431,20 +432,25 @@ class MarketModel(mesa.Model):
 
     def calendar(self, day: int) -> tuple[int, int, dt.date | None, int, tuple[str, ...]]:
         """The public calendar of `day`, the same for every seller: the first five fields of
-        its `Observation` (day, weekday, date, days left, events today). Worked out for every
-        day of the run the first time it is asked for."""
-        if self._calendar is None:
-            scenario, days = self.spec, self.days
-            start = scenario.start_date
-            weekdays = [day % 7 for day in range(days)] if start is None else None
-            dates = [None] * days if start is None else [start + dt.timedelta(days=d) for d in range(days)]
-            if weekdays is None:
+        its `Observation` (day, weekday, date, days left, events today). Worked out for
+        CALENDAR_DAYS days at a time (a run may be millions of days long)."""
+        first, known = self._calendar
+        if not first <= day < first + len(known):
+            first = day - day % CALENDAR_DAYS
+            days = range(first, min(first + CALENDAR_DAYS, self.days))
+            scenario = self.spec
+            start, last = scenario.start_date, self.days
+            if start is None:
+                weekdays, dates = [day % 7 for day in days], [None] * len(days)
+            else:
+                dates = [start + dt.timedelta(days=day) for day in days]
                 weekdays = [date.weekday() for date in dates]
-            events = [()] * days
+            events = [()] * len(days)
             if scenario.market.events:
-                events = [tuple(e.name for e in scenario.events_on(d)) for d in range(days)]
-            self._calendar = list(zip(range(days), weekdays, dates, range(days, 0, -1), events, strict=True))
-        return self._calendar[day]
+                events = [tuple(e.name for e in scenario.events_on(day)) for day in days]
+            known = list(zip(days, weekdays, dates, [last - day for day in days], events, strict=True))
+            self._calendar = first, known
+        return known[day - first]
 
     def observation(self, seller: Seller, day: int, calendar: tuple | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices

@@ -157,6 +157,9 @@ def test_every_observation_carries_the_scenarios_calendar_of_its_day():
     ]
     assert seen == expected
     assert seen[10][1:3] == (2, dt.date(2026, 11, 11)) and seen[10][4] == ("Singles Day",)  # a Wednesday
+    long = MarketModel(dataclasses.replace(scenario, days=3000))  # the calendar is worked out in blocks
+    for day in (2999, 5, 1024, 1023, 2048):
+        assert long.calendar(day) == (day, scenario.weekday(day), scenario.date(day), 3000 - day, ())
     undated = dataclasses.replace(scenario, start_date=None)
     assert [MarketModel(undated).calendar(day)[1:3] for day in (0, 6, 7, 9)] == [
         (0, None),
