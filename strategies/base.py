@@ -245,7 +245,7 @@ class Observation:
         return float(prices[-1]) if len(prices) else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DayResult:
     """A seller's own outcome of one day, given to `observe` in the evening."""
 
@@ -259,6 +259,29 @@ class DayResult:
     # when the strategy read `obs.shoppers` today: for each of its rows, whether that shopper
     # bought from this seller (a seller knows its own customers)
     bought: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __init__(
+        self,
+        day: int,
+        price: float,
+        views: int,
+        units: int,
+        revenue: float,
+        lost_sales: int,
+        stock: float,
+        bought: np.ndarray | None = None,
+    ):
+        # (as `Observation`'s: every seller that learns gets one every day)
+        self.__dict__.update(
+            day=day,
+            price=price,
+            views=views,
+            units=units,
+            revenue=revenue,
+            lost_sales=lost_sales,
+            stock=stock,
+            bought=bought,
+        )
 
 
 class ParameterError(ValueError):

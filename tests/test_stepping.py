@@ -14,7 +14,7 @@ import pytest
 from market_sim.loader import load_scenario
 from market_sim.model import MarketModel
 from strategies import PricingStrategy
-from strategies.base import EMPTY, History, Observation, Prices
+from strategies.base import EMPTY, DayResult, History, Observation, Prices
 from tests.test_surplus_booking import market
 
 ARRAYS = ("price", "units", "revenue", "inventory", "lost_sales", "consumer_surplus", "segment_units")
@@ -167,3 +167,15 @@ def test_every_observation_carries_the_scenarios_calendar_of_its_day():
         (0, None),
         (2, None),
     ]
+
+
+def test_day_results_are_still_frozen_dataclasses():
+    result = DayResult(4, 12.5, 30, 7, 87.5, 2, 40.0)
+    assert result.bought is None and dataclasses.replace(result, units=8).units == 8
+    assert result == DayResult(4, 12.5, 30, 7, 87.5, 2, 40.0, np.ones(3, bool))  # `bought` is not compared
+    assert (
+        repr(result)
+        == "DayResult(day=4, price=12.5, views=30, units=7, revenue=87.5, lost_sales=2, stock=40.0)"
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.units = 3  # type: ignore[misc]
