@@ -33,7 +33,6 @@ from strategies.base import (
     PricingStrategy,
     PublicEvent,
     _read_only,
-    read_only_copy,
 )
 
 if TYPE_CHECKING:
@@ -155,13 +154,15 @@ class MarketModel(mesa.Model):
         self.quality = np.array([s.quality for s in self.sellers])
         self.seller_rows = np.arange(len(self.sellers))[:, None]
         self.tables = np.zeros((len(self.sellers), len(segments), 2))  # today's posted prices
-        # each seller's read-only view of its rivals' posted prices (sliced to the past daily)
+        # each seller's copy of its rivals' posted prices, made as it reads them (`obs.rival_prices`)
         self.posted = [
-            {
-                other.name: _read_only(self.ledger.price[:, other.index])
-                for other in self.sellers
-                if other is not seller
-            }
+            _RivalLog(
+                {
+                    other.name: _read_only(self.ledger.price[:, other.index])
+                    for other in self.sellers
+                    if other is not seller
+                }
+            )
             for seller in self.sellers
         ]
         self._pseudonyms: np.ndarray | None = None
@@ -846,27 +847,57 @@ def _log_sum_tail(
     return out
 
 
-class _RivalPrices(Mapping[str, np.ndarray]):
-    """`obs.rival_prices`: each rival's posted prices before today, a read-only copy made when
-    a strategy first reads it (most never do)."""
+class _RivalLog:
+    """One seller's own copy of its rivals' posted prices, for `obs.rival_prices`: a rival's
+    column is copied from the ledger when the seller first reads it, and from then on only the
+    days since its last read (copying the whole past every day costs a long run, such as the
+    collusion lesson's millions of days, time in the square of its length). The seller is
+    handed read-only views of the days before today: made writable again (`setflags`, `.base`),
+    they change the seller's own copy, never the ledger nor what another seller sees, and the
+    days after today are not filled in before they have passed."""
 
-    def __init__(self, posted: Mapping[str, np.ndarray], day: int):
-        self._posted, self._day, self._copies = posted, day, {}
+    def __init__(self, columns: dict[str, np.ndarray]):
+        self.columns = columns  # rival name → the ledger's column of its posted prices (read-only)
+        self._copies: dict[str, np.ndarray] = {}
+        self._filled: dict[str, int] = {}  # days copied
 
-    def __getitem__(self, name: str) -> np.ndarray:
+    def before(self, name: str, day: int) -> np.ndarray:
+        """`name`'s posted prices of the days before `day`, read-only."""
+        column = self.columns[name]
         copy = self._copies.get(name)
         if copy is None:
-            copy = self._copies[name] = read_only_copy(self._posted[name][: self._day])
-        return copy
+            copy = self._copies[name] = np.zeros(column.shape, column.dtype)  # (zeros: no stale memory)
+            self._filled[name] = 0
+        filled = self._filled[name]
+        if filled < day:
+            copy[filled:day] = column[filled:day]
+            self._filled[name] = day
+        past = copy[:day]
+        past.flags.writeable = False
+        return past
+
+
+class _RivalPrices(Mapping[str, np.ndarray]):
+    """`obs.rival_prices`: each rival's posted prices before today, read-only, from the seller's
+    own copy (`_RivalLog`), brought up to date when a strategy first reads it (most never do)."""
+
+    def __init__(self, log: _RivalLog, day: int):
+        self._log, self._day, self._seen = log, day, {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        past = self._seen.get(name)
+        if past is None:
+            past = self._seen[name] = self._log.before(name, self._day)
+        return past
 
     def __contains__(self, name: object) -> bool:
-        return name in self._posted  # (without a copy)
+        return name in self._log.columns
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._posted)
+        return iter(self._log.columns)
 
     def __len__(self) -> int:
-        return len(self._posted)
+        return len(self._log.columns)
 
     def __repr__(self) -> str:
         return repr(dict(self))

@@ -179,3 +179,34 @@ def test_day_results_are_still_frozen_dataclasses():
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.units = 3  # type: ignore[misc]
+
+
+def test_rival_prices_come_from_each_sellers_own_copy_and_never_show_a_day_ahead():
+    scenario = dataclasses.replace(market(), days=40)
+    kept, ahead = {}, []
+
+    class Keeps(PricingStrategy):
+        kind = "keeps"
+
+        def price(self, obs):
+            kept[obs.day] = obs.rival_prices["them"]
+            return 12.0
+
+    class Rewrites(PricingStrategy):
+        kind = "rewrites"
+
+        def price(self, obs):
+            past = obs.rival_prices["us"]
+            ahead.append(bool(past.base[obs.day :].any()))  # days not yet over: never filled in
+            past.base.setflags(write=True)
+            past.base[: obs.day] = -1.0  # its own copy only
+            return 14.0 + obs.day % 3
+
+    model = MarketModel(scenario)
+    model.sellers[0].strategy, model.sellers[1].strategy = Keeps(), Rewrites()
+    model.run_for(scenario.days)
+    them = model.ledger.price[:, 1]
+    assert sorted(set(them)) == [14.0, 15.0, 16.0] and (model.ledger.price[:, 0] == 12.0).all()
+    for day, past in kept.items():  # each day's view still holds the days before it, as they were
+        assert np.array_equal(past, them[:day]) and not past.flags.writeable
+    assert ahead == [False] * scenario.days
