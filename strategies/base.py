@@ -188,7 +188,7 @@ class Observation:
     stock: float  # on hand this morning (math.inf when unlimited)
     on_order: tuple[tuple[int, int], ...]  # (arrival day, units) of orders in transit
     history: History
-    rival_prices: Mapping[str, np.ndarray] = EMPTY
+    rival_prices: Mapping[str, np.ndarray] = EMPTY  # each rival's posted prices before today, read-only
     # builds `shoppers` when a strategy first asks for it (most never do)
     shopper_table: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
