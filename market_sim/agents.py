@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NoReturn
 
 import mesa
 import numpy as np
@@ -120,16 +121,21 @@ class TimeLimitExceeded(BaseException):
     """A run went past its time limit (a BaseException, so `except Exception` cannot swallow it)."""
 
 
-def guarded[Result](seller: str, day: int, call: Callable[[], Result]) -> Result:
-    """`call()`, which runs strategy code: whatever it raises, `SystemExit` included, becomes
-    a StrategyFailure that stops this run alone. Only the time limit, and a Ctrl-C where
-    Ctrl-C stops the program, pass through."""
+def guarded[Result](seller: str, day: int, call: Callable[..., Result], *args: object) -> Result:
+    """`call(*args)`, which runs strategy code: whatever it raises, `SystemExit` included,
+    becomes a StrategyFailure that stops this run alone. Only the time limit, and a Ctrl-C
+    where Ctrl-C stops the program, pass through."""
     try:
-        return call()
+        return call(*args)
     except BaseException as error:
-        if isinstance(error, StrategyFailure) or stops_the_program(error):
-            raise
-        raise StrategyFailure(seller, day, _describe(error)) from error
+        _failed(seller, day, error)
+
+
+def _failed(seller: str, day: int, error: BaseException) -> NoReturn:
+    """`guarded`'s answer to `error`, raised by strategy code: passed on or made a StrategyFailure."""
+    if isinstance(error, StrategyFailure) or stops_the_program(error):
+        raise error
+    raise StrategyFailure(seller, day, _describe(error)) from error
 
 
 def stops_the_program(error: BaseException) -> bool:
@@ -213,14 +219,20 @@ class Seller(mesa.Agent):
         Personal prices (one per row of `obs.shoppers`, of which there are `shoppers`) are
         checked, held to the guardrails and kept in `self.personal`. Everything that touches
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
-        day = obs.day
-        decision = guarded(self.name, day, lambda: _as_prices(self.strategy.price(obs), self.name, day))
-        decision = _posted(decision, segment_names, observable)
-        personal = (
-            None
-            if decision.personal is None
-            else guarded(self.name, day, lambda: _personal_prices(decision, shoppers, self.name, day))
-        )
+        day, name = obs.day, self.name
+        try:  # (what `guarded` does, without a function to call)
+            answer = self.strategy.price(obs)
+        except BaseException as error:
+            _failed(name, day, error)
+        if type(answer) is Prices and _plain(answer):  # (reads no strategy code: not guarded)
+            decision = answer
+        else:
+            decision = guarded(name, day, _as_prices, answer, name, day)
+        if decision.segments:
+            decision = _posted(decision, segment_names, observable)
+        personal = None
+        if decision.personal is not None:
+            personal = guarded(name, day, _personal_prices, decision, shoppers, name, day)
         if self.guardrails is not None:
             cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
             yesterday = self.decision
@@ -237,8 +249,11 @@ class Seller(mesa.Agent):
             decision = dataclasses.replace(decision, personal=personal)
         self.decision, self.personal = decision, personal
         if self.hears_posted:
-            guarded(self.name, day, lambda: self.strategy.posted(decision))
-        return _price_table(decision, segment_names, observable, self.name, day)
+            try:
+                self.strategy.posted(decision)
+            except BaseException as error:
+                _failed(name, day, error)
+        return _price_table(decision, segment_names, observable, name, day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
         """Take sold units off the shelf, reorder, and book the day's costs."""
@@ -246,8 +261,8 @@ class Seller(mesa.Agent):
         self.on_hand -= units
         stockout = self.on_hand == 0
         ordered = 0
-        position = self.on_hand + sum(u for _, u in self.in_transit)
-        if stock.reorder_point is not None and position <= stock.reorder_point:
+        reorder_point = stock.reorder_point
+        if reorder_point is not None and self.on_hand + sum(u for _, u in self.in_transit) <= reorder_point:
             ordered = stock.order_quantity
             if stock.lead_time == 0:
                 self.on_hand += ordered
@@ -265,7 +280,10 @@ class Seller(mesa.Agent):
 
     def observe(self, result: DayResult) -> None:
         if self.hears_results:
-            guarded(self.name, result.day, lambda: self.strategy.observe(result))
+            try:
+                self.strategy.observe(result)
+            except BaseException as error:
+                _failed(self.name, result.day, error)
 
 
 def _overrides(strategy: object, method: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
+from mesa.mesa_logging import get_module_logger
 
 from market_sim import fast
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
@@ -31,13 +33,15 @@ from strategies.base import (
     PricingStrategy,
     PublicEvent,
     _read_only,
-    read_only_copy,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mesa.time import Event as MesaEvent
 
 ENGINES = ("vectorised", "agents")
+CALENDAR_DAYS = 1024  # days of the public calendar worked out at once
+_mesa_log = get_module_logger("mesa.model")  # the logger of Mesa's own step
 SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
 SURPLUS_BATCH = 4096  # days of fewer shoppers have their surplus booked together, this many at once
 BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
@@ -102,6 +106,7 @@ class MarketModel(mesa.Model):
     ):
         seed = scenario.seed
         super().__init__(rng=stream(seed, replication, Purpose.MESA))
+        self.step = self._next_day  # (in place of Mesa's, which it calls when it must)
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         # the scenario (not `self.scenario`: Mesa reserves that name for its own scenarios)
@@ -149,16 +154,19 @@ class MarketModel(mesa.Model):
         self.quality = np.array([s.quality for s in self.sellers])
         self.seller_rows = np.arange(len(self.sellers))[:, None]
         self.tables = np.zeros((len(self.sellers), len(segments), 2))  # today's posted prices
-        # each seller's read-only view of its rivals' posted prices (sliced to the past daily)
+        # each seller's copy of its rivals' posted prices, made as it reads them (`obs.rival_prices`)
         self.posted = [
-            {
-                other.name: _read_only(self.ledger.price[:, other.index])
-                for other in self.sellers
-                if other is not seller
-            }
+            _RivalLog(
+                {
+                    other.name: _read_only(self.ledger.price[:, other.index])
+                    for other in self.sellers
+                    if other is not seller
+                }
+            )
             for seller in self.sellers
         ]
         self._pseudonyms: np.ndarray | None = None
+        self._calendar: tuple[int, list[tuple]] = (0, [])  # the first day and the days worked out
         self.offers: list[dict[str, np.ndarray]] | None = [] if log_offers else None  # by day
         self._tables: dict[int, _Once] = {}  # today's shopper table of each seller, when asked for
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
@@ -207,12 +215,59 @@ class MarketModel(mesa.Model):
             self.book_surplus_due()
 
     def run_for(self, duration: float | int) -> None:
-        super().run_for(duration)
+        if duration > 0:
+            self.run_until(self.time + duration)
+            return
+        super().run_for(duration)  # (Mesa's warning)
         self.book_surplus_due()
 
     def run_until(self, end_time: float | int) -> None:
-        super().run_until(end_time)
+        if end_time > self.time:
+            self._run_days_until(end_time)
+            if self.time < end_time:  # what is left: part of a day, or other scheduled events
+                super().run_until(end_time)
+        else:
+            super().run_until(end_time)  # (Mesa's warning)
         self.book_surplus_due()
+
+    def _next_day(self) -> None:
+        """`model.step()`: Mesa's step (the clock one unit on, the day run as the event Mesa
+        scheduled for it), run directly while the next day is all that is scheduled: Mesa would
+        make a new event and its weak reference every day. Otherwise Mesa's own step."""
+        event = self._lone_day()
+        if event is None:
+            self._wrapped_step()
+        else:
+            self._run_day(event)
+
+    def _run_days_until(self, until: float | int) -> None:
+        """Run the days due by `until` as `_next_day` does, while nothing else is scheduled."""
+        while self.time + 1 <= until and (event := self._lone_day()) is not None:
+            self._run_day(event)
+
+    def _lone_day(self) -> MesaEvent | None:
+        """Mesa's event of the next day, if it is the only event scheduled and due one unit from
+        now, as it is unless something else was scheduled or the day's schedule paused (a
+        simulator stops it)."""
+        pending, days = self._event_list._events, self._default_schedule
+        if len(pending) != 1:
+            return None
+        event = pending[0]
+        if event is not days._current_event or event.time != self.time + 1 or days._paused:
+            return None
+        return event
+
+    def _run_day(self, event: MesaEvent) -> None:
+        """What Mesa does with the day's event: the clock to its time, `steps` one up, the step
+        run, and the next day's event one unit later (here the same event, moved: the only one
+        in Mesa's event list, so the list stays in order)."""
+        self.time = event.time
+        event.time = self.time + 1
+        self.steps += 1
+        if _mesa_log.isEnabledFor(logging.INFO):
+            _mesa_log.info(f"Step {self.steps} at time {self.time}")
+        self._user_step()
+        self._default_schedule._execution_count += 1
 
     def trade_one_day(self) -> None:
         day = self.steps - 1
@@ -268,16 +323,13 @@ class MarketModel(mesa.Model):
 
     def post_prices(self, day: int) -> np.ndarray:
         """Every seller's price table for today: (sellers, segments, new/returning)."""
-        calendar = self.calendar(day)
+        calendar, tables = self.calendar(day), self.tables
         shoppers = len(self.today.shoppers)
+        names, observable = self.population.segment_names, self.population.observable
         for seller in self.sellers:
-            self.tables[seller.index] = seller.post_prices(
-                self.observation(seller, day, calendar),
-                self.population.segment_names,
-                self.population.observable,
-                shoppers,
-            )
-        return self.tables
+            observation = self.observation(seller, day, calendar)
+            tables[seller.index] = seller.post_prices(observation, names, observable, shoppers)
+        return tables
 
     def log_offers(self, day: int, trading: Trading) -> None:
         """Keep today's offers as a seller sees them (`--log-offers`): per shopper, in the order
@@ -381,10 +433,25 @@ class MarketModel(mesa.Model):
 
     def calendar(self, day: int) -> tuple[int, int, dt.date | None, int, tuple[str, ...]]:
         """The public calendar of `day`, the same for every seller: the first five fields of
-        its `Observation` (day, weekday, date, days left, events today)."""
-        scenario = self.spec
-        events = tuple(e.name for e in scenario.events_on(day)) if scenario.market.events else ()
-        return day, scenario.weekday(day), scenario.date(day), scenario.days - day, events
+        its `Observation` (day, weekday, date, days left, events today). Worked out for
+        CALENDAR_DAYS days at a time (a run may be millions of days long)."""
+        first, known = self._calendar
+        if not first <= day < first + len(known):
+            first = day - day % CALENDAR_DAYS
+            days = range(first, min(first + CALENDAR_DAYS, self.days))
+            scenario = self.spec
+            start, last = scenario.start_date, self.days
+            if start is None:
+                weekdays, dates = [day % 7 for day in days], [None] * len(days)
+            else:
+                dates = [start + dt.timedelta(days=day) for day in days]
+                weekdays = [date.weekday() for date in dates]
+            events = [()] * len(days)
+            if scenario.market.events:
+                events = [tuple(e.name for e in scenario.events_on(day)) for day in days]
+            known = list(zip(days, weekdays, dates, [last - day for day in days], events, strict=True))
+            self._calendar = first, known
+        return known[day - first]
 
     def observation(self, seller: Seller, day: int, calendar: tuple | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices
@@ -392,7 +459,7 @@ class MarketModel(mesa.Model):
         j = seller.index
         table = self._tables.get(j)
         if table is None:
-            table = self._tables[j] = _Once(partial(self.shopper_table, seller, day))
+            table = self._tables[j] = _Once(self.shopper_table, seller, day)
         return Observation(
             *(calendar or self.calendar(day)),
             seller.info,
@@ -829,23 +896,57 @@ def _log_sum_tail(
     return out
 
 
-class _RivalPrices(Mapping[str, np.ndarray]):
-    """`obs.rival_prices`: each rival's posted prices before today, a read-only copy made when
-    a strategy first reads it (most never do)."""
+class _RivalLog:
+    """One seller's own copy of its rivals' posted prices, for `obs.rival_prices`: a rival's
+    column is copied from the ledger when the seller first reads it, and from then on only the
+    days since its last read (copying the whole past every day costs a long run, such as the
+    collusion lesson's millions of days, time in the square of its length). The seller is
+    handed read-only views of the days before today: made writable again (`setflags`, `.base`),
+    they change the seller's own copy, never the ledger nor what another seller sees, and the
+    days after today are not filled in before they have passed."""
 
-    def __init__(self, posted: Mapping[str, np.ndarray], day: int):
-        self._posted, self._day, self._copies = posted, day, {}
+    def __init__(self, columns: dict[str, np.ndarray]):
+        self.columns = columns  # rival name → the ledger's column of its posted prices (read-only)
+        self._copies: dict[str, np.ndarray] = {}
+        self._filled: dict[str, int] = {}  # days copied
+
+    def before(self, name: str, day: int) -> np.ndarray:
+        """`name`'s posted prices of the days before `day`, read-only."""
+        column = self.columns[name]
+        copy = self._copies.get(name)
+        if copy is None:
+            copy = self._copies[name] = np.zeros(column.shape, column.dtype)  # (zeros: no stale memory)
+            self._filled[name] = 0
+        filled = self._filled[name]
+        if filled < day:
+            copy[filled:day] = column[filled:day]
+            self._filled[name] = day
+        past = copy[:day]
+        past.flags.writeable = False
+        return past
+
+
+class _RivalPrices(Mapping[str, np.ndarray]):
+    """`obs.rival_prices`: each rival's posted prices before today, read-only, from the seller's
+    own copy (`_RivalLog`), brought up to date when a strategy first reads it (most never do)."""
+
+    def __init__(self, log: _RivalLog, day: int):
+        self._log, self._day, self._seen = log, day, {}
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._copies:
-            self._copies[name] = read_only_copy(self._posted[name][: self._day])
-        return self._copies[name]
+        past = self._seen.get(name)
+        if past is None:
+            past = self._seen[name] = self._log.before(name, self._day)
+        return past
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._log.columns
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._posted)
+        return iter(self._log.columns)
 
     def __len__(self) -> int:
-        return len(self._posted)
+        return len(self._log.columns)
 
     def __repr__(self) -> str:
         return repr(dict(self))
@@ -923,14 +1024,14 @@ class _SurplusKept:
 
 
 class _Once:
-    """A function called at most once: the shopper table is built only if a strategy asks."""
+    """`make(*args)`, called at most once: the shopper table is built only if a strategy asks."""
 
-    def __init__(self, make: Callable[[], object]):
-        self._make, self._value = make, None
+    def __init__(self, make: Callable[..., object], *args: object):
+        self._make, self._args, self._value = make, args, None
 
     def __call__(self) -> object:
         if self._make is not None:
-            self._value, self._make = self._make(), None
+            self._value, self._make, self._args = self._make(*self._args), None, ()
         return self._value
 
     @property

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Prices:
     """A richer decision than one number: per observable segment prices and coupons, or a
     price per shopper.
@@ -45,6 +45,25 @@ class Prices:
     coupon_returning: float = 0.0
     reason: str = ""
     personal: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __init__(
+        self,
+        base: float,
+        segments: Mapping[str, float] = EMPTY,
+        coupon_new: float = 0.0,
+        coupon_returning: float = 0.0,
+        reason: str = "",
+        personal: np.ndarray | None = None,
+    ):
+        # (as `Observation`'s: the dataclass's own sets each field through object.__setattr__)
+        self.__dict__.update(
+            base=base,
+            segments=segments,
+            coupon_new=coupon_new,
+            coupon_returning=coupon_returning,
+            reason=reason,
+            personal=personal,
+        )
 
 
 @dataclass(frozen=True)
@@ -88,12 +107,10 @@ class History:
     """
 
     def __init__(self, ledger: Any, seller: int, day: int, observable: Mapping[str, int]):
-        self._ledger, self._seller, self._day, self._observable = (
-            ledger,
-            seller,
-            day,
-            observable,
-        )
+        self._ledger = ledger
+        self._seller = seller
+        self._day = day
+        self._observable = observable
 
     def _own(self, array: np.ndarray) -> np.ndarray:
         return read_only_copy(array[: self._day, self._seller])
@@ -158,7 +175,7 @@ class History:
         return self._by_status(self._ledger.segment_units, 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Observation:
     """Everything a strategy may see on the morning of `day`: the past and the public."""
 
@@ -171,9 +188,40 @@ class Observation:
     stock: float  # on hand this morning (math.inf when unlimited)
     on_order: tuple[tuple[int, int], ...]  # (arrival day, units) of orders in transit
     history: History
-    rival_prices: Mapping[str, np.ndarray] = field(default_factory=lambda: EMPTY)
+    rival_prices: Mapping[str, np.ndarray] = EMPTY  # each rival's posted prices before today, read-only
     # builds `shoppers` when a strategy first asks for it (most never do)
     shopper_table: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    def __init__(
+        self,
+        day: int,
+        weekday: int,
+        date: dt.date | None,
+        days_left: int,
+        events_today: tuple[str, ...],
+        info: MarketInfo,
+        stock: float,
+        on_order: tuple[tuple[int, int], ...],
+        history: History,
+        rival_prices: Mapping[str, np.ndarray] = EMPTY,
+        shopper_table: Callable[[], pd.DataFrame] | None = None,
+    ):
+        # the dataclass's own __init__ sets the fields one by one through object.__setattr__
+        # (it is frozen): several times slower, and every seller gets one every day (the same
+        # fields, in the same order, with the same defaults)
+        self.__dict__.update(
+            day=day,
+            weekday=weekday,
+            date=date,
+            days_left=days_left,
+            events_today=events_today,
+            info=info,
+            stock=stock,
+            on_order=on_order,
+            history=history,
+            rival_prices=rival_prices,
+            shopper_table=shopper_table,
+        )
 
     @property
     def shoppers(self) -> pd.DataFrame:
@@ -197,7 +245,7 @@ class Observation:
         return float(prices[-1]) if len(prices) else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DayResult:
     """A seller's own outcome of one day, given to `observe` in the evening."""
 
@@ -211,6 +259,29 @@ class DayResult:
     # when the strategy read `obs.shoppers` today: for each of its rows, whether that shopper
     # bought from this seller (a seller knows its own customers)
     bought: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __init__(
+        self,
+        day: int,
+        price: float,
+        views: int,
+        units: int,
+        revenue: float,
+        lost_sales: int,
+        stock: float,
+        bought: np.ndarray | None = None,
+    ):
+        # (as `Observation`'s: every seller that learns gets one every day)
+        self.__dict__.update(
+            day=day,
+            price=price,
+            views=views,
+            units=units,
+            revenue=revenue,
+            lost_sales=lost_sales,
+            stock=stock,
+            bought=bought,
+        )
 
 
 class ParameterError(ValueError):

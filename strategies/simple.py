@@ -131,19 +131,28 @@ class CompetitorResponse(PricingStrategy):
         return Prices(price, reason=reason)
 
     def _rival_prices(self, obs: Observation) -> dict[str, float]:
-        names = [self.target] if self.target else list(obs.rival_prices)
-        return {
-            name: float(obs.rival_prices[name][-1 - self.delay])
-            for name in names
-            if name in obs.rival_prices and len(obs.rival_prices[name]) > self.delay
-        }
+        rivals, delay, seen = obs.rival_prices, self.delay, {}
+        for name in [self.target] if self.target else rivals:
+            prices = rivals.get(name)
+            if prices is not None and len(prices) > delay:
+                seen[name] = float(prices[-1 - delay])
+        return seen
 
     def _move(self, reference: str) -> str:
         """E.g. `undercut big_rival 41.00 by 2%`, `5% above rival average 40.10`."""
+        terms = (self.premium, self.undercut, self.undercut_amount)
+        kept = getattr(self, "_moves", None)
+        if kept is None or kept[0] != terms:  # the words around the reference, once per parameters
+            kept = self._moves = (terms, *self._move_words())
+        return f"{kept[1]}{reference}{kept[2]}"
+
+    def _move_words(self) -> tuple[str, str]:
+        """What `_move` writes before and after the reference."""
         change = self.premium - self.undercut
         if change > 0:
-            move = f"{percent(change)} above {reference}"
-            return move + (f" less {self.undercut_amount:.2f}" if self.undercut_amount else "")
+            return f"{percent(change)} above ", (
+                f" less {self.undercut_amount:.2f}" if self.undercut_amount else ""
+            )
         amounts = [percent(-change)] if change else []
         amounts += [f"{self.undercut_amount:.2f}"] if self.undercut_amount else []
-        return f"undercut {reference} by {' and '.join(amounts)}" if amounts else f"match {reference}"
+        return ("undercut ", f" by {' and '.join(amounts)}") if amounts else ("match ", "")
