@@ -106,7 +106,7 @@ class MarketModel(mesa.Model):
     ):
         seed = scenario.seed
         super().__init__(rng=stream(seed, replication, Purpose.MESA))
-        self.step = self._next_day  # (in place of Mesa's, which it calls when it must)
+        self._mesa_step, self.step = self.step, self._next_day  # (Mesa's is called when it must)
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         # the scenario (not `self.scenario`: Mesa reserves that name for its own scenarios)
@@ -236,7 +236,7 @@ class MarketModel(mesa.Model):
         make a new event and its weak reference every day. Otherwise Mesa's own step."""
         event = self._lone_day()
         if event is None:
-            self._wrapped_step()
+            self._mesa_step()
         else:
             self._run_day(event)
 
@@ -248,12 +248,16 @@ class MarketModel(mesa.Model):
     def _lone_day(self) -> MesaEvent | None:
         """Mesa's event of the next day, if it is the only event scheduled and due one unit from
         now, as it is unless something else was scheduled or the day's schedule paused (a
-        simulator stops it)."""
-        pending, days = self._event_list._events, self._default_schedule
-        if len(pending) != 1:
-            return None
-        event = pending[0]
-        if event is not days._current_event or event.time != self.time + 1 or days._paused:
+        simulator stops it). None too with a Mesa whose private schedule is not 3.5's: its own
+        step then, slower but the same."""
+        try:
+            pending, days = self._event_list._events, self._default_schedule
+            if len(pending) != 1 or not hasattr(days, "_execution_count"):  # (as _run_day counts)
+                return None
+            event = pending[0]
+            if event is not days._current_event or event.time != self.time + 1 or days._paused:
+                return None
+        except AttributeError:
             return None
         return event
 

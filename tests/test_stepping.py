@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 
 import numpy as np
 import pytest
@@ -52,6 +53,31 @@ def test_stepping_directly_is_mesas_stepping_to_the_bit():
         assert model.ledger.days_recorded == 30
     assert same_ledgers(direct, by_step) and same_ledgers(direct, by_mesa)
     assert far.seen == []
+
+
+def test_a_mesa_without_35s_private_schedule_steps_its_own_way_to_the_same_numbers():
+    scenario = dataclasses.replace(market(), days=12)
+    direct = MarketModel(scenario)
+    direct.run_for(12)
+    other = MarketModel(scenario)
+    calls = []
+    mesa_step = other._mesa_step
+    other._mesa_step = lambda: (calls.append(other.time), mesa_step())
+    for _ in range(6):
+        del other._default_schedule._current_event  # as if another Mesa kept it elsewhere
+        other.step()
+    other.run_for(6)  # (Mesa's own run_until)
+    assert calls == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and (other.time, other.steps) == (12.0, 12)
+    assert same_ledgers(direct, other)
+
+
+def test_the_hand_written_inits_take_the_dataclass_fields_with_their_defaults():
+    for cls in (Observation, Prices, DayResult):
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        assert [p.name for p in parameters] == [f.name for f in dataclasses.fields(cls)]
+        for p, f in zip(parameters, dataclasses.fields(cls), strict=True):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            assert p.default == (inspect.Parameter.empty if default is dataclasses.MISSING else default)
 
 
 def test_an_event_scheduled_between_days_runs_at_its_time():
