@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from market_sim import api, result_folder, tables
     from market_sim.executors import default_workers
     from market_sim.loader import load_scenario
+    from market_sim.report import load_templates
     from market_sim.report.painters import Painters
     from market_sim.runner import comparison_jobs
 
@@ -110,8 +111,10 @@ def run(args: argparse.Namespace) -> int:
         print(api.experiment_preview(scenario))
     with contextlib.ExitStack() as stack:
         painters, drawing = None, args.workers or default_workers()
-        if drawing > 1:  # they load matplotlib while the runs go on
+        if drawing > 1:  # they load matplotlib and make the blank figures while the runs go on
             painters = stack.enter_context(Painters(drawing))
+            limited = not scenario.focal.inventory.unlimited
+            painters.expect(len(scenario.strategies), len(scenario.consumers.segments), limited)
         began = getattr(args, "started", None)  # when cli.main began (absent if called otherwise)
         starting = None if began is None else time.perf_counter() - began
         done, took, interrupted = api.run_comparison(
@@ -124,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             finished=finished,
             log_offers=bool(args.log_offers),
             stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
+            meanwhile=load_templates,  # while the other runs go on
         )
         ran = time.perf_counter()
         lost = [tabulated.run for tabulated in done if tabulated.run.lost]

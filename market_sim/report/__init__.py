@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from market_sim.report.console import ranking_text
 from market_sim.report.data import Results, RunFolderError, load_results, read_table, results_from
-from market_sim.report.html import render_fragment, render_report
+from market_sim.report.html import load_templates, render_fragment, render_report
 from market_sim.report.painters import Painters
 from market_sim.report.template import render
 
@@ -24,6 +24,7 @@ __all__ = [
     "Results",
     "RunFolderError",
     "load_results",
+    "load_templates",
     "ranking_text",
     "read_table",
     "render_fragment",
@@ -57,7 +58,7 @@ def write_report(
             from market_sim.report.experiment import experiment_section
 
             experiment = experiment_section(folder)
-        page = render_report(results, workers, experiment)
+        page = render_report(results, workers, experiment, (folder / "report_data.npz").is_file())
     except Exception as error:  # a drawing bug must not cost a finished run its data
         warnings.warn(f"report.html holds the ranking only: the report failed ({error!r})", stacklevel=2)
         page = _ranking_only(results, error)

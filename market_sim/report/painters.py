@@ -1,11 +1,12 @@
 """Processes that draw the report's figures, started before the figures are wanted.
 
 `market-sim run` starts them as the runs begin and `market-sim report DIR` before it reads the
-tables: each imports matplotlib and loads its fonts while the command is busy elsewhere, then
-waits. When the results are ready they are sent once to every painter (without the big daily
-and segment tables: the figures draw `Results.figures`), and the figures are handed out one at
-a time, the dearest first, to whichever painter is free. This module imports neither matplotlib
-nor pandas, so a command that holds painters need not import them itself.
+tables: each imports matplotlib and loads its fonts while the command is busy elsewhere, and
+(`expect`) makes the blank figures the report will ask for, then waits. When the results are
+ready they are sent once to every painter (without the big daily and segment tables: the
+figures draw `Results.figures`), and the figures are handed out one at a time, the dearest
+first, to whichever painter is free. This module imports neither matplotlib nor pandas, so a
+command that holds painters need not import them itself.
 
 No thread is started here: a process that keeps painters can still fork its run workers.
 """
@@ -56,6 +57,16 @@ class Painters:
         self._waiting: list[str] = []  # figures not handed out yet
         self._busy: dict[multiprocessing.connection.Connection, _Painter] = {}
         self._gone: str | None = None  # why `begin` found a painter dead, raised by `draw`
+
+    def expect(self, strategies: int, segments: int, stock: bool) -> None:
+        """Have every painter make ahead the blank figures of a report of `strategies` strategies
+        in a market of `segments` segments, whose focal seller has limited `stock` or not
+        (`plots.prepare`), while this process goes on."""
+        try:
+            for painter in self._painters:
+                painter.send(("prepare", (strategies, segments, stock)))
+        except FigureError as error:  # a painter died: `draw` says so, where the report copes
+            self._gone = str(error)
 
     def begin(self, results: Results) -> None:
         """Send the results and a first figure to each painter, and return at once: the figures
@@ -198,6 +209,10 @@ def _paint(connection: multiprocessing.connection.Connection) -> None:
             import cloudpickle
 
             results = cloudpickle.loads(value)
+            continue
+        if what == "prepare":
+            with contextlib.suppress(Exception):  # else each figure is made when it is asked for
+                plots.prepare(*value)
             continue
         try:
             connection.send((value, getattr(plots, value)(results), None))
