@@ -169,10 +169,20 @@ def test_figures_made_ahead_are_drawn_to_the_same_bytes(folder):
             assert painters.draw(results) == here
 
 
+def test_painters_share_the_figures_evenly():
+    from market_sim.report.painters import EFFORT, shares
+
+    for count in (1, 2, 3):
+        split = shares(count)
+        assert sorted(name for share in split for name in share) == sorted(FIGURES)
+        loads = [sum(EFFORT[name] for name in share) for share in split]
+        assert max(loads) - min(loads) <= max(EFFORT.values())
+
+
 def test_blank_figures_are_handed_over_once_per_call():
     from market_sim.report import plots
 
-    plots.prepare(3, 2, True)
+    plots.prepare(3, 2, True, FIGURES)
     made = sum(map(len, plots._prepared.values()))
     assert made == 7  # two wide, the histogram, two panel grids, fairness, segments
     figure, axes = plots._subplots(plots._panel_call(3))
@@ -180,8 +190,8 @@ def test_blank_figures_are_handed_over_once_per_call():
     assert sum(map(len, plots._prepared.values())) == made - 1
     other, _ = plots._subplots(plots._panel_call(5))  # not made ahead: made now
     assert other is not figure and sum(map(len, plots._prepared.values())) == made - 1
-    plots.prepare(1, 1, False)  # the last ones are closed and replaced: no stock, no segments
-    assert sum(map(len, plots._prepared.values())) == 5
+    plots.prepare(1, 1, False, FIGURES)  # the last ones closed and replaced: no stock, segments, difference
+    assert sum(map(len, plots._prepared.values())) == 4
     plots.plt.close("all")
     plots._prepared.clear()
 

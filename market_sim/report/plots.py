@@ -20,6 +20,7 @@ import base64
 import io
 import math
 import sys
+from collections.abc import Iterable
 
 import matplotlib
 
@@ -70,20 +71,26 @@ def _subplots(call: Call) -> tuple[plt.Figure, object]:
     return made.pop() if made else plt.subplots(*args, **kwargs)
 
 
-def prepare(strategies: int, segments: int, stock: bool) -> None:
-    """Make ahead the blank figures that the run report's figures ask for when `strategies`
-    strategies finish, in a market of `segments` consumer segments, whose focal seller has
-    limited `stock`: their axes and first ticks, which take about a quarter of a figure's time.
-    A figure asked for with other arguments (a strategy failed) is made when it is asked for."""
+def prepare(strategies: int, segments: int, stock: bool, figures: Iterable[str]) -> None:
+    """Make ahead the blank figures that `figures` (names of the run report's figures) ask for
+    when `strategies` strategies finish, in a market of `segments` consumer segments, whose
+    focal seller has limited `stock`: their axes and first ticks, about a quarter of a figure's
+    time. A figure asked for with other arguments (a strategy failed) is made when it is asked for."""
     for figure, _ in (made for kept in _prepared.values() for made in kept):
         plt.close(figure)
     _prepared.clear()
-    calls = [WIDE, WIDE, HISTOGRAM, _panel_call(strategies), _fairness_call(strategies, segments)]
-    if stock:
-        calls.append(_panel_call(strategies))
-    if segments > 1:
-        calls.append(SIDE_BY_SIDE)
-    for call in calls:
+    calls = {
+        "stock": _panel_call(strategies) if stock else None,
+        "price_paths": _panel_call(strategies),
+        "fairness": _fairness_call(strategies, segments),
+        "cumulative_profit": WIDE,
+        "profit_difference": WIDE if strategies > 1 else None,
+        "price_distribution": HISTOGRAM,
+        "segments": SIDE_BY_SIDE if segments > 1 else None,
+    }
+    for call in (calls.get(name) for name in figures):
+        if call is None:
+            continue
         args, kwargs = call
         figure, axes = plt.subplots(*args, **kwargs)
         for ax in np.ravel(axes):
