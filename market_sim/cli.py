@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; `argv` given means called from Python: signal handlers are restored
     after (as the program, a command that holds interrupts holds them until it exits)."""
     started = time.perf_counter() - (_process_age() if argv is None else 0.0)
-    args = parser().parse_args(argv)
-    args.started = started  # a command may report how long its start took (run: manifest.json timings)
-    try:
+    try:  # (Ctrl-C may land while the commands' modules load, in `parser`)
+        args = parser().parse_args(argv)
+        args.started = started  # a command may report how long its start took (run: manifest.json timings)
         return args.command(args)
     except KeyboardInterrupt:
         return _stopped(program=argv is None)

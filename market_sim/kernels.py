@@ -1,6 +1,7 @@
 """A day's per-shopper work compiled with numba (the `fast` extra), one pass over the shoppers
 instead of a numpy call per step: the same operations in the same order as the numpy path of
-`MarketModel.clear` and `utilities`, `log_sum_exp` and `Population.record_*`, so the same
+`MarketModel.clear` and `utilities`, `log_sum_exp`, `MarketModel.settle` and
+`Population.record_*` (the sums in numpy's order: `np.bincount`'s, `ndarray.sum`'s), so the same
 numbers to the last bit (no fastmath, so no reordering and no fused multiply-adds). The
 transcendental functions (the taste shocks' logarithms, the log-sum's exp and log1p) stay in
 numpy, whose SIMD versions may differ from the C library's in the last bit.
@@ -9,6 +10,8 @@ Imported through `market_sim.fast.kernels()`, which says whether numba is there 
 """
 
 from __future__ import annotations
+
+import math
 
 from numba import njit
 
@@ -224,3 +227,227 @@ def warm_up() -> None:
             shoppers, preferred, rows, floats, False, rows, tiebreak, remaining, preferred.copy(),
             preferred.copy(), np.zeros(sellers, dtype=np.int64),
         )  # fmt: skip
+    warm_up_booking()
+
+
+# --- booking ---
+
+
+@njit(cache=True)
+def numpy_sum(values, start, stop):
+    """`values[start:stop].sum()` of a contiguous float array as numpy adds it: 0.0 plus the
+    pairwise sum (eight running sums per block of up to 128 terms, halves above that)."""
+    return 0.0 + _pairwise_sum(values, start, stop - start)
+
+
+@njit(cache=True)
+def _pairwise_sum(values, start, n):
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += values[i]
+        return total
+    if n <= 128:
+        r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
+        r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
+        i = 8
+        while i < n - n % 8:
+            at = start + i
+            r0 += values[at]
+            r1 += values[at + 1]
+            r2 += values[at + 2]
+            r3 += values[at + 3]
+            r4 += values[at + 4]
+            r5 += values[at + 5]
+            r6 += values[at + 6]
+            r7 += values[at + 7]
+            i += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            total += values[start + i]
+            i += 1
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(values, start, half) + _pairwise_sum(values, start + half, n - half)
+
+
+@njit(cache=True)
+def book_trades(
+    day, shoppers, segment, returning, choice, prices, tables, personal, utility, outside, less_outside,
+    views, segment_units, segment_revenue, paid_square, segment_surplus, units, revenue,
+    visits, purchases, last_purchase, spend, surplus_book, last_seller, bought_from,
+):  # fmt: skip
+    """The day's books in one pass over its shoppers, the numbers of `MarketModel.settle`'s
+    numpy path: row `day` of the ledger's views (per seller, segment and new/returning), units,
+    revenue, surplus and paid² per cell and seller, and each shopper's history in the population
+    (`Population.record_visits` and `record_purchases`). Sums in shopper order from 0.0, as
+    `np.bincount` adds its weights; a seller's revenue is its cells' revenue added as numpy's
+    `sum` adds them. `less_outside`: each purchase's surplus is its utility − `outside`."""
+    sellers, segments = views.shape[1], views.shape[2]
+    cells = views[day]
+    cell_units, cell_revenue = segment_units[day], segment_revenue[day]
+    cell_surplus, squares = segment_surplus[day], paid_square[day]
+    cells[:] = 0
+    cell_units[:] = 0
+    cell_surplus[:] = 0.0
+    squares[:] = 0.0
+    if personal:
+        cell_revenue[:] = 0.0
+    one_price = prices.shape[1] == 1
+    for k in range(shoppers.size):
+        g = segment[k]
+        for j in range(sellers):
+            cells[j, g, 1 if returning[k, j] else 0] += 1
+        c = shoppers[k]
+        visits[c] += 1
+        s = choice[k]
+        if s < 0:
+            continue
+        status = 1 if returning[k, s] else 0
+        paid = prices[s, 0 if one_price else k]
+        cell_units[s, g, status] += 1
+        if personal:
+            cell_revenue[s, g, status] += paid
+        squares[s] += paid * paid
+        surplus = utility[s, k] - outside if less_outside else utility[s, k]
+        cell_surplus[s, g, status] += surplus
+        purchases[s, c] += 1
+        last_purchase[s, c] = day
+        spend[s, c] += paid
+        surplus_book[s, c] += surplus
+        last_seller[c] = s
+        if status == 0:
+            bought_from[c, s] = True
+    if not personal:  # everyone in a cell paid its price
+        for j in range(sellers):
+            for g in range(segments):
+                for status in range(2):
+                    cell_revenue[j, g, status] = cell_units[j, g, status] * tables[j, g, status]
+    flat = cell_revenue.reshape(sellers * segments * 2)
+    for j in range(sellers):
+        units[day, j] = cell_units[j].sum()
+        revenue[day, j] = numpy_sum(flat, j * segments * 2, (j + 1) * segments * 2)
+
+
+@njit(cache=True)
+def surplus_terms(utility, shoppers, starts, closed, outside, sensitivity, slope, top, count, terms, skip):
+    """The terms of the log-sums of the logit consumer surplus of the days kept for later
+    (`MarketModel.book_surplus_due`), as `log_sum_exp` takes them: the shoppers of day d are
+    columns starts[d] to starts[d + 1] of `utility` and `shoppers`; `closed[d, j]`: seller j
+    was out of stock that morning. A column's terms a are 0 for buying nothing, then
+    β (u_j − u₀) of each offer (−inf when closed). Writes each shopper's β (`slope`), each
+    column's largest term `top` (`np.maximum` row after row), how many terms equal it (`count`),
+    `terms` = a − top, and `skip` where the exp adds 0 instead: the largest terms and the
+    closed offers, whose term is then 0 (an exp of −inf costs numpy several times an ordinary
+    one). Row after row, so that the loops run along contiguous rows. Returns how many columns
+    have tied largest terms."""
+    rows, days = terms.shape[0], starts.size - 1
+    width = starts[days]
+    for k in range(width):
+        slope[k] = sensitivity[shoppers[k]]
+    for k in range(width):
+        terms[0, k] = 0.0
+        top[k] = 0.0
+        count[k] = 0
+    for r in range(1, rows):
+        for d in range(days):
+            if closed[d, r - 1]:
+                for k in range(starts[d], starts[d + 1]):
+                    terms[r, k] = -math.inf
+            else:
+                for k in range(starts[d], starts[d + 1]):
+                    x = (utility[r - 1, k] - outside) * slope[k]
+                    terms[r, k] = x
+                    highest = top[k]
+                    top[k] = x if (x > highest or x != x) else highest  # np.maximum: the larger, or NaN
+    for r in range(rows):
+        for k in range(width):
+            x, highest = terms[r, k], top[k]
+            same = x == highest
+            count[k] += same
+            skip[r, k] = same
+            terms[r, k] = 0.0 if same else x - highest
+    for r in range(1, rows):
+        for d in range(days):
+            if closed[d, r - 1]:
+                for k in range(starts[d], starts[d + 1]):
+                    skip[r, k] = True
+                    terms[r, k] = 0.0
+    tied = 0
+    for k in range(width):
+        tied += count[k] > 1
+    return tied
+
+
+@njit(cache=True)
+def column_sums(terms, skip, out):
+    """`terms.sum(axis=0)` as numpy adds along axis 0, row after row from 0.0, with 0 where
+    `skip`."""
+    rows, columns = terms.shape
+    for k in range(columns):
+        out[k] = 0.0
+    for r in range(rows):
+        for k in range(columns):
+            out[k] = out[k] + (0.0 if skip[r, k] else terms[r, k])
+
+
+@njit(cache=True)
+def add_top(log_sums, top):
+    """`log_sums += top`; whether every result is finite."""
+    finite = True
+    for k in range(log_sums.size):
+        x = log_sums[k] + top[k]
+        log_sums[k] = x
+        finite = finite and (x - x == 0.0)
+    return finite
+
+
+@njit(cache=True)
+def book_surplus(log_sums, slope, shoppers, starts, days, segment, consumer_surplus):
+    """Each shopper's surplus, its log-sum / β, added up per day and segment in shopper order
+    from 0.0 (as `np.bincount` adds its weights) into rows `days` of `consumer_surplus` (a run of
+    shoppers of one segment in a running sum, not through memory)."""
+    for d in range(days.size):
+        row = consumer_surplus[days[d]]
+        row[:] = 0.0
+        g, total = -1, 0.0
+        for k in range(starts[d], starts[d + 1]):
+            here = segment[shoppers[k]]
+            if here != g:
+                if g >= 0:
+                    row[g] = total
+                g = here
+                total = row[g]
+            total += log_sums[k] / slope[k]
+        if g >= 0:
+            row[g] = total
+
+
+def warm_up_booking() -> None:
+    """`warm_up` of the booking kernels, with the argument types `MarketModel.settle` and
+    `book_surplus_due` pass."""
+    import numpy as np
+
+    count, sellers, segments, days = 2, 3, 2, 2
+    shoppers, flags = np.arange(count), np.zeros((count, sellers), dtype=bool)
+    tables, utility = np.zeros((sellers, segments, 2)), np.zeros((sellers, count))
+    detail, by_seller = (days, sellers, segments, 2), (days, sellers)
+    column = tables.reshape(sellers, -1)[:, :1]  # one price per seller (a view), or one per shopper
+    for prices, personal in ((column, False), (utility.copy(), False), (utility.copy(), True)):
+        book_trades(
+            0, shoppers, shoppers.copy(), flags, shoppers - 1, prices, tables, personal, utility, 0.0, False,
+            np.zeros(detail, dtype=np.int64), np.zeros(detail, dtype=np.int64), np.zeros(detail),
+            np.zeros(by_seller), np.zeros(detail), np.zeros(by_seller, dtype=np.int64), np.zeros(by_seller),
+            np.zeros(count, dtype=np.int32), np.zeros((sellers, count), dtype=np.int32),
+            np.zeros((sellers, count), dtype=np.int32), np.zeros((sellers, count)),
+            np.zeros((sellers, count)), np.zeros(count, dtype=np.int64), flags.copy(),
+        )  # fmt: skip
+    starts, top = np.array([0, count]), np.zeros(count)
+    terms, skip = np.zeros((sellers + 1, count)), np.zeros((sellers + 1, count), dtype=bool)
+    surplus_terms(
+        utility, shoppers, starts, flags[:1], 0.0, top + 1, top.copy(), top, shoppers.copy(), terms, skip
+    )
+    column_sums(terms, skip, sums := np.zeros(count))
+    add_top(sums, top)
+    book_surplus(sums, top + 1, shoppers, starts, shoppers[:1], shoppers, np.zeros((days, segments)))

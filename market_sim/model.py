@@ -88,6 +88,7 @@ class MarketModel(mesa.Model):
     """
 
     recording: Recording | None = None  # set on a replay that records its days for hindsight
+    _surplus_kept: _SurplusKept | None = None  # days whose surplus the compiled kernels book later
 
     def __init__(
         self,
@@ -597,6 +598,15 @@ class MarketModel(mesa.Model):
             # (a single shopper's log-sum sums its terms in another order: booked alone)
             self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
+        kernels = fast.kernels()
+        if kernels is not None and self._all_sensitive:  # kept side by side, booked by the kernels
+            kept = self._surplus_kept
+            if kept is None:
+                kept = self._surplus_kept = _SurplusKept(kernels, len(self.sellers))
+            elif kept.width + count > SURPLUS_BATCH:
+                self.book_surplus_due()
+            kept.keep(day, trading, [seller.on_hand <= 0 for seller in self.sellers])
+            return
         beta = self.population.price_sensitivity[trading.shoppers]
         if not (self._all_sensitive or (beta > 0).all()):  # realised surpluses, log-sums of a subset
             self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
@@ -610,6 +620,9 @@ class MarketModel(mesa.Model):
 
     def book_surplus_due(self) -> None:
         """Book the logit consumer surplus of the days kept for later, in one pass."""
+        kept = self._surplus_kept
+        if kept is not None and kept.days:
+            kept.book(self.population, float(self.spec.market.outside_utility), self.scratch, self.ledger)
         due, self._surplus_due, self._surplus_due_shoppers = self._surplus_due, [], 0
         if not due:
             return
@@ -638,48 +651,63 @@ class MarketModel(mesa.Model):
         sellers, segments = len(all_sellers), len(population.segment_names)
         count = len(trading.shoppers)
         choice = trading.allocation.choice
-        buyers = (choice != NONE).nonzero()[0]
-        seller_of = choice[buyers]
-        status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
-
-        # shoppers come in consumer order, and consumers are grouped by segment: each segment's
-        # shoppers are one stretch of rows (counted column by column: a count along the short
-        # rows of `returning` is several times slower)
-        stretch = [0, count]
-        if segments > 1:
-            stretch = np.searchsorted(trading.segment, self._segment_numbers).tolist()
-        views = ledger.views[day]
-        for g in range(segments):
-            rows = slice(stretch[g], stretch[g + 1])
-            for j in range(sellers):
-                regulars = np.count_nonzero(trading.returning[rows, j])
-                views[j, g] = (rows.stop - rows.start - regulars, regulars)
-        # per (seller, segment, new/returning): the flat index of each buyer's cell
-        if segments == 1:  # (every buyer's segment is 0)
-            bought_cell = seller_of * 2 + status
-        else:
-            bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
-        cell_units = ledger.segment_units[day]
-        cell_units.flat = np.bincount(bought_cell, minlength=cell_units.size)
-        prices = trading.prices
-        paid = prices[seller_of, 0 if prices.shape[1] == 1 else buyers]
-        cell_revenue = ledger.segment_revenue[day]
-        if trading.personal:  # buyers in a cell paid different prices
-            cell_revenue.flat = np.bincount(bought_cell, weights=paid, minlength=cell_units.size)
-        else:
-            np.multiply(cell_units, trading.tables, out=cell_revenue)  # everyone in a cell paid its price
-        ledger.paid_square[day] = np.bincount(seller_of, weights=paid * paid, minlength=sellers)
-        surplus = trading.utility.ravel()[seller_of * count + buyers]  # a copy
         outside = self.spec.market.outside_utility
-        if outside or math.copysign(1.0, outside) < 0:  # (less +0.0 changes no number)
-            surplus -= outside
-        ledger.segment_surplus[day].flat = np.bincount(
-            bought_cell, weights=surplus, minlength=cell_units.size
-        )
+        less_outside = bool(outside or math.copysign(1.0, outside) < 0)  # (less +0.0 changes no number)
+        kernels = fast.kernels()
+        if kernels is not None:  # the day's cells, seller totals and shopper histories in one pass
+            kernels.book_trades(
+                day, trading.shoppers, trading.segment, trading.returning, choice, trading.prices,
+                trading.tables, trading.personal, trading.utility, float(outside), less_outside,
+                ledger.views, ledger.segment_units, ledger.segment_revenue, ledger.paid_square,
+                ledger.segment_surplus, ledger.units, ledger.revenue, population.visits,
+                population.purchases, population.last_purchase, population.spend, population.surplus,
+                population.last_seller, population.bought_from,
+            )  # fmt: skip
+        else:
+            buyers = (choice != NONE).nonzero()[0]
+            seller_of = choice[buyers]
+            status = trading.returning.ravel()[buyers * sellers + seller_of]  # returning customer?
 
+            # shoppers come in consumer order, and consumers are grouped by segment: each segment's
+            # shoppers are one stretch of rows (counted column by column: a count along the short
+            # rows of `returning` is several times slower)
+            stretch = [0, count]
+            if segments > 1:
+                stretch = np.searchsorted(trading.segment, self._segment_numbers).tolist()
+            views = ledger.views[day]
+            for g in range(segments):
+                rows = slice(stretch[g], stretch[g + 1])
+                for j in range(sellers):
+                    regulars = np.count_nonzero(trading.returning[rows, j])
+                    views[j, g] = (rows.stop - rows.start - regulars, regulars)
+            # per (seller, segment, new/returning): the flat index of each buyer's cell
+            if segments == 1:  # (every buyer's segment is 0)
+                bought_cell = seller_of * 2 + status
+            else:
+                bought_cell = (seller_of * segments + trading.segment[buyers]) * 2 + status
+            cell_units = ledger.segment_units[day]
+            cell_units.flat = np.bincount(bought_cell, minlength=cell_units.size)
+            prices = trading.prices
+            paid = prices[seller_of, 0 if prices.shape[1] == 1 else buyers]
+            cell_revenue = ledger.segment_revenue[day]
+            if trading.personal:  # buyers in a cell paid different prices
+                cell_revenue.flat = np.bincount(bought_cell, weights=paid, minlength=cell_units.size)
+            else:
+                np.multiply(cell_units, trading.tables, out=cell_revenue)  # everyone in a cell paid its price
+            ledger.paid_square[day] = np.bincount(seller_of, weights=paid * paid, minlength=sellers)
+            surplus = trading.utility.ravel()[seller_of * count + buyers]  # a copy
+            if less_outside:
+                surplus -= outside
+            ledger.segment_surplus[day].flat = np.bincount(
+                bought_cell, weights=surplus, minlength=cell_units.size
+            )
         self.book_consumer_surplus(day, trading, segments)
-        units = np.bincount(seller_of, minlength=sellers)  # = cell_units.sum(axis=(1, 2)), cheaper
-        revenue = cell_revenue.sum(axis=(1, 2))
+        if kernels is not None:
+            units, revenue = ledger.units[day], ledger.revenue[day]
+        else:
+            units = np.bincount(seller_of, minlength=sellers)  # = cell_units.sum(axis=(1, 2)), cheaper
+            revenue = cell_revenue.sum(axis=(1, 2))
+            ledger.units[day], ledger.revenue[day] = units, revenue
         lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = count
@@ -699,11 +727,12 @@ class MarketModel(mesa.Model):
         ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in all_sellers]
         ledger.personal[day] = [seller.personal is not None for seller in all_sellers]
         ledger.inventory[day] = [seller.on_hand for seller in all_sellers]
-        ledger.units[day], ledger.revenue[day], ledger.lost_sales[day] = units, revenue, lost
+        ledger.lost_sales[day] = lost
         ledger.received[day] = received
         ledger.days_recorded = day + 1
-        population.record_visits(trading.shoppers)
-        population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day, surplus)
+        if kernels is None:
+            population.record_visits(trading.shoppers)
+            population.record_purchases(trading.shoppers[buyers], seller_of, status, paid, day, surplus)
         if population.feature_names and day == 0:
             ledger.keep_audit(self.audit())
         tables = self._tables
@@ -811,6 +840,66 @@ class _SurplusDue:
     closed: list[int]  # sellers out of stock at the opening
     beta: np.ndarray  # each shopper's price sensitivity, all > 0
     segment: np.ndarray
+
+
+class _SurplusKept:
+    """The days whose logit consumer surplus the compiled kernels book later, side by side:
+    their shoppers' utilities (today's are a scratch array that tomorrow overwrites) and rows,
+    each day's first column (`starts`) and the sellers out of stock that morning (`closed`)."""
+
+    def __init__(self, kernels: ModuleType, sellers: int):
+        most = SURPLUS_BATCH // 2  # days of at least two shoppers
+        self.kernels = kernels
+        self.utility = np.empty((sellers, SURPLUS_BATCH))
+        self.shoppers = np.empty(SURPLUS_BATCH, dtype=np.intp)
+        self.starts = np.zeros(most + 1, dtype=np.intp)
+        self.day = np.empty(most, dtype=np.intp)
+        self.closed = np.empty((most, sellers), dtype=bool)
+        self.days = self.width = 0
+
+    def keep(self, day: int, trading: Trading, closed: list[bool]) -> None:
+        d, start = self.days, self.width
+        end = start + len(trading.shoppers)
+        self.utility[:, start:end] = trading.utility
+        self.shoppers[start:end] = trading.shoppers
+        self.day[d], self.closed[d], self.starts[d + 1] = day, closed, end
+        self.days, self.width = d + 1, end
+
+    def book(self, population: Population, outside: float, scratch: Scratch, ledger: Ledger) -> None:
+        """Book the kept days' surplus (`MarketModel.book_surplus_due`) and forget them: the steps
+        of `log_sum_exp` in compiled passes over the kept columns, with numpy's exp and log1p,
+        and its rare steps (tied largest terms, infinite sums) in numpy, as it takes them."""
+        kernels, sensitivity = self.kernels, population.price_sensitivity
+        rows, width = len(self.utility) + 1, self.width
+        starts = self.starts[: self.days + 1]
+        slope, top = scratch("slope", (width,)), scratch("top", (width,))
+        count, skip = scratch("count", (width,), np.intp), scratch("skip", (rows, width), np.bool_)
+        terms = scratch("terms", (rows, width))
+        tied = kernels.surplus_terms(
+            self.utility, self.shoppers, starts, self.closed, outside, sensitivity, slope, top, count, terms,
+            skip,
+        )  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            np.exp(terms, out=terms)
+            kernels.column_sums(terms, skip, sums := scratch("sum", (width,)))
+            log_sums = np.log1p(sums, out=scratch("log_sum", (width,), np.float64))
+        if tied or not kernels.add_top(log_sums, top):
+
+            def scaled(columns: np.ndarray) -> np.ndarray:  # those columns of log_sum_exp's `a`
+                a = np.empty((rows, len(columns)))
+                a[0] = 0.0
+                np.subtract(self.utility[:, columns], outside, out=a[1:])
+                a[1:] *= sensitivity[self.shoppers[columns]]
+                closed = self.closed[np.searchsorted(starts, columns, side="right") - 1]
+                a[1:][closed.T] = -np.inf
+                return a
+
+            log_sums = _log_sum_tail(sums, count, top, scaled, scratch)
+        kernels.book_surplus(
+            log_sums, slope, self.shoppers, starts, self.day[: self.days], population.segment,
+            ledger.consumer_surplus,
+        )  # fmt: skip
+        self.days = self.width = 0
 
 
 class _Once:

@@ -284,3 +284,16 @@ def test_an_interrupt_inside_an_extension_modules_import_ends_as_interrupted(mon
     monkeypatch.setattr(validate, "run", import_interrupted)
     assert main(["validate", str(tmp_path / "any.yaml")]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_an_interrupt_while_the_commands_load_ends_as_interrupted(monkeypatch, capsys):
+    """Ctrl-C while the parser imports the commands' modules (a fault test's random interrupt
+    landed there): status 130, "interrupted" and no traceback, as for one inside a command."""
+    from market_sim import cli
+
+    def loading_interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "parser", loading_interrupted)
+    assert main(["validate", "any.yaml"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"

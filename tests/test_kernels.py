@@ -210,3 +210,109 @@ def test_compiled_consumer_surplus_with_ties_and_infinite_utilities():
     assert np.isinf(totals[0][0]) and np.isfinite(totals[0][1])
     for numpy_total, compiled_total in zip(totals[:3], totals[3:], strict=True):
         assert numpy_total.tobytes() == compiled_total.tobytes()
+
+
+# --- booking ---
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False, width=64),
+            st.sampled_from([0.0, -0.0, 1e-300, -1e300, 0.1]),
+        ),
+        max_size=300,
+    ),
+    start=st.integers(0, 5),
+)
+def test_numpy_sum_adds_as_numpy_does(values, start):
+    """A seller's revenue is the sum of its cells, added as `ndarray.sum` adds (0.0, then
+    pairwise): the same bits for any length, signed zeros included."""
+    from market_sim import kernels
+
+    array = np.array([1.0] * start + values, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = array[start:].sum()
+        got = kernels.numpy_sum(array, start, array.size)
+    assert np.array([got]).tobytes() == np.array([expected]).tobytes()
+
+
+@pytest.mark.parametrize(("choice", "outside"), [("logit", "0"), ("logit", "-0.0"), ("max_surplus", "2.5")])
+def test_compiled_booking_with_outside_utilities(plugin_folder, choice, outside):
+    """Each purchase's surplus less the outside utility (a −0.0 one too: less −0.0 turns −0.0
+    into 0.0), with segment prices and coupons and stock-outs: the numpy path's books."""
+    text = SMALL_MARKET.format(
+        choice=choice,
+        wtp="{dist: normal, mean: 30, sd: 8, min: 0}",
+        stock=20,
+        inventory="{initial: 20, reorder_point: 10, order_quantity: 40, lead_time: 2}",
+    ).replace("outside_utility: 1", f"outside_utility: {outside}")
+    books = on_both_paths(scenario_from(text))
+    assert books["Ledger.segment_units"].sum() > 50 and books["Ledger.lost_sales"].sum() > 0
+
+
+def _kept_days(seed: int, ties: bool, infinite: bool, closed: float):
+    """Twelve days of a small logit market (a few dozen shoppers a day), their utilities made
+    to tie (whole numbers, some equal to buying nothing) or infinite, and sellers out of stock
+    on some mornings."""
+    from test_surplus_booking import market
+
+    scenario = market(population=300, visit=0.15)
+    model = MarketModel(scenario, scenario.strategies[0], 0)
+    days = []
+    model.settle = lambda day, trading, received: days.append(trading)
+    model.run_for(12)
+    rng = np.random.default_rng(seed)
+    kept = []
+    for trading in days:
+        utility = trading.utility.copy()
+        if ties:
+            utility = np.round(utility, 0)
+            utility[:, rng.random(utility.shape[1]) < 0.1] = 0.0
+        if infinite:
+            utility[rng.random(utility.shape) < 0.03] = np.inf
+            utility[rng.random(utility.shape) < 0.05] = -np.inf
+        shut = rng.random(utility.shape[0]) < closed
+        kept.append((dataclasses.replace(trading, utility=utility), shut))
+    return scenario, kept
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    ties=st.booleans(),
+    infinite=st.booleans(),
+    closed=st.sampled_from([0.0, 0.3, 1.0]),
+    batch=st.sampled_from([40, 100, 4096]),
+)
+def test_kept_surplus_compiled_equals_the_numpy_path(seed, ties, infinite, closed, batch):
+    """The logit surplus of days kept for later, booked by the compiled kernels from their
+    side-by-side buffers, against the numpy path's batches and each day booked alone: ties with
+    the largest term, infinite utilities (the direct log of the sum), sellers out of stock."""
+    scenario, kept = _kept_days(seed, ties, infinite, closed)
+    books = []
+    for path in ("compiled", "numpy", "alone"):
+        fast.use(path == "compiled")
+        try:
+            model = MarketModel(scenario, scenario.strategies[0], 0)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(model_module, "SURPLUS_BATCH", batch)
+                for day, (trading, shut) in enumerate(kept):
+                    for seller, out in zip(model.sellers, shut, strict=True):
+                        seller.on_hand = 0 if out else 10
+                    if path == "alone":
+                        model.ledger.consumer_surplus[day] = model.consumer_surplus(day, trading, 2)
+                    else:
+                        model.book_consumer_surplus(day, trading, 2)
+                model.book_surplus_due()
+            if batch > 90:  # (days of more shoppers than a batch are booked alone)
+                assert (model._surplus_kept is not None) == (path == "compiled")
+            books.append(model.ledger.consumer_surplus[: len(kept)].copy())
+        finally:
+            fast.use(None)
+    compiled, numpy_path, alone = books
+    assert compiled.tobytes() == numpy_path.tobytes()
+    assert compiled.tobytes() == alone.tobytes()
+    if not infinite:  # (with every seller out of stock, a surplus of log 1 = 0)
+        assert np.isfinite(compiled).all() and ((compiled > 0).any() or closed == 1.0)
