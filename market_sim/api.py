@@ -325,11 +325,14 @@ def run_comparison(
     finished: dict[int, Tabulated] | None = None,
     log_offers: bool = False,
     stopping: Callable[[], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[list[Tabulated], float, bool]:
     """Run every (strategy, replication) job not in `finished` (job position → its run, from
     `--resume`): (every finished run in job order, seconds taken, whether it was interrupted).
     Each run's table rows are made on the worker that ran it. `stopping` is called the moment
-    the runs are over or interrupted (the command holds further interrupts from then on)."""
+    the runs are over or interrupted (the command holds further interrupts from then on);
+    `meanwhile` once when the first run is in, while the others go on (this process is idle
+    then: it prepares what it needs after the last run)."""
     from tqdm.auto import tqdm  # the notebook's own progress bar in Jupyter
 
     from market_sim import tables
@@ -363,6 +366,9 @@ def run_comparison(
             for position, tabulated in work:
                 finished[todo[position]] = tabulated
                 bar.update()
+                if meanwhile is not None:
+                    meanwhile, prepare = None, meanwhile
+                    prepare()
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -421,8 +427,7 @@ def write_run_folder(
         drawing = painters or workers or default_workers()
         if isinstance(drawing, Painters):
             drawing.begin(results)  # the figures are drawn while the tables are written
-        summary = metrics.summarise(scores, baseline, benchmark=metrics.benchmarks(scenario.strategies))
-        result_folder.write_csv(summary, folder / "summary.csv")
+        result_folder.write_csv(_file_summary(scenario, scores, baseline, results), folder / "summary.csv")
         (folder / "scores.csv").write_text(scores_text, encoding="utf-8")
         result_folder.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
@@ -448,6 +453,22 @@ def write_run_folder(
             result_folder.keep_runs(folder, scenario, runs)
 
     result_folder.write_folder(out, fill, overwrite=overwrite)
+
+
+def _file_summary(
+    scenario: Scenario, scores: pd.DataFrame, baseline: str | None, shown: report.Results
+) -> pd.DataFrame:
+    """summary.csv: `metrics.summarise` of the scores as the runs made them. The report's summary
+    (`shown`, from the same scores parsed back from scores.csv) is that very table, and is used,
+    when the parsed scores equal these (same columns, types and values) and the baseline is the same."""
+    from market_sim import metrics
+
+    benchmarks = metrics.benchmarks(scenario.strategies)
+    names = list(dict.fromkeys(scores["strategy"])) if len(scores) else []
+    resolved = baseline if baseline in names else metrics.default_baseline(names, benchmarks)
+    if resolved == shown.baseline and scores.equals(shown.scores):
+        return shown.summary
+    return metrics.summarise(scores, baseline, benchmark=benchmarks)
 
 
 class Results:

@@ -922,11 +922,11 @@ def comparisons(
     rows = []
     for score in SCORES:
         table = wide[score.name] if wide is not None and score.name in present else pd.DataFrame()
+        columns = {name: table[name].to_numpy() for name in table.columns}  # each column once
         for a in names:
             for b in names if versus is None else [versus]:
-                if a != b and a in table and b in table:
-                    values = table[a].to_numpy(), table[b].to_numpy()
-                    rows.append(vars(_compare(a, b, score.name, *values, confidence)))
+                if a != b and a in columns and b in columns:
+                    rows.append(vars(_compare(a, b, score.name, columns[a], columns[b], confidence)))
     return pd.DataFrame(rows, columns=list(Comparison.__dataclass_fields__))
 
 

@@ -156,6 +156,46 @@ def test_painters_draw_what_this_process_draws_and_start_no_thread(folder):
     assert drawn["stock"] is not None and drawn["price_response"] is None  # no closed form here
 
 
+def test_figures_made_ahead_are_drawn_to_the_same_bytes(folder):
+    """Painters told what to expect make the blank figures while the runs go on; the PNGs are
+    the same bytes as figures made when asked for, also when the counts expected were wrong (a
+    strategy that failed): those figures are then made when asked for."""
+    results = load_results(folder, digests=_digests(folder))
+    scenario = results.scenario
+    here = draw_all(results, 1)
+    for strategies in (len(scenario.strategies), len(scenario.strategies) + 1):
+        with Painters(2) as painters:
+            painters.expect(strategies, len(scenario.consumers.segments), True)
+            assert painters.draw(results) == here
+
+
+def test_painters_share_the_figures_evenly():
+    from market_sim.report.painters import EFFORT, shares
+
+    for count in (1, 2, 3):
+        split = shares(count)
+        assert sorted(name for share in split for name in share) == sorted(FIGURES)
+        loads = [sum(EFFORT[name] for name in share) for share in split]
+        assert max(loads) - min(loads) <= max(EFFORT.values())
+
+
+def test_blank_figures_are_handed_over_once_per_call():
+    from market_sim.report import plots
+
+    plots.prepare(3, 2, True, FIGURES)
+    made = sum(map(len, plots._prepared.values()))
+    assert made == 7  # two wide, the histogram, two panel grids, fairness, segments
+    figure, axes = plots._subplots(plots._panel_call(3))
+    assert len(axes.ravel()) == 4 and len(axes[0, 0].xaxis.majorTicks) >= plots.TICKS_AHEAD
+    assert sum(map(len, plots._prepared.values())) == made - 1
+    other, _ = plots._subplots(plots._panel_call(5))  # not made ahead: made now
+    assert other is not figure and sum(map(len, plots._prepared.values())) == made - 1
+    plots.prepare(1, 1, False, FIGURES)  # the last ones closed and replaced: no stock, segments, difference
+    assert sum(map(len, plots._prepared.values())) == 4
+    plots.plt.close("all")
+    plots._prepared.clear()
+
+
 def test_a_figure_that_fails_is_named_and_the_painters_stay_usable(folder):
     import dataclasses
 
@@ -176,6 +216,7 @@ def test_a_painter_that_died_costs_the_figures_only(folder):
         process = painters._painters[0].process
         process.kill()
         process.join()
+        painters.expect(2, 1, True)
         painters.begin(results)
         with pytest.raises(FigureError, match="a figure process is gone"):
             painters.draw(results)

@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         workers: int | Painters = default_workers()
         if workers > 1:  # they load matplotlib while this process reads the tables
+            import market_sim.report.data  # noqa: F401  (pandas and the report's data: they have it)
+
             workers = stack.enter_context(Painters(workers))
         from market_sim import result_folder
         from market_sim.report import RunFolderError, ranking_text, write_report

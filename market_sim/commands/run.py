@@ -64,13 +64,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     import contextlib
-    import time
 
-    from market_sim import api, result_folder, tables
+    from market_sim import api
     from market_sim.executors import default_workers
     from market_sim.loader import load_scenario
-    from market_sim.report.painters import Painters
-    from market_sim.runner import comparison_jobs
+    from market_sim.report.painters import Painters  # imports neither pandas nor matplotlib
 
     interrupts = Interrupts()
     scenario = api.with_options(
@@ -82,12 +80,32 @@ def run(args: argparse.Namespace) -> int:
         prefix="--",
     )
     api.check_baseline(scenario, args.baseline, "--baseline")
-    out = args.out or default_out(args.scenario)
     if args.log_offers == "parquet":
         try:
             api.offers_format(args.log_offers)
         except api.OptionError:
             raise UsageError("--log-offers parquet needs pyarrow: pip install pyarrow") from None
+    with contextlib.ExitStack() as stack:
+        painters, drawing = None, args.workers or default_workers()
+        if drawing > 1:  # started before this process loads the engine: on the other core
+            # meanwhile, they load matplotlib and make the blank figures of the report
+            import market_sim.report.data  # noqa: F401  (pandas and the report's data: they have it)
+
+            painters = stack.enter_context(Painters(drawing))
+            limited = not scenario.focal.inventory.unlimited
+            painters.expect(len(scenario.strategies), len(scenario.consumers.segments), limited)
+        return _run(args, scenario, interrupts, painters)
+
+
+def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -> int:
+    """`run` once the scenario is checked and the figure processes (`painters`, or None) started."""
+    import time
+
+    from market_sim import api, result_folder, tables
+    from market_sim.report import load_templates
+    from market_sim.runner import comparison_jobs
+
+    out = args.out or default_out(args.scenario)
     jobs = comparison_jobs(scenario, log_offers=bool(args.log_offers))
     try:
         if args.resume:
@@ -108,44 +126,43 @@ def run(args: argparse.Namespace) -> int:
 
     if scenario.experiment is not None and not args.quiet:  # before anything runs: is the test big enough?
         print(api.experiment_preview(scenario))
-    with contextlib.ExitStack() as stack:
-        painters, drawing = None, args.workers or default_workers()
-        if drawing > 1:  # they load matplotlib while the runs go on
-            painters = stack.enter_context(Painters(drawing))
-        began = getattr(args, "started", None)  # when cli.main began (absent if called otherwise)
-        starting = None if began is None else time.perf_counter() - began
-        done, took, interrupted = api.run_comparison(
+    began = getattr(args, "started", None)  # when cli.main began (absent if called otherwise)
+    starting = None if began is None else time.perf_counter() - began
+    done, took, interrupted = api.run_comparison(
+        scenario,
+        args.workers,
+        args.executor,
+        args.scheduler,
+        args.time_limit,
+        progress=not args.quiet,
+        finished=finished,
+        log_offers=bool(args.log_offers),
+        stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
+        meanwhile=load_templates,  # while the other runs go on
+    )
+    ran = time.perf_counter()
+    lost = [tabulated.run for tabulated in done if tabulated.run.lost]
+    ab_test = None if interrupted else api.ab_test(scenario, args.workers)
+    try:
+        api.write_run_folder(
+            out,
             scenario,
-            args.workers,
-            args.executor,
-            args.scheduler,
-            args.time_limit,
-            progress=not args.quiet,
-            finished=finished,
-            log_offers=bool(args.log_offers),
-            stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
+            done,
+            args.scenario,
+            args.baseline,
+            took,
+            partial=interrupted or bool(lost),  # a run lost with its process can be run again
+            workers=args.workers,
+            overwrite=args.overwrite or (args.resume and out.exists()),
+            offers=args.log_offers,
+            ab_test=ab_test,
+            painters=painters,
+            timings=result_folder.Timings(starting, took, ran),
         )
-        ran = time.perf_counter()
-        lost = [tabulated.run for tabulated in done if tabulated.run.lost]
-        ab_test = None if interrupted else api.ab_test(scenario, args.workers)
-        try:
-            api.write_run_folder(
-                out,
-                scenario,
-                done,
-                args.scenario,
-                args.baseline,
-                took,
-                partial=interrupted or bool(lost),  # a run lost with its process can be run again
-                workers=args.workers,
-                overwrite=args.overwrite or (args.resume and out.exists()),
-                offers=args.log_offers,
-                ab_test=ab_test,
-                painters=painters,
-                timings=result_folder.Timings(starting, took, ran),
-            )
-        except result_folder.FolderError as error:
-            raise UsageError(str(error)) from None
+    except result_folder.FolderError as error:
+        raise UsageError(str(error)) from None
+    if painters is not None:
+        painters.close()  # their work is done
 
     runs = [tabulated.run for tabulated in done]
     if interrupted:

@@ -52,10 +52,13 @@ STATISTICS_GLOSSARY = (
 )
 
 
-def render_report(results: Results, workers: int | Painters = 1, experiment: Markup | str = "") -> str:
+def render_report(
+    results: Results, workers: int | Painters = 1, experiment: Markup | str = "", report_data: bool = False
+) -> str:
     """The whole report as one HTML string (its figures drawn on up to `workers` processes, or
     on `Painters` already started);
-    `experiment`: the A/B-test section (report/experiment.py) when the run made one."""
+    `experiment`: the A/B-test section (report/experiment.py) when the run made one;
+    `report_data`: whether report_data.npz is beside the report (the footer names it)."""
     if isinstance(workers, Painters):
         workers.begin(results)  # the figures are drawn while the other sections are made
     above = [_header(results), _contents(results), _lesson(results.scenario), _ranking(results)]
@@ -67,10 +70,19 @@ def render_report(results: Results, workers: int | Painters = 1, experiment: Mar
         _all_scores(results),
         _scenario_table(results),
         _glossary(),
-        _footer(results),
+        _footer(results, report_data),
     ]
     sections = [*above, _figures(results, draw_all(results, workers)), *below]
     return render("run_report.html", name=results.scenario.name, sections=sections)
+
+
+def load_templates() -> None:
+    """Compile the report's templates now (Jinja2 takes a tenth of a second or two), so that
+    writing the report after the runs does not wait for it."""
+    from market_sim.report.template import environment
+
+    environment().get_template("run_report.html")
+    environment().get_template(SECTIONS).module  # noqa: B018  (its macros: made once, kept by Jinja2)
 
 
 def render_fragment(results: Results, workers: int = 1) -> str:
@@ -579,7 +591,7 @@ def _term(score: metrics.Score) -> dict:
     return {"label": score.label, "name": score.name, "better": score.better, "definition": score.definition}
 
 
-def _footer(results: Results) -> Markup:
+def _footer(results: Results, report_data: bool = False) -> Markup:
     manifest = results.manifest
     versions = ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items())
-    return _section("footer", str(manifest.get("created", "")), versions)
+    return _section("footer", str(manifest.get("created", "")), versions, report_data)

@@ -1,11 +1,12 @@
 """Processes that draw the report's figures, started before the figures are wanted.
 
 `market-sim run` starts them as the runs begin and `market-sim report DIR` before it reads the
-tables: each imports matplotlib and loads its fonts while the command is busy elsewhere, then
-waits. When the results are ready they are sent once to every painter (without the big daily
-and segment tables: the figures draw `Results.figures`), and the figures are handed out one at
-a time, the dearest first, to whichever painter is free. This module imports neither matplotlib
-nor pandas, so a command that holds painters need not import them itself.
+tables: each imports matplotlib and loads its fonts while the command is busy elsewhere, and
+(`expect`) makes the blank figures the report will ask for, then waits. When the results are
+ready they are sent once to every painter (without the big daily and segment tables: the
+figures draw `Results.figures`), and the figures are handed out one at a time, the dearest
+first, to whichever painter is free. This module imports neither matplotlib nor pandas, so a
+command that holds painters need not import them itself.
 
 No thread is started here: a process that keeps painters can still fork its run workers.
 """
@@ -36,6 +37,19 @@ FIGURES = (
 )
 
 
+# what each figure roughly costs to draw (the holiday market's, in tenths of a CPU second), to
+# share them out among painters told what to expect
+EFFORT = {
+    "stock": 2.4,
+    "price_paths": 2.1,
+    "fairness": 2.4,
+    "cumulative_profit": 1.1,
+    "profit_difference": 1.2,
+    "price_distribution": 1.1,
+    "segments": 1.6,
+    "price_response": 1.0,
+}
+
 PROCESS_NAME = "msim-painter"  # as `ps` and /proc/PID/comm show a painter (Linux)
 
 
@@ -56,6 +70,19 @@ class Painters:
         self._waiting: list[str] = []  # figures not handed out yet
         self._busy: dict[multiprocessing.connection.Connection, _Painter] = {}
         self._gone: str | None = None  # why `begin` found a painter dead, raised by `draw`
+        self._shares: dict[multiprocessing.connection.Connection, tuple[str, ...]] = {}  # see `expect`
+
+    def expect(self, strategies: int, segments: int, stock: bool) -> None:
+        """Have each painter make ahead the blank figures of its share of a report of
+        `strategies` strategies in a market of `segments` segments, whose focal seller has
+        limited `stock` or not (`plots.prepare`), while this process goes on; `draw` then hands
+        each painter its share first."""
+        try:
+            for painter, share in zip(self._painters, shares(len(self._painters)), strict=True):
+                self._shares[painter.connection] = share
+                painter.send(("prepare", (strategies, segments, stock, share)))
+        except FigureError as error:  # a painter died: `draw` says so, where the report copes
+            self._gone = str(error)
 
     def begin(self, results: Results) -> None:
         """Send the results and a first figure to each painter, and return at once: the figures
@@ -108,9 +135,13 @@ class Painters:
         self._busy = {}
 
     def _hand_out(self) -> None:
+        """A figure to each free painter: the first waiting of its share, else the first waiting."""
         for painter in self._painters:
             if self._waiting and painter.connection not in self._busy:
-                painter.send(("draw", self._waiting.pop(0)))
+                share = self._shares.get(painter.connection, ())
+                name = next((name for name in self._waiting if name in share), self._waiting[0])
+                self._waiting.remove(name)
+                painter.send(("draw", name))
                 self._busy[painter.connection] = painter
 
     def close(self) -> None:
@@ -122,6 +153,17 @@ class Painters:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def shares(count: int) -> list[tuple[str, ...]]:
+    """The figures split among `count` painters by their EFFORT: each, the dearest first, to
+    the painter with the least so far."""
+    loads, split = [0.0] * count, [[] for _ in range(count)]
+    for name in FIGURES:
+        least = loads.index(min(loads))
+        loads[least] += EFFORT[name]
+        split[least].append(name)
+    return [tuple(names) for names in split]
 
 
 def draw_all(results: Results, workers: int | Painters = 1) -> dict[str, str | None]:
@@ -198,6 +240,10 @@ def _paint(connection: multiprocessing.connection.Connection) -> None:
             import cloudpickle
 
             results = cloudpickle.loads(value)
+            continue
+        if what == "prepare":
+            with contextlib.suppress(Exception):  # else each figure is made when it is asked for
+                plots.prepare(*value)
             continue
         try:
             connection.send((value, getattr(plots, value)(results), None))

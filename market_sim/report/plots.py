@@ -8,6 +8,10 @@ The run report's figures (`DRAWN`) are laid out once, in inches measured from th
 hold (`_fixed_layout`): matplotlib draws each figure once, instead of three times for a tight
 layout and a tight bounding box, and PNGs are compressed at zlib's fastest level. A figure's
 pixels may change with matplotlib; its numbers come from the tables (figure_data.py).
+
+A painter process (painters.py) makes the blank figures ahead, while the runs go on (`prepare`):
+each figure's axes, with their first ticks, made by the very `plt.subplots` call the figure
+will make (`_subplots` hands it over), so that after the runs only the data is drawn.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import base64
 import io
 import math
 import sys
+from collections.abc import Iterable
 
 import matplotlib
 
@@ -44,10 +49,54 @@ EVENT_SHADE = {"color": "#f2c14e", "alpha": 0.22, "linewidth": 0}
 SOLD_OUT = "sold out (share of replications, up to the full height)"
 LEGEND_SIZE = 10.5  # points: readable on a projector at the report's width
 DPI = 100
+TICKS_AHEAD = 8  # major ticks made ahead on each axis of a prepared figure (more are made if needed)
 PNG = {"compress_level": 1}  # zlib's fastest: files about 10% larger, encoded several times faster
 # fixed margins (inches) around axes: tick labels and an axis label; a title above
 TICKS_LEFT, TICKS_BELOW, TITLE_ABOVE, EDGE = 0.85, 0.55, 0.35, 0.15
 plt.rcParams.update({"legend.fontsize": LEGEND_SIZE, "axes.titlesize": 11.5, "axes.labelsize": 10.5})
+
+Call = tuple[tuple, dict]  # the arguments of one `plt.subplots` call
+WIDE = ((), {"figsize": (9.5, 4.2)})  # cumulative profit, and against the baseline
+HISTOGRAM = ((), {"figsize": (9.5, 3.6)})
+SIDE_BY_SIDE = ((1, 2), {"figsize": (9.5, 3.6)})  # segments
+RESPONSE = ((1, 2), {"figsize": (9.5, 3.8)})
+_prepared: dict[str, list[tuple[plt.Figure, object]]] = {}  # blank figures made ahead, by call
+
+
+def _subplots(call: Call) -> tuple[plt.Figure, object]:
+    """`plt.subplots(*args, **kwargs)`: the blank figure `prepare` made with these very
+    arguments if there is one, else a new one."""
+    args, kwargs = call
+    made = _prepared.get(repr(call))
+    return made.pop() if made else plt.subplots(*args, **kwargs)
+
+
+def prepare(strategies: int, segments: int, stock: bool, figures: Iterable[str]) -> None:
+    """Make ahead the blank figures that `figures` (names of the run report's figures) ask for
+    when `strategies` strategies finish, in a market of `segments` consumer segments, whose
+    focal seller has limited `stock`: their axes and first ticks, about a quarter of a figure's
+    time. A figure asked for with other arguments (a strategy failed) is made when it is asked for."""
+    for figure, _ in (made for kept in _prepared.values() for made in kept):
+        plt.close(figure)
+    _prepared.clear()
+    calls = {
+        "stock": _panel_call(strategies) if stock else None,
+        "price_paths": _panel_call(strategies),
+        "fairness": _fairness_call(strategies, segments),
+        "cumulative_profit": WIDE,
+        "profit_difference": WIDE if strategies > 1 else None,
+        "price_distribution": HISTOGRAM,
+        "segments": SIDE_BY_SIDE if segments > 1 else None,
+    }
+    for call in (calls.get(name) for name in figures):
+        if call is None:
+            continue
+        args, kwargs = call
+        figure, axes = plt.subplots(*args, **kwargs)
+        for ax in np.ravel(axes):
+            ax.xaxis.get_major_ticks(TICKS_AHEAD)
+            ax.yaxis.get_major_ticks(TICKS_AHEAD)
+        _prepared.setdefault(repr(call), []).append((figure, axes))
 
 
 def _shade_events(ax: plt.Axes, results: Results) -> Patch | None:
@@ -164,7 +213,7 @@ def cumulative_profit(results: Results) -> str | None:
     data = results.figures
     if not data.strategies:
         return None
-    figure, axes = plt.subplots(figsize=(9.5, 4.2))
+    figure, axes = _subplots(WIDE)
     for strategy, colour in colours(results).items():
         if strategy in data.strategies:
             _band(axes, data.strategies[strategy].cumulative, colour, strategy)
@@ -207,7 +256,7 @@ def profit_difference(results: Results) -> str | None:
     data = results.figures.strategies
     if results.baseline not in data or len(results.strategies) < 2:
         return None
-    figure, axes = plt.subplots(figsize=(9.5, 4.2))
+    figure, axes = _subplots(WIDE)
     for strategy, colour in colours(results).items():
         line = data[strategy].difference if strategy in data else None
         if line is not None:
@@ -258,16 +307,14 @@ def _panel_shape(count: int) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
+def _panel_call(count: int) -> Call:
     rows, columns = _panel_shape(count)
-    figure, grid = plt.subplots(
-        rows,
-        columns,
-        figsize=(PANEL_WIDTH * columns, PANEL_HEIGHT * rows + 0.6),
-        sharex=True,
-        sharey=True,
-        squeeze=False,
-    )
+    size = (PANEL_WIDTH * columns, PANEL_HEIGHT * rows + 0.6)
+    return (rows, columns), {"figsize": size, "sharex": True, "sharey": True, "squeeze": False}
+
+
+def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
+    figure, grid = _subplots(_panel_call(count))
     axes = list(grid.ravel())
     for extra in axes[count:]:
         extra.set_visible(False)
@@ -349,7 +396,7 @@ def price_response(results: Results) -> str | None:
     if len(prices):
         low, high = min(low, prices.min() * 0.9), max(high, prices.max() * 1.1)
     grid = np.linspace(low, high, 300)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    figure, (left, right) = _subplots(RESPONSE)
     left.plot(
         grid,
         [theory.units_at(p) for p in grid],
@@ -436,7 +483,7 @@ def segments(results: Results) -> str | None:
     if table.empty or table["segment"].nunique() < 2:
         return None
     names = list(dict.fromkeys(table["segment"]))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    figure, (left, right) = _subplots(SIDE_BY_SIDE)
     width = 0.8 / max(1, len(results.strategies))
     for i, (strategy, colour) in enumerate(colours(results).items()):
         rows = table[table["strategy"] == strategy].set_index("segment").reindex(names)
@@ -464,14 +511,13 @@ def fairness(results: Results) -> str | None:
     summary = results.summary.set_index("strategy")
     if summary.empty:
         return None
-    shown = FAIRNESS if len(results.scenario.consumers.segments) > 1 else FAIRNESS[4:]
+    shown = _fairness_shown(len(results.scenario.consumers.segments))
     values = summary[[f"{score}_mean" for score in shown]].to_numpy(dtype=float)
     if np.nan_to_num(np.abs(values)).max() < 1e-12:
         return None
-    columns = 3 if len(shown) > 2 else 2
-    rows = math.ceil(len(shown) / columns)
-    height = 0.35 * len(results.strategies) + 1.2
-    figure, grid = plt.subplots(rows, columns, figsize=(10, height * rows), sharey=True, squeeze=False)
+    call = _fairness_call(len(results.strategies), len(results.scenario.consumers.segments))
+    (rows, columns), _ = call
+    figure, grid = _subplots(call)
     order = [s for s in results.strategies if s in summary.index]
     palette = colours(results)
     y = np.arange(len(order))[::-1]
@@ -498,13 +544,26 @@ def fairness(results: Results) -> str | None:
     return _data_uri(figure, tight=False)
 
 
+def _fairness_shown(segments: int) -> tuple[str, ...]:
+    """The fairness scores drawn: the gaps between segments only when there are several."""
+    return FAIRNESS if segments > 1 else FAIRNESS[4:]
+
+
+def _fairness_call(strategies: int, segments: int) -> Call:
+    shown = _fairness_shown(segments)
+    columns = 3 if len(shown) > 2 else 2
+    rows = math.ceil(len(shown) / columns)
+    height = 0.35 * strategies + 1.2
+    return (rows, columns), {"figsize": (10, height * rows), "sharey": True, "squeeze": False}
+
+
 def price_distribution(results: Results) -> str | None:
     """Histogram of the prices buyers paid the focal seller, weighted by units, per strategy."""
     data = results.figures
     bins = data.price_bins
     if bins is None:
         return None
-    figure, axes = plt.subplots(figsize=(9.5, 3.6))
+    figure, axes = _subplots(HISTOGRAM)
     for strategy, colour in colours(results).items():
         days = data.strategies.get(strategy)
         if days is None or days.paid_share is None:
