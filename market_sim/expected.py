@@ -113,8 +113,7 @@ def settle_expected(model: MarketModel, day: int, tables: np.ndarray, received: 
         model.population,
         model.quality,
         tables,
-        model.traffic[day],
-        model.wtp_multipliers[day],
+        *model.day_factors(day),
         model.spec.market.outside_utility,
     )
     prices = np.array([seller.decision.base for seller in sellers])

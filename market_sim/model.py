@@ -124,8 +124,7 @@ class MarketModel(mesa.Model):
             {name: g for g, name in enumerate(segments) if self.population.observable[g]}
         )
         self.wtp_multiplier = 1.0
-        self.traffic = [scenario.traffic(day) for day in range(scenario.days)]
-        self.wtp_multipliers = [scenario.wtp_multiplier(day) for day in range(scenario.days)]
+        self._factors: tuple[int, list[float], list[float]] = (0, [], [])  # see day_factors
         focal = strategy or scenario.strategies[0]
         chosen = [focal if spec.focal else spec.strategy for spec in scenario.sellers]
         made = (
@@ -303,9 +302,21 @@ class MarketModel(mesa.Model):
     def arrivals(self, day: int) -> Arrivals:
         """Who shops today (each consumer with their visit probability); the order in which
         they arrive is drawn when it matters."""
-        self.wtp_multiplier = self.wtp_multipliers[day]
-        shoppers = self.population.shoppers(self.traffic[day], partial(self.stream, Purpose.VISITS, day))
+        traffic, self.wtp_multiplier = self.day_factors(day)
+        shoppers = self.population.shoppers(traffic, partial(self.stream, Purpose.VISITS, day))
         return Arrivals(shoppers, partial(self.stream, Purpose.ARRIVALS, day))
+
+    def day_factors(self, day: int) -> tuple[float, float]:
+        """`day`'s multipliers of every consumer's visit rate and willingness to pay (weekday and
+        events), worked out CALENDAR_DAYS days at a time (a run may be millions of days long)."""
+        first, traffic, wtp = self._factors
+        if not first <= day < first + len(traffic):
+            first, scenario = day - day % CALENDAR_DAYS, self.spec
+            days = range(first, min(first + CALENDAR_DAYS, self.days))
+            traffic = [scenario.traffic(d) for d in days]
+            wtp = [scenario.wtp_multiplier(d) for d in days]
+            self._factors = first, traffic, wtp
+        return traffic[day - first], wtp[day - first]
 
     def stream(self, purpose: Purpose, day: int) -> np.random.Generator:
         """Today's random stream for `purpose` (common to every strategy on this replication)."""
