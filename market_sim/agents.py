@@ -8,7 +8,6 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NoReturn
 
 import mesa
 import numpy as np
@@ -128,14 +127,9 @@ def guarded[Result](seller: str, day: int, call: Callable[..., Result], *args: o
     try:
         return call(*args)
     except BaseException as error:
-        _failed(seller, day, error)
-
-
-def _failed(seller: str, day: int, error: BaseException) -> NoReturn:
-    """`guarded`'s answer to `error`, raised by strategy code: passed on or made a StrategyFailure."""
-    if isinstance(error, StrategyFailure) or stops_the_program(error):
-        raise error
-    raise StrategyFailure(seller, day, _describe(error)) from error
+        if isinstance(error, StrategyFailure) or stops_the_program(error):
+            raise
+        raise StrategyFailure(seller, day, _describe(error)) from error
 
 
 def stops_the_program(error: BaseException) -> bool:
@@ -220,10 +214,7 @@ class Seller(mesa.Agent):
         checked, held to the guardrails and kept in `self.personal`. Everything that touches
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
         day, name = obs.day, self.name
-        try:  # (what `guarded` does, without a function to call)
-            answer = self.strategy.price(obs)
-        except BaseException as error:
-            _failed(name, day, error)
+        answer = guarded(name, day, self.strategy.price, obs)
         if type(answer) is Prices and _plain(answer):  # (reads no strategy code: not guarded)
             decision = answer
         else:
@@ -249,10 +240,7 @@ class Seller(mesa.Agent):
             decision = dataclasses.replace(decision, personal=personal)
         self.decision, self.personal = decision, personal
         if self.hears_posted:
-            try:
-                self.strategy.posted(decision)
-            except BaseException as error:
-                _failed(name, day, error)
+            guarded(name, day, self.strategy.posted, decision)
         return _price_table(decision, segment_names, observable, name, day)
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
@@ -280,10 +268,7 @@ class Seller(mesa.Agent):
 
     def observe(self, result: DayResult) -> None:
         if self.hears_results:
-            try:
-                self.strategy.observe(result)
-            except BaseException as error:
-                _failed(self.name, result.day, error)
+            guarded(self.name, result.day, self.strategy.observe, result)
 
 
 def _overrides(strategy: object, method: str) -> bool:

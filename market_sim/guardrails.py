@@ -21,16 +21,9 @@ def apply_guardrails(
     counts once and is named in the decision's reason.
     """
     floor = max(rails.min_price, cost_floor)
+    floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
     if not decision.segments and not decision.coupon_new and not decision.coupon_returning:
         # one price: only its own bounds can move it (what the rule below comes to)
-        price = decision.base
-        if floor <= price <= rails.max_price and (  # inside every bound: nothing moves
-            rails.max_daily_change is None
-            or yesterday is None
-            or abs(price - yesterday.base) <= rails.max_daily_change * yesterday.base
-        ):
-            return decision, 0
-        floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
         before = yesterday.base if yesterday else None
         base, base_rule = _bound(decision.base, before, rails, floor, floor_rule)
         if base == decision.base:
@@ -39,7 +32,6 @@ def apply_guardrails(
         reason = f"{decision.reason}; guardrails: {note}".lstrip("; ")
         coupons = (decision.coupon_new, decision.coupon_returning)
         return Prices(base, MappingProxyType({}), *coupons, reason, decision.personal), 1
-    floor_rule = "min_price" if rails.min_price >= cost_floor else "unit cost"
     before = {name: _segment_price(yesterday, name) for name in decision.segments}
     base, base_rule = _bound(decision.base, yesterday.base if yesterday else None, rails, floor, floor_rule)
     bounded = {
