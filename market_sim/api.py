@@ -399,12 +399,13 @@ def write_run_folder(
     `timings`: where the time went, for the manifest (from Python: the runs and the writing).
 
     The report is made from the tables as they are written (each parsed from the text written
-    to its file), and its figures are drawn while the big tables are written."""
+    to its file), and its figures are drawn while the big tables are written: the time charts
+    begin as soon as their lines are computed, before the summaries."""
     import json
 
     from market_sim import metrics, result_folder, tables
     from market_sim.executors import default_workers
-    from market_sim.report import Painters, figure_cache, results_from, write_report
+    from market_sim.report import Painters, chart_results, figure_cache, results_from, write_report
 
     timings = timings or result_folder.Timings(None, seconds, time.perf_counter())
     runs = [tabulated.run for tabulated in done]
@@ -415,18 +416,26 @@ def write_run_folder(
         manifest = result_folder.comparison_manifest(scenario, runs, Path(source), baseline, seconds, partial)
         impulses = [t.impulse_csv for t in done if t.run.impulse is not None]
         shoppers = [t.shoppers_csv for t in done] if scenario.consumers.features else []
-        results = results_from(  # what report.html shows, as `report DIR` reads it from the files
+        tabled = (  # what report.html shows, as `report DIR` reads it from the files
             scenario,
             json.loads(json.dumps(manifest, default=str)),  # as manifest.json reads
             result_folder.parsed(scores_text),
             result_folder.joined([t.daily for t in done], [t.daily_csv for t in done]),
             result_folder.joined([t.segments for t in done], [t.segments_csv for t in done]),
-            impulse=_table(impulses) if impulses else None,
-            shoppers=_table(shoppers) if shoppers else None,
         )
         drawing = painters or workers or default_workers()
+        charts = chart_results(*tabled, baseline)
         if isinstance(drawing, Painters):
-            drawing.begin(results)  # the figures are drawn while the tables are written
+            drawing.begin(charts)  # the time charts are drawn while the summaries are computed
+        results = results_from(
+            *tabled,
+            baseline,
+            impulse=_table(impulses) if impulses else None,
+            shoppers=_table(shoppers) if shoppers else None,
+            charts=charts,
+        )
+        if isinstance(drawing, Painters):
+            drawing.begin(results)  # the other figures are drawn while the tables are written
         result_folder.write_csv(_file_summary(scenario, scores, baseline, results), folder / "summary.csv")
         (folder / "scores.csv").write_text(scores_text, encoding="utf-8")
         result_folder.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")

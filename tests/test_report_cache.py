@@ -170,13 +170,59 @@ def test_figures_made_ahead_are_drawn_to_the_same_bytes(folder):
 
 
 def test_painters_share_the_figures_evenly():
-    from market_sim.report.painters import EFFORT, shares
+    import itertools
 
-    for count in (1, 2, 3):
-        split = shares(count)
-        assert sorted(name for share in split for name in share) == sorted(FIGURES)
-        loads = [sum(EFFORT[name] for name in share) for share in split]
-        assert max(loads) - min(loads) <= max(EFFORT.values())
+    from market_sim.report.painters import EFFORT, drawn_figures, shares
+
+    for names in (FIGURES, drawn_figures(4, 2, True), drawn_figures(1, 1, False)):
+        for count in (1, 2, 3):
+            split = shares(count, names)
+            assert sorted(name for share in split for name in share) == sorted(names)
+            loads = [sum(EFFORT[name] for name in share) for share in split]
+            assert max(loads) - min(loads) <= max(EFFORT.values())
+        # two painters: no other split leaves the busier one less to do
+        best = max(sum(EFFORT[name] for name in share) for share in shares(2, names))
+        for size in range(len(names) + 1):
+            for one in itertools.combinations(names, size):
+                other = [name for name in names if name not in one]
+                assert best <= max(sum(EFFORT[n] for n in one), sum(EFFORT[n] for n in other))
+    assert drawn_figures(4, 2, True) == tuple(name for name in FIGURES if name != "price_response")
+    assert set(drawn_figures(1, 1, False)) == set(FIGURES) - {"price_response", "stock", "profit_difference", "segments"}
+
+
+def test_time_charts_begin_before_the_summaries_and_are_the_same_bytes(folder):
+    """`run` begins the time charts from `chart_results` (the figure data, no summaries) and the
+    other figures once the whole results are made from the same figure data: every PNG is the
+    one drawn here from the whole results; a figure that is not a time chart cannot be drawn
+    from the chart results (it fails, it does not draw something else)."""
+    import dataclasses
+
+    from market_sim.report import chart_results, plots, results_from
+    from market_sim.report.painters import CHARTS
+
+    whole = load_results(folder)
+    tabled = (whole.scenario, whole.manifest, whole.scores, whole.daily, whole.segments)
+    charts = chart_results(*tabled)
+    assert charts.summary is None and charts.scores is None and charts.baseline == whole.baseline
+    results = results_from(*tabled, charts=charts)
+    assert results.figures is charts.figures
+    _assert_same(results.figures, whole.figures)
+    pd.testing.assert_frame_equal(results.summary, whole.summary)
+    here = draw_all(results, 1)
+    for name in CHARTS:
+        assert getattr(plots, name)(charts) == here[name]
+    with pytest.raises(AttributeError):
+        plots.fairness(charts)
+    with Painters(2) as painters:
+        painters.expect(len(whole.strategies), len(whole.scenario.consumers.segments), True)
+        painters.begin(charts)
+        painters.begin(results)
+        assert painters.draw(results) == here
+        painters.begin(charts)  # the charts of one run, then another run's results: all of those
+        other = dataclasses.replace(results, figures=whole.figures)
+        assert painters.draw(other) == draw_all(other, 1)
+        painters.begin(charts)  # the charts, then `draw` given the whole results
+        assert painters.draw(results) == here
 
 
 def test_blank_figures_are_handed_over_once_per_call():

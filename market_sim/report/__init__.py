@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from market_sim.report.console import ranking_text
-    from market_sim.report.data import Results, RunFolderError, load_results, read_table, results_from
+    from market_sim.report.data import (
+        Results,
+        RunFolderError,
+        chart_results,
+        load_results,
+        read_table,
+        results_from,
+    )
     from market_sim.report.html import load_templates, render_fragment, render_report
     from market_sim.report.painters import Painters
     from market_sim.scenario import Scenario
@@ -27,6 +34,7 @@ _EXPORTS = {
     "Painters": "painters",
     "Results": "data",
     "RunFolderError": "data",
+    "chart_results": "data",
     "load_results": "data",
     "load_templates": "html",
     "ranking_text": "console",
@@ -40,6 +48,7 @@ __all__ = [
     "Painters",
     "Results",
     "RunFolderError",
+    "chart_results",
     "load_results",
     "load_templates",
     "ranking_text",

@@ -4,6 +4,7 @@ rebuilds exactly what `run` wrote."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ class RunFolderError(ValueError):
 
 @dataclass(frozen=True)
 class Results:
-    """Everything a report shows, for the focal seller of one run folder."""
+    """Everything a report shows, for the focal seller of one run folder (`chart_results`: only
+    what the time charts draw, the other fields None)."""
 
     scenario: Scenario
     manifest: dict
@@ -136,9 +138,43 @@ def results_from(
     impulse: pd.DataFrame | None = None,
     shoppers: pd.DataFrame | None = None,
     cached: figure_cache.Cached | None = None,
+    charts: Results | None = None,
 ) -> Results:
     """What a report shows, from a run's tables (read from its folder, or still in memory);
-    `cached`: what it draws from daily and segments, saved when they were written."""
+    `cached`: what it draws from daily and segments, saved when they were written; `charts`:
+    `chart_results` of these very tables, whose figure data and theory are then used."""
+    charts = charts or chart_results(scenario, manifest, scores, daily, segments, baseline, cached)
+    baseline, benchmarks = charts.baseline, charts.benchmarks
+    return dataclasses.replace(
+        charts,
+        scores=scores,
+        daily=daily,
+        segments=segments,
+        summary=metrics.summarise(scores, baseline, benchmark=benchmarks),
+        segment_summary=(
+            _segment_summary(segments, scenario.focal.name) if cached is None else cached.segment_summary
+        ),
+        verdict=metrics.verdict(scores, benchmark=benchmarks),
+        baseline_comparisons=_against(scores, baseline),
+        impulse=impulse,
+        shoppers=pd.DataFrame() if shoppers is None else shoppers,
+    )
+
+
+def chart_results(
+    scenario: Scenario,
+    manifest: dict,
+    scores: pd.DataFrame,
+    daily: pd.DataFrame,
+    segments: pd.DataFrame,
+    baseline: str | None = None,
+    cached: figure_cache.Cached | None = None,
+) -> Results:
+    """The part of `results_from` that the time charts draw (`painters.CHARTS`): the scenario,
+    the finished strategies, the baseline, theory and the figure data. `run` computes it first,
+    so that the figure processes begin drawing while the rest is computed. The tables, the
+    summaries, the verdict and the comparisons are None in it: a chart that read them would fail,
+    not draw something else."""
     present = set(scores["strategy"]) if len(scores) else set()
     strategies = tuple(spec.name for spec in scenario.strategies if spec.name in present)
     if baseline is not None and strategies and baseline not in strategies:
@@ -152,21 +188,18 @@ def results_from(
     return Results(
         scenario=scenario,
         manifest=manifest,
-        scores=scores,
-        daily=daily,
-        segments=segments,
+        scores=None,
+        daily=None,
+        segments=None,
         baseline=baseline,
         strategies=strategies,
-        summary=metrics.summarise(scores, baseline, benchmark=benchmarks),
-        segment_summary=(
-            _segment_summary(segments, scenario.focal.name) if cached is None else cached.segment_summary
-        ),
-        verdict=metrics.verdict(scores, benchmark=benchmarks),
+        summary=None,
+        segment_summary=None,
+        verdict=None,
         theory=closed_forms(scenario),
-        baseline_comparisons=_against(scores, baseline),
+        baseline_comparisons=None,
         benchmarks=benchmarks,
-        impulse=impulse,
-        shoppers=pd.DataFrame() if shoppers is None else shoppers,
+        shoppers=None,
         figures=(
             figure_data(daily, segments, scenario.focal.name, baseline)
             if cached is None

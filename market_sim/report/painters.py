@@ -26,28 +26,31 @@ if TYPE_CHECKING:
 # the run report's figures, the dearest first (so that painters share the load evenly); each is
 # a function of market_sim.report.plots, named as report.html's sections use it
 FIGURES = (
-    "stock",
-    "price_paths",
-    "fairness",
-    "cumulative_profit",
-    "profit_difference",
-    "price_distribution",
-    "segments",
     "price_response",
+    "stock",
+    "fairness",
+    "price_paths",
+    "segments",
+    "profit_difference",
+    "cumulative_profit",
+    "price_distribution",
 )
 
+# the time charts: drawn from the scenario, the strategies, the baseline, theory and
+# `Results.figures` alone (what `report.chart_results` holds), so they can begin first
+CHARTS = ("stock", "price_paths", "profit_difference", "cumulative_profit", "price_distribution")
 
-# what each figure roughly costs to draw (the holiday market's, in tenths of a CPU second), to
-# share them out among painters told what to expect
+# what each figure roughly costs to draw once made ahead (CPU milliseconds: the holiday market's,
+# four strategies; price response, one of a closed form's), to share them out among painters
 EFFORT = {
-    "stock": 2.4,
-    "price_paths": 2.1,
-    "fairness": 2.4,
-    "cumulative_profit": 1.1,
-    "profit_difference": 1.2,
-    "price_distribution": 1.1,
-    "segments": 1.6,
-    "price_response": 1.0,
+    "price_response": 190,
+    "stock": 175,
+    "fairness": 170,
+    "price_paths": 145,
+    "segments": 125,
+    "profit_difference": 100,
+    "cumulative_profit": 95,
+    "price_distribution": 95,
 }
 
 PROCESS_NAME = "msim-painter"  # as `ps` and /proc/PID/comm show a painter (Linux)
@@ -71,14 +74,17 @@ class Painters:
         self._busy: dict[multiprocessing.connection.Connection, _Painter] = {}
         self._gone: str | None = None  # why `begin` found a painter dead, raised by `draw`
         self._shares: dict[multiprocessing.connection.Connection, tuple[str, ...]] = {}  # see `expect`
+        self._message: bytes | None = None  # the results begun, pickled once for the painters
+        self._holding: dict[multiprocessing.connection.Connection, Results] = {}  # what each was sent
 
     def expect(self, strategies: int, segments: int, stock: bool) -> None:
         """Have each painter make ahead the blank figures of its share of a report of
         `strategies` strategies in a market of `segments` segments, whose focal seller has
         limited `stock` or not (`plots.prepare`), while this process goes on; `draw` then hands
         each painter its share first."""
+        drawn = drawn_figures(strategies, segments, stock)
         try:
-            for painter, share in zip(self._painters, shares(len(self._painters)), strict=True):
+            for painter, share in zip(self._painters, shares(len(self._painters), drawn), strict=True):
                 self._shares[painter.connection] = share
                 painter.send(("prepare", (strategies, segments, stock, share)))
         except FigureError as error:  # a painter died: `draw` says so, where the report copes
@@ -86,17 +92,23 @@ class Painters:
 
     def begin(self, results: Results) -> None:
         """Send the results and a first figure to each painter, and return at once: the figures
-        are drawn while this process goes on (`draw` collects them)."""
-        import cloudpickle  # the theory curves are closures: a fork server's painters get them by value
-
+        are drawn while this process goes on (`draw` collects them). Results from
+        `report.chart_results` (no summary) begin the time charts only (`CHARTS`); the whole
+        results of the same run (the same figure data), given next to `begin` or `draw`, then
+        add the other figures."""
         if self._begun is results or not results.strategies:  # begun already, or nothing to draw
             return
-        self._drain()  # figures of other results still being drawn are not wanted any more
-        message = cloudpickle.dumps(_without_rows(results))
-        self._begun, self._waiting, self._busy = results, list(FIGURES), {}
+        charts, started = results.summary is None, self._begun
+        charted = started is not None and started.summary is None  # time charts begun
+        if charted and not charts and started.figures is results.figures:
+            self._begun, self._message = results, None  # the same run, its summaries ready now
+            self._waiting += [name for name in FIGURES if name not in CHARTS]
+        else:
+            self._drain()  # figures of other results still being drawn are not wanted any more
+            self._begun, self._message, self._busy = results, None, {}
+            self._waiting = [name for name in FIGURES if name in CHARTS or not charts]
+            self._holding = {}
         try:
-            for painter in self._painters:
-                painter.send(("results", message))
             self._hand_out()
         except FigureError as error:  # a painter died: `draw` says so, where the report copes
             self._gone, self._waiting = str(error), []
@@ -135,16 +147,33 @@ class Painters:
         self._busy = {}
 
     def _hand_out(self) -> None:
-        """A figure to each free painter: the first waiting of its share, else the first waiting."""
+        """A figure to each free painter: the first waiting of its share (or of nobody's), else
+        the first waiting; with the results first if it does not hold them yet (it is free: it
+        reads them at once)."""
+        owned = {name for share in self._shares.values() for name in share}
         for painter in self._painters:
             if self._waiting and painter.connection not in self._busy:
                 share = self._shares.get(painter.connection, ())
-                name = next((name for name in self._waiting if name in share), self._waiting[0])
+                mine = (name for name in self._waiting if name in share or name not in owned)
+                name = next(mine, self._waiting[0])
                 self._waiting.remove(name)
+                if self._holding.get(painter.connection) is not self._begun:
+                    painter.send(("results", self._pickled()))
+                    self._holding[painter.connection] = self._begun
                 painter.send(("draw", name))
                 self._busy[painter.connection] = painter
 
+    def _pickled(self) -> bytes:
+        """The results begun, as sent to the painters (pickled once)."""
+        import cloudpickle  # the theory curves are closures: a fork server's painters get them by value
+
+        if self._message is None:
+            self._message = cloudpickle.dumps(_without_rows(self._begun))
+        return self._message
+
     def close(self) -> None:
+        for painter in self._painters:  # all told first: they wind down together
+            painter.stop()
         for painter in self._painters:
             painter.end()
 
@@ -155,15 +184,33 @@ class Painters:
         self.close()
 
 
-def shares(count: int) -> list[tuple[str, ...]]:
-    """The figures split among `count` painters by their EFFORT: each, the dearest first, to
-    the painter with the least so far."""
+def drawn_figures(strategies: int, segments: int, stock: bool) -> tuple[str, ...]:
+    """The figures a report of `strategies` strategies in a market of `segments` segments, whose
+    focal seller has limited `stock` or not, is expected to draw (price response: only for a
+    closed form, which is not known ahead; it goes to whichever painter is free)."""
+    absent = {"price_response"}
+    absent |= set() if stock else {"stock"}
+    absent |= set() if strategies > 1 else {"profit_difference"}
+    absent |= set() if segments > 1 else {"segments"}
+    return tuple(name for name in FIGURES if name not in absent)
+
+
+def shares(count: int, names: tuple[str, ...] = FIGURES) -> list[tuple[str, ...]]:
+    """The figures `names` split among `count` painters by their EFFORT, each share the dearest
+    first: between two painters the split whose larger share is least (there are few figures:
+    every split is tried), among more each figure, the dearest first, to the least loaded."""
+    if count == 2:
+        splits = (
+            [tuple(name for i, name in enumerate(names) if mask >> i & 1 == side) for side in (0, 1)]
+            for mask in range(2 ** len(names))
+        )
+        return min(splits, key=lambda split: max(sum(EFFORT[name] for name in share) for share in split))
     loads, split = [0.0] * count, [[] for _ in range(count)]
-    for name in FIGURES:
+    for name in sorted(names, key=EFFORT.get, reverse=True):
         least = loads.index(min(loads))
         loads[least] += EFFORT[name]
         split[least].append(name)
-    return [tuple(names) for names in split]
+    return [tuple(share) for share in split]
 
 
 def draw_all(results: Results, workers: int | Painters = 1) -> dict[str, str | None]:
@@ -213,9 +260,14 @@ class _Painter:
         except (EOFError, OSError):
             raise FigureError(f"a figure process died (exit status {self.process.exitcode})") from None
 
-    def end(self) -> None:
+    def stop(self) -> None:
+        """Tell the process to end now (it holds nothing to save: no need to wait for it)."""
         self.connection.close()
-        self.process.terminate()  # it holds nothing to save: no need to wait for it to wind down
+        self.process.terminate()
+
+    def end(self) -> None:
+        if not self.connection.closed:
+            self.stop()
         self.process.join()
 
 
