@@ -187,7 +187,12 @@ def test_painters_share_the_figures_evenly():
                 other = [name for name in names if name not in one]
                 assert best <= max(sum(EFFORT[n] for n in one), sum(EFFORT[n] for n in other))
     assert drawn_figures(4, 2, True) == tuple(name for name in FIGURES if name != "price_response")
-    assert set(drawn_figures(1, 1, False)) == set(FIGURES) - {"price_response", "stock", "profit_difference", "segments"}
+    assert set(drawn_figures(1, 1, False)) == set(FIGURES) - {
+        "price_response",
+        "stock",
+        "profit_difference",
+        "segments",
+    }
 
 
 def test_time_charts_begin_before_the_summaries_and_are_the_same_bytes(folder):
