@@ -72,7 +72,8 @@ def render_report(
         _glossary(),
         _footer(results, report_data),
     ]
-    sections = [*above, _figures(results, draw_all(results, workers)), *below]
+    items = _figure_items(results)
+    sections = [*above, _figures(items, draw_all(results, workers)), *below]
     return render("run_report.html", name=results.scenario.name, sections=sections)
 
 
@@ -92,8 +93,8 @@ def render_fragment(results: Results, workers: int = 1) -> str:
         _header(results),
         _ranking(results),
         _theory(results),
-        _figures(results, draw_all(results, workers)),
     ]
+    sections.append(_figures(_figure_items(results), draw_all(results, workers)))
     return render("run_fragment.html", sections=sections)
 
 
@@ -351,11 +352,19 @@ def _theory_check(results: Results) -> list[dict]:
     return rows
 
 
-def _figure(anchor: str, title: str, uri: str | None, alt: str, caption: str, missing: str = "") -> dict:
+def _figure(anchor: str, title: str, uri: str, alt: str, caption: str, missing: str = "") -> dict:
+    """A figure's section; `uri`: the figure's name (painters.FIGURES) until `_figures` puts its
+    PNG data URI (or None) there."""
     return {"anchor": anchor, "title": title, "uri": uri, "alt": alt, "caption": caption, "missing": missing}
 
 
-def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
+def _figures(items: list[dict], uris: dict[str, str | None]) -> Markup:
+    """The figures' sections (`_figure_items`) with their PNGs."""
+    return _section("figures", [{**item, "uri": uris[item["uri"]]} for item in items])
+
+
+def _figure_items(results: Results) -> list[dict]:
+    """The figures' sections, made while the figures are drawn (`_figures` adds them)."""
     focal = results.focal
     theory = " Black dotted lines: theory." if results.theory else ""
     one_segment = len(results.scenario.consumers.segments) < 2
@@ -371,7 +380,7 @@ def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
         _figure(
             "profit",
             "Cumulative profit",
-            uris["cumulative_profit"],
+            "cumulative_profit",
             f"cumulative profit of {focal} per strategy",
             f"Mean cumulative profit of {focal} per strategy; the band is the 95% confidence interval of the "
             f"mean.{theory}{events}",
@@ -379,7 +388,7 @@ def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
         _figure(
             "difference",
             "Against the baseline",
-            uris["profit_difference"],
+            "profit_difference",
             f"cumulative profit of each strategy minus the baseline, {results.baseline}",
             f"Each strategy's cumulative profit minus the baseline's ({results.baseline}), "
             "replication by replication: the mean and the 95% band of that paired difference. Where the "
@@ -388,7 +397,7 @@ def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
         _figure(
             "prices",
             "Prices",
-            uris["price_paths"],
+            "price_paths",
             "price paths per strategy against the rivals' prices",
             f"One panel per strategy: {focal}'s posted base price (mean over replications, 10–90% "
             "band); where buyers paid something else (segment prices, coupons), the average price paid, "
@@ -398,7 +407,7 @@ def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
         _figure(
             "response",
             "Demand and profit against price",
-            uris["price_response"],
+            "price_response",
             "units and profit against the average price paid, with the textbook curves",
             "Each point is a strategy at its average price paid (mean, 95% interval); the dotted curves "
             "are what theory expects from holding that price all run. A strategy whose price moves need "
@@ -407,18 +416,18 @@ def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
         _figure(
             "stock",
             "Stock on hand",
-            uris["stock"],
+            "stock",
             "stock on hand per strategy with stock-outs and deliveries",
             "Units on hand each evening (mean, 10–90% band); red bars rising from the bottom: the share "
             "of replications sold out that day (a bar the panel's full height: every replication); green "
             "triangles: days a delivery arrived (darker: in more replications).",
             missing=f"{focal}'s stock is unlimited in this scenario: no stock-outs, no deliveries.",
         ),
-        _segments(results, uris["segments"]),
+        _segments(results, "segments"),
         _figure(
             "fairness",
             "Fairness",
-            uris["fairness"],
+            "fairness",
             "fairness gaps and Gini of prices paid per strategy",
             fairness,
             missing="Every fairness score is zero under every strategy."
@@ -427,15 +436,15 @@ def _figures(results: Results, uris: dict[str, str | None]) -> Markup:
         _figure(
             "distribution",
             "Prices paid",
-            uris["price_distribution"],
+            "price_distribution",
             "distribution of prices paid per strategy",
             f"The share of {focal}'s units sold at each price, all replications together.",
         ),
     ]
-    return _section("figures", figures)
+    return figures
 
 
-def _segments(results: Results, uri: str | None) -> dict:
+def _segments(results: Results, uri: str) -> dict:
     """What each segment bought and paid: a figure when there are several, and the table."""
     caption = (
         f"What each segment bought from {results.focal} per replication and the average price it "
