@@ -53,6 +53,7 @@ EFFORT = {
     "price_distribution": 95,
 }
 
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
 PROCESS_NAME = "msim-painter"  # as `ps` and /proc/PID/comm show a painter (Linux)
 
 
@@ -240,8 +241,16 @@ class _Painter:
 
     def __init__(self, context: multiprocessing.context.BaseContext):
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=_paint, args=(theirs,), name="market-sim painter", daemon=True)
-        self.process.start()
+        self.process = context.Process(
+            target=_paint, args=(theirs, self.connection), name="market-sim painter", daemon=True
+        )
+        # forked with interrupts held: until the painter has set its own handlers, a SIGTERM
+        # must not reach the handler it inherits (which may note it and go on)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         theirs.close()
 
     def send(self, message: tuple) -> None:
@@ -261,9 +270,9 @@ class _Painter:
             raise FigureError(f"a figure process died (exit status {self.process.exitcode})") from None
 
     def stop(self) -> None:
-        """Tell the process to end now (it holds nothing to save: no need to wait for it)."""
+        """End the process now (it holds nothing to save: no need to let it wind down)."""
         self.connection.close()
-        self.process.terminate()
+        self.process.kill()
 
     def end(self) -> None:
         if not self.connection.closed:
@@ -271,10 +280,16 @@ class _Painter:
         self.process.join()
 
 
-def _paint(connection: multiprocessing.connection.Connection) -> None:
-    """A painter: import matplotlib and load its fonts now, then draw what it is asked for."""
+def _paint(
+    connection: multiprocessing.connection.Connection, command: multiprocessing.connection.Connection
+) -> None:
+    """A painter: import matplotlib and load its fonts now, then draw what it is asked for.
+    `command`: the command's end of the pipe, closed here so that the painter reads the end of
+    it when the command is gone, however it ended."""
+    command.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command decides what an interrupt does
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
     _call_it(PROCESS_NAME)
     from market_sim.report import plots
 
