@@ -188,3 +188,26 @@ def test_tables_parsed_run_by_run_equal_the_file_read_whole(results, tmp_path):
     assert result_folder.joined([result_folder.parsed(header)], [header]).columns.tolist() == list(
         daily.columns
     )
+
+
+
+def test_the_band_is_numpys_nanquantile_to_the_bit():
+    """The 10–90% band is computed for every day at once when no value is missing: the very
+    numbers `np.nanquantile` gives day by day, with values missing or not."""
+    import warnings
+
+    from market_sim.report.figure_data import _spread
+
+    rng = np.random.default_rng(13)
+    for trial in range(300):
+        values = rng.normal(size=(rng.integers(1, 30), rng.integers(1, 50))) * 10.0 ** rng.integers(-3, 6)
+        if trial % 3 == 1:
+            values = np.round(values, 2)
+        if trial % 3 == 2:
+            values[rng.random(values.shape) < 0.2] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a day with no value at all
+            want = np.nanquantile(values, [0.1, 0.9], axis=0)
+        line = _spread(np.arange(values.shape[1]), values)
+        np.testing.assert_array_equal(line.low, want[0])
+        np.testing.assert_array_equal(line.high, want[1])

@@ -216,10 +216,13 @@ def _nanmax(values: np.ndarray) -> float:
 
 
 def _spread(days: np.ndarray, values: np.ndarray) -> Line:
-    """The mean over replications per day, in a band from their 10th to 90th percentile."""
+    """The mean over replications per day, in a band from their 10th to 90th percentile
+    (`np.quantile` when no value is missing: the same numbers, computed for every day at once
+    where `np.nanquantile` takes the days one by one, 27 times slower)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(values, [0.1, 0.9], axis=0)
+        quantile = np.nanquantile if np.isnan(values).any() else np.quantile
+        low, high = quantile(values, [0.1, 0.9], axis=0)
     return Line(days, _nanmean(values), low, high)
 
 
