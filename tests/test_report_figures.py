@@ -190,7 +190,6 @@ def test_tables_parsed_run_by_run_equal_the_file_read_whole(results, tmp_path):
     )
 
 
-
 def test_the_band_is_numpys_nanquantile_to_the_bit():
     """The 10–90% band is computed for every day at once when no value is missing: the very
     numbers `np.nanquantile` gives day by day, with values missing or not."""
