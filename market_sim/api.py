@@ -427,18 +427,21 @@ def write_run_folder(
         charts = chart_results(*tabled, baseline)
         if isinstance(drawing, Painters):
             drawing.begin(charts)  # the time charts are drawn while the summaries are computed
+        comparisons = metrics.comparisons(scores)  # comparisons.csv; the report's too when the
+        parsed = tabled[2]  # scores read back are these (same columns, types and values)
         results = results_from(
             *tabled,
             baseline,
             impulse=_table(impulses) if impulses else None,
             shoppers=_table(shoppers) if shoppers else None,
             charts=charts,
+            comparisons=comparisons if scores.equals(parsed) else None,
         )
         if isinstance(drawing, Painters):
             drawing.begin(results)  # the other figures are drawn while the tables are written
         result_folder.write_csv(_file_summary(scenario, scores, baseline, results), folder / "summary.csv")
         (folder / "scores.csv").write_text(scores_text, encoding="utf-8")
-        result_folder.write_csv(metrics.comparisons(scores), folder / "comparisons.csv")
+        result_folder.write_csv(comparisons, folder / "comparisons.csv")
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         result_folder.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
         if impulses:  # batched learning runs: the impulse response after learning

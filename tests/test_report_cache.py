@@ -202,6 +202,7 @@ def test_time_charts_begin_before_the_summaries_and_are_the_same_bytes(folder):
     from the chart results (it fails, it does not draw something else)."""
     import dataclasses
 
+    from market_sim import metrics
     from market_sim.report import chart_results, plots, results_from
     from market_sim.report.painters import CHARTS
 
@@ -209,8 +210,16 @@ def test_time_charts_begin_before_the_summaries_and_are_the_same_bytes(folder):
     tabled = (whole.scenario, whole.manifest, whole.scores, whole.daily, whole.segments)
     charts = chart_results(*tabled)
     assert charts.summary is None and charts.scores is None and charts.baseline == whole.baseline
-    results = results_from(*tabled, charts=charts)
+    results = results_from(*tabled, charts=charts, comparisons=metrics.comparisons(whole.scores))
     assert results.figures is charts.figures
+    assert list(results.baseline_comparisons) == list(whole.baseline_comparisons)
+    for key, comparison in whole.baseline_comparisons.items():  # taken from every pair: the same
+        got = results.baseline_comparisons[key]
+        for field, value in vars(comparison).items():
+            assert type(getattr(got, field)) is type(value)
+            assert getattr(got, field) == value or (
+                value != value and getattr(got, field) != getattr(got, field)
+            )
     _assert_same(results.figures, whole.figures)
     pd.testing.assert_frame_equal(results.summary, whole.summary)
     here = draw_all(results, 1)

@@ -139,10 +139,13 @@ def results_from(
     shoppers: pd.DataFrame | None = None,
     cached: figure_cache.Cached | None = None,
     charts: Results | None = None,
+    comparisons: pd.DataFrame | None = None,
 ) -> Results:
     """What a report shows, from a run's tables (read from its folder, or still in memory);
     `cached`: what it draws from daily and segments, saved when they were written; `charts`:
-    `chart_results` of these very tables, whose figure data and theory are then used."""
+    `chart_results` of these very tables, whose figure data and theory are then used;
+    `comparisons`: `metrics.comparisons` of these very scores (every pair), whose rows against
+    the baseline are then used."""
     charts = charts or chart_results(scenario, manifest, scores, daily, segments, baseline, cached)
     baseline, benchmarks = charts.baseline, charts.benchmarks
     return dataclasses.replace(
@@ -155,7 +158,7 @@ def results_from(
             _segment_summary(segments, scenario.focal.name) if cached is None else cached.segment_summary
         ),
         verdict=metrics.verdict(scores, benchmark=benchmarks),
-        baseline_comparisons=_against(scores, baseline),
+        baseline_comparisons=_against(scores, baseline, comparisons),
         impulse=impulse,
         shoppers=pd.DataFrame() if shoppers is None else shoppers,
     )
@@ -217,11 +220,17 @@ def _scenario(folder: Path, manifest: dict) -> Scenario:
         raise RunFolderError(f"cannot read the run's scenario: {error}") from None
 
 
-def _against(scores: pd.DataFrame, baseline: str) -> dict[tuple[str, str], metrics.Comparison]:
-    """Every strategy against the baseline on every score, computed once."""
+def _against(
+    scores: pd.DataFrame, baseline: str, comparisons: pd.DataFrame | None = None
+) -> dict[tuple[str, str], metrics.Comparison]:
+    """Every strategy against the baseline on every score, computed once (or taken from
+    `comparisons`, every pair: the same rows)."""
     if scores.empty:
         return {}
-    table = metrics.comparisons(scores, versus=baseline)
+    if comparisons is None:
+        table = metrics.comparisons(scores, versus=baseline)
+    else:
+        table = comparisons[comparisons["versus"] == baseline]
     return {
         (row.strategy, row.score): metrics.Comparison(**row._asdict())
         for row in table.itertuples(index=False)
