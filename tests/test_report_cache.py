@@ -288,3 +288,21 @@ def test_the_manifest_says_where_the_time_went(folder):
     assert list(timings) == ["starting", "simulating", "writing"]
     assert timings["simulating"] == manifest["seconds"]
     assert timings["starting"] > 0 and timings["writing"] > 0
+
+
+def test_a_painter_that_hangs_costs_the_figures_only(folder):
+    """A figure process that stops answering (here: stopped by SIGSTOP) is given `patience`
+    seconds for its figure; then `draw` stops it and names what was lost, which the report turns
+    into its ranking-only page, instead of waiting for ever."""
+    import os
+    import signal
+
+    results = load_results(folder, digests=_digests(folder))
+    with Painters(1, patience=1) as painters:
+        process = painters._painters[0].process
+        painters.begin(results)
+        os.kill(process.pid, signal.SIGSTOP)
+        with pytest.raises(FigureError, match=r"no figure was drawn in 1 s: .* were stopped"):
+            painters.draw(results)
+        process.join(10)
+        assert process.exitcode == -signal.SIGKILL

@@ -54,6 +54,7 @@ EFFORT = {
 }
 
 INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+PATIENCE = 600.0  # seconds without a figure drawn before `draw` gives up on a figure process
 PROCESS_NAME = "msim-painter"  # as `ps` and /proc/PID/comm show a painter (Linux)
 
 
@@ -63,13 +64,16 @@ class FigureError(RuntimeError):
 
 class Painters:
     """`count` painter processes; `draw(results)` gives every figure of the report (by name, a
-    PNG data URI or None). Use it as a context manager, or call `close()`."""
+    PNG data URI or None). Use it as a context manager, or call `close()`. `patience`: seconds
+    `draw` waits for the next figure before it stops the painters still drawing (a figure
+    process that hangs) and says so."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, patience: float = PATIENCE):
         from market_sim.executors import start_method  # the one place that decides how workers start
 
         context = start_method()
         self._painters = [_Painter(context) for _ in range(max(1, count))]
+        self._patience = patience
         self._begun: Results | None = None  # the results being drawn
         self._waiting: list[str] = []  # figures not handed out yet
         self._busy: dict[multiprocessing.connection.Connection, _Painter] = {}
@@ -126,7 +130,10 @@ class Painters:
                 gone, self._gone = self._gone, None
                 raise FigureError(gone)
             while self._busy:
-                for connection in multiprocessing.connection.wait(list(self._busy)):
+                ready = multiprocessing.connection.wait(list(self._busy), timeout=self._patience)
+                if not ready:
+                    self._stop_busy()
+                for connection in ready:
                     name, uri, error = self._busy.pop(connection).receive()
                     if error is not None:
                         raise FigureError(f"the {name} figure could not be drawn: {error}")
@@ -138,6 +145,17 @@ class Painters:
         finally:
             self._begun = None
         return {name: found[name] for name in FIGURES}
+
+    def _stop_busy(self) -> None:
+        """Stop the painters that are drawing (they hang) and say which figures are lost."""
+        lost = [painter.drawing for painter in self._busy.values()]
+        for painter in self._busy.values():
+            painter.stop()
+        self._busy, self._waiting = {}, []
+        raise FigureError(
+            f"no figure was drawn in {self._patience:g} s: the figure processes drawing "
+            f"{', '.join(lost)} were stopped"
+        )
 
     def _drain(self) -> None:
         """Hand out nothing more and let the painters finish what they hold."""
@@ -162,6 +180,7 @@ class Painters:
                     painter.send(("results", self._pickled()))
                     self._holding[painter.connection] = self._begun
                 painter.send(("draw", name))
+                painter.drawing = name
                 self._busy[painter.connection] = painter
 
     def _pickled(self) -> bytes:
@@ -241,6 +260,7 @@ class _Painter:
 
     def __init__(self, context: multiprocessing.context.BaseContext):
         self.connection, theirs = context.Pipe()
+        self.drawing = ""  # the figure it was last given
         self.process = context.Process(
             target=_paint, args=(theirs, self.connection), name="market-sim painter", daemon=True
         )
