@@ -392,11 +392,14 @@ def write_run_folder(
     ab_test: ExperimentResult | None = None,
     painters: report.Painters | None = None,
     timings: result_folder.Timings | None = None,
+    meanwhile: Callable[[report.Results], object] | None = None,
 ) -> None:
     """Write the run folder whole (tables, scenario, report, manifest); a partial one also keeps
     its finished runs for --resume. `offers` (csv or parquet) adds the offer log. `painters`:
     figure processes started already (else the figures are drawn on `workers` new ones);
-    `timings`: where the time went, for the manifest (from Python: the runs and the writing).
+    `timings`: where the time went, for the manifest (from Python: the runs and the writing);
+    `meanwhile`: called with what the report shows (as `report DIR` reads it) while its figures
+    are drawn (`run` makes its ranking for the terminal then).
 
     The report is made from the tables as they are written (each parsed from the text written
     to its file), and its figures are drawn while the big tables are written: the time charts
@@ -439,6 +442,8 @@ def write_run_folder(
         )
         if isinstance(drawing, Painters):
             drawing.begin(results)  # the other figures are drawn while the tables are written
+        if meanwhile is not None:
+            meanwhile(results)
         result_folder.write_csv(_file_summary(scenario, scores, baseline, results), folder / "summary.csv")
         (folder / "scores.csv").write_text(scores_text, encoding="utf-8")
         result_folder.write_csv(comparisons, folder / "comparisons.csv")

@@ -143,6 +143,15 @@ def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -
     ran = time.perf_counter()
     lost = [tabulated.run for tabulated in done if tabulated.run.lost]
     ab_test = None if interrupted else api.ab_test(scenario, args.workers)
+    ranking: list[str] = []  # made while the figures are drawn, from the scores as scores.csv reads
+
+    def rank(shown) -> None:
+        from market_sim import metrics
+        from market_sim.report import ranking_text
+
+        benchmarks = metrics.benchmarks(scenario.strategies)
+        ranking.append(ranking_text(shown.scores, args.baseline, scenario.focal.name, benchmarks))
+
     try:
         api.write_run_folder(
             out,
@@ -158,6 +167,7 @@ def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -
             ab_test=ab_test,
             painters=painters,
             timings=result_folder.Timings(starting, took, ran),
+            meanwhile=None if interrupted or args.quiet else rank,
         )
     except result_folder.FolderError as error:
         raise UsageError(str(error)) from None
@@ -172,12 +182,8 @@ def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -
             file=sys.stderr,
         )
         return 130
-    if not args.quiet:
-        from market_sim import metrics
-        from market_sim.report import ranking_text, read_table
-
-        scores, benchmarks = read_table(out / "scores.csv"), metrics.benchmarks(scenario.strategies)
-        print(ranking_text(scores, args.baseline, scenario.focal.name, benchmarks))
+    if ranking:
+        print(ranking[0])
     print(f"wrote {out}/report.html")
     failures = [run for run in runs if run.failure]
     for run in failures:
