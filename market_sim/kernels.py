@@ -11,8 +11,6 @@ Imported through `market_sim.fast.kernels()`, which says whether numba is there 
 
 from __future__ import annotations
 
-import math
-
 from numba import njit
 
 NONE = -1  # (clearing.NONE: this module sits below clearing and imports nothing of the package)
@@ -343,95 +341,100 @@ def book_trades(
 
 
 @njit(cache=True)
-def surplus_terms(utility, shoppers, starts, closed, outside, sensitivity, slope, top, count, terms, skip):
-    """The terms of the log-sums of the logit consumer surplus of the days kept for later
-    (`MarketModel.book_surplus_due`), as `log_sum_exp` takes them: the shoppers of day d are
-    columns starts[d] to starts[d + 1] of `utility` and `shoppers`; `closed[d, j]`: seller j
-    was out of stock that morning. A column's terms a are 0 for buying nothing, then
-    β (u_j − u₀) of each offer (−inf when closed). Writes each shopper's β (`slope`), each
-    column's largest term `top` (`np.maximum` row after row), how many terms equal it (`count`),
-    `terms` = a − top, and `skip` where the exp adds 0 instead: the largest terms and the
-    closed offers, whose term is then 0 (an exp of −inf costs numpy several times an ordinary
-    one). Row after row, so that the loops run along contiguous rows. Returns how many columns
-    have tied largest terms."""
-    rows, days = terms.shape[0], starts.size - 1
-    width = starts[days]
-    for k in range(width):
-        slope[k] = sensitivity[shoppers[k]]
-    for k in range(width):
-        terms[0, k] = 0.0
-        top[k] = 0.0
-        count[k] = 0
+def surplus_terms(
+    utility, offers, outside, sensitivity, shoppers, first, width, at, slope, top, which, length, terms
+):  # fmt: skip
+    """The terms of the logit consumer surplus's log-sums (`MarketModel.consumer_surplus`, the
+    steps of `model.log_sum_exp`) for the shoppers `first` … `first + width` − 1 (columns of
+    `utility`, entries of `shoppers`), written to columns `at` … `at + width` − 1 of `terms`
+    and of the per-shopper arrays. A shopper's terms a are 0 for buying nothing (row 0), then
+    β (u_j − u₀) of each offer j of `offers` (the sellers open that morning) in order; its column
+    gets its β (`slope`), its largest term (`top`: `np.maximum` row after row), the row of that
+    term (`which`), how many rows are its own (`length`; the rows below hold 0.0) and
+    a − top. Row after row, so that the loops run along contiguous rows and branch on no
+    data. Returns how many shoppers have tied largest terms or a largest term that is not
+    finite (`which` < 0 or `top` not finite), whose log-sum takes `log_sum_exp`'s other steps."""
+    rows, end = offers.size + 1, at + width
+    # (one-dimensional slices: loops that numba vectorises, where two indices per access it does not)
+    slopes, tops, rows_of = slope[at:end], top[at:end], which[at:end]
+    for i in range(width):
+        slopes[i] = sensitivity[shoppers[first + i]]
+    tops[:] = 0.0
+    rows_of[:] = -1
+    length[at:end] = rows
+    terms[0, at:end] = 0.0
     for r in range(1, rows):
-        for d in range(days):
-            if closed[d, r - 1]:
-                for k in range(starts[d], starts[d + 1]):
-                    terms[r, k] = -math.inf
-            else:
-                for k in range(starts[d], starts[d + 1]):
-                    x = (utility[r - 1, k] - outside) * slope[k]
-                    terms[r, k] = x
-                    highest = top[k]
-                    top[k] = x if (x > highest or x != x) else highest  # np.maximum: the larger, or NaN
+        values, row = utility[offers[r - 1], first : first + width], terms[r, at:end]
+        for i in range(width):
+            x = (values[i] - outside) * slopes[i]
+            row[i] = x
+            highest = tops[i]
+            tops[i] = x if (x > highest or x != x) else highest  # np.maximum: the larger, or NaN
     for r in range(rows):
-        for k in range(width):
-            x, highest = terms[r, k], top[k]
-            same = x == highest
-            count[k] += same
-            skip[r, k] = same
-            terms[r, k] = 0.0 if same else x - highest
-    for r in range(1, rows):
-        for d in range(days):
-            if closed[d, r - 1]:
-                for k in range(starts[d], starts[d + 1]):
-                    skip[r, k] = True
-                    terms[r, k] = 0.0
-    tied = 0
-    for k in range(width):
-        tied += count[k] > 1
-    return tied
+        row = terms[r, at:end]
+        for i in range(width):
+            x, highest, w = row[i], tops[i], rows_of[i]
+            rows_of[i] = (r if w == -1 else -2) if x == highest else w  # -2: a second largest term
+            row[i] = x - highest
+    for r in range(rows, terms.shape[0]):
+        terms[r, at:end] = 0.0
+    odd = 0
+    for i in range(width):
+        odd += rows_of[i] < 0 or tops[i] - tops[i] != 0.0
+    return odd
 
 
 @njit(cache=True)
-def column_sums(terms, skip, out):
-    """`terms.sum(axis=0)` as numpy adds along axis 0, row after row from 0.0, with 0 where
-    `skip`."""
-    rows, columns = terms.shape
-    for k in range(columns):
-        out[k] = 0.0
-    for r in range(rows):
-        for k in range(columns):
-            out[k] = out[k] + (0.0 if skip[r, k] else terms[r, k])
+def sum_terms(terms, which, length, width, sums):
+    """The sums of columns 0 … `width` − 1 of exp(a − top) (`terms` after numpy's exp) without
+    each column's largest term and below its `length`, row after row from 0.0, as
+    `log_sum_exp` adds them (the terms left out would each have added +0.0)."""
+    out, tops, rows_of = sums[:width], which[:width], length[:width]
+    out[:] = 0.0
+    for r in range(terms.shape[0]):
+        row = terms[r, :width]
+        for i in range(width):
+            out[i] = out[i] + (row[i] if (r != tops[i] and r < rows_of[i]) else 0.0)
 
 
 @njit(cache=True)
-def add_top(log_sums, top):
-    """`log_sums += top`; whether every result is finite."""
-    finite = True
-    for k in range(log_sums.size):
-        x = log_sums[k] + top[k]
-        log_sums[k] = x
-        finite = finite and (x - x == 0.0)
-    return finite
+def add_log_sums(log_sums, top, slope, segment, first, width, totals):
+    """Each shopper's surplus, (its log1p + its largest term) / β (into `log_sums`), added to its
+    segment's total (`segment[first + i]`) in shopper order, as `np.bincount` adds its weights
+    (a run of shoppers of one segment in a running sum, not through memory)."""
+    surplus, tops, slopes = log_sums[:width], top[:width], slope[:width]
+    for i in range(width):
+        surplus[i] = (surplus[i] + tops[i]) / slopes[i]
+    g, total = -1, 0.0
+    for i in range(width):
+        here = segment[first + i]
+        if here != g:
+            if g >= 0:
+                totals[g] = total
+            g = here
+            total = totals[g]
+        total += surplus[i]
+    if g >= 0:
+        totals[g] = total
 
 
 @njit(cache=True)
-def book_surplus(log_sums, slope, shoppers, starts, days, segment, consumer_surplus):
-    """Each shopper's surplus, its log-sum / β, added up per day and segment in shopper order
-    from 0.0 (as `np.bincount` adds its weights) into rows `days` of `consumer_surplus` (a run of
-    shoppers of one segment in a running sum, not through memory)."""
+def book_surplus(log_sums, top, slope, segment, starts, days, consumer_surplus):
+    """The kept days' surplus (`add_log_sums` shopper by shopper; day d's shoppers are slots
+    starts[d] to starts[d + 1]) added up per day and segment from 0.0 into rows `days` of
+    `consumer_surplus` (a run of shoppers of one segment in a running sum, not through memory)."""
     for d in range(days.size):
         row = consumer_surplus[days[d]]
         row[:] = 0.0
         g, total = -1, 0.0
         for k in range(starts[d], starts[d + 1]):
-            here = segment[shoppers[k]]
+            here = segment[k]
             if here != g:
                 if g >= 0:
                     row[g] = total
                 g = here
                 total = row[g]
-            total += log_sums[k] / slope[k]
+            total += (log_sums[k] + top[k]) / slope[k]
         if g >= 0:
             row[g] = total
 
@@ -455,11 +458,10 @@ def warm_up_booking() -> None:
             np.zeros((sellers, count), dtype=np.int32), np.zeros((sellers, count)),
             np.zeros((sellers, count)), np.zeros(count, dtype=np.int64), flags.copy(),
         )  # fmt: skip
-    starts, top = np.array([0, count]), np.zeros(count)
-    terms, skip = np.zeros((sellers + 1, count)), np.zeros((sellers + 1, count), dtype=bool)
-    surplus_terms(
-        utility, shoppers, starts, flags[:1], 0.0, top + 1, top.copy(), top, shoppers.copy(), terms, skip
-    )
-    column_sums(terms, skip, sums := np.zeros(count))
-    add_top(sums, top)
-    book_surplus(sums, top + 1, shoppers, starts, shoppers[:1], shoppers, np.zeros((days, segments)))
+    starts, top, which = np.array([0, count]), np.zeros(count), np.zeros(count, dtype=np.intp)
+    segment, terms = np.zeros(count, dtype=np.int64), np.zeros((sellers + 1, count))
+    offers, slope, rows = np.arange(sellers), top.copy(), which.copy()
+    surplus_terms(utility, offers, 0.0, top + 1, shoppers, 0, count, 0, slope, top, which, rows, terms)
+    sum_terms(terms, which, rows, count, sums := np.zeros(count))
+    add_log_sums(sums, top, top + 1, segment, 0, count, np.zeros(segments))
+    book_surplus(sums, top, top + 1, segment, starts, shoppers[:1], np.zeros((days, segments)))
