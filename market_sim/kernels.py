@@ -341,60 +341,64 @@ def book_trades(
 
 
 @njit(cache=True)
-def surplus_terms(
-    utility, offers, outside, sensitivity, shoppers, first, width, at, slope, top, which, length, terms
-):  # fmt: skip
+def surplus_terms(utility, offers, outside, sensitivity, shoppers, first, slope, top, which, length, terms):
     """The terms of the logit consumer surplus's log-sums (`MarketModel.consumer_surplus`, the
-    steps of `model.log_sum_exp`) for the shoppers `first` … `first + width` − 1 (columns of
-    `utility`, entries of `shoppers`), written to columns `at` … `at + width` − 1 of `terms`
-    and of the per-shopper arrays. A shopper's terms a are 0 for buying nothing (row 0), then
-    β (u_j − u₀) of each offer j of `offers` (the sellers open that morning) in order; its column
-    gets its β (`slope`), its largest term (`top`: `np.maximum` row after row), the row of that
-    term (`which`), how many rows are its own (`length`; the rows below hold 0.0) and
-    a − top. Row after row, so that the loops run along contiguous rows and branch on no
-    data. Returns how many shoppers have tied largest terms or a largest term that is not
+    steps of `model.log_sum_exp`) of the shoppers `first`, `first` + 1, … (columns of `utility`,
+    entries of `shoppers`; as many as `slope` has entries), a column of `terms` each. A
+    shopper's terms a are 0 for buying nothing (row 0), then β (u_j − u₀) of each offer j of
+    `offers` (the sellers open that morning) in order. Writes each shopper's β (`slope`), its
+    largest term (`top`: `np.maximum` row after row), that term's row (`which`), how many rows
+    are its own (`length`; the rows below hold 0.0) and a − top. Row after row over
+    one-dimensional slices, loops that numba vectorises (it does not with two indices per
+    access). Returns how many shoppers have tied largest terms or a largest term that is not
     finite (`which` < 0 or `top` not finite), whose log-sum takes `log_sum_exp`'s other steps."""
-    rows, end = offers.size + 1, at + width
-    # (one-dimensional slices: loops that numba vectorises, where two indices per access it does not)
-    slopes, tops, rows_of = slope[at:end], top[at:end], which[at:end]
+    rows, width = offers.size + 1, slope.size
     for i in range(width):
-        slopes[i] = sensitivity[shoppers[first + i]]
-    tops[:] = 0.0
-    rows_of[:] = -1
-    length[at:end] = rows
-    terms[0, at:end] = 0.0
+        slope[i] = sensitivity[shoppers[first + i]]
+    top[:] = 0.0
+    which[:] = -1
+    length[:] = rows
+    terms[0] = 0.0
     for r in range(1, rows):
-        values, row = utility[offers[r - 1], first : first + width], terms[r, at:end]
+        values, row = utility[offers[r - 1], first : first + width], terms[r]
         for i in range(width):
-            x = (values[i] - outside) * slopes[i]
+            x = (values[i] - outside) * slope[i]
             row[i] = x
-            highest = tops[i]
-            tops[i] = x if (x > highest or x != x) else highest  # np.maximum: the larger, or NaN
+            highest = top[i]
+            top[i] = x if (x > highest or x != x) else highest  # np.maximum: the larger, or NaN
     for r in range(rows):
-        row = terms[r, at:end]
+        row = terms[r]
         for i in range(width):
-            x, highest, w = row[i], tops[i], rows_of[i]
-            rows_of[i] = (r if w == -1 else -2) if x == highest else w  # -2: a second largest term
+            x, highest, w = row[i], top[i], which[i]
+            which[i] = (r if w == -1 else -2) if x == highest else w  # -2: a second largest term
             row[i] = x - highest
     for r in range(rows, terms.shape[0]):
-        terms[r, at:end] = 0.0
+        terms[r] = 0.0
     odd = 0
     for i in range(width):
-        odd += rows_of[i] < 0 or tops[i] - tops[i] != 0.0
+        odd += which[i] < 0 or top[i] - top[i] != 0.0
     return odd
 
 
 @njit(cache=True)
-def sum_terms(terms, which, length, width, sums):
-    """The sums of columns 0 … `width` − 1 of exp(a − top) (`terms` after numpy's exp) without
-    each column's largest term and below its `length`, row after row from 0.0, as
-    `log_sum_exp` adds them (the terms left out would each have added +0.0)."""
-    out, tops, rows_of = sums[:width], which[:width], length[:width]
-    out[:] = 0.0
-    for r in range(terms.shape[0]):
-        row = terms[r, :width]
-        for i in range(width):
-            out[i] = out[i] + (row[i] if (r != tops[i] and r < rows_of[i]) else 0.0)
+def sum_terms(terms, rows, starts, which, length, sums):
+    """Each shopper's sum of exp(a − top) (`terms` after numpy's exp) without its largest term
+    and below its `length`, row after row from 0.0, as `log_sum_exp` adds a column's (a term
+    left out would have added +0.0). `terms` holds blocks of `rows` × n written by
+    `surplus_terms`, one after the other: that of shoppers starts[d] to starts[d + 1]."""
+    for d in range(starts.size - 1):
+        first, width = starts[d], starts[d + 1] - starts[d]
+        block = terms[first * rows : (first + width) * rows]
+        out, tops, rows_of = (
+            sums[first : first + width],
+            which[first : first + width],
+            length[first : first + width],
+        )
+        out[:] = 0.0
+        for r in range(rows):
+            row = block[r * width : (r + 1) * width]
+            for i in range(width):
+                out[i] = out[i] + (row[i] if (r != tops[i] and r < rows_of[i]) else 0.0)
 
 
 @njit(cache=True)
@@ -459,9 +463,10 @@ def warm_up_booking() -> None:
             np.zeros((sellers, count)), np.zeros(count, dtype=np.int64), flags.copy(),
         )  # fmt: skip
     starts, top, which = np.array([0, count]), np.zeros(count), np.zeros(count, dtype=np.intp)
-    segment, terms = np.zeros(count, dtype=np.int64), np.zeros((sellers + 1, count))
+    segment, terms = np.zeros(count, dtype=np.int64), np.zeros((sellers + 1) * count)
     offers, slope, rows = np.arange(sellers), top.copy(), which.copy()
-    surplus_terms(utility, offers, 0.0, top + 1, shoppers, 0, count, 0, slope, top, which, rows, terms)
-    sum_terms(terms, which, rows, count, sums := np.zeros(count))
+    block = terms.reshape(sellers + 1, count)
+    surplus_terms(utility, offers, 0.0, top + 1, shoppers, 0, slope, top, which, rows, block)
+    sum_terms(terms, sellers + 1, starts, which, rows, sums := np.zeros(count))
     add_log_sums(sums, top, top + 1, segment, 0, count, np.zeros(segments))
     book_surplus(sums, top, top + 1, segment, starts, shoppers[:1], np.zeros((days, segments)))

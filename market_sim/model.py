@@ -728,14 +728,17 @@ class MarketModel(mesa.Model):
         slope, top = scratch("surplus_slope", (width,)), scratch("surplus_top", (width,))
         which = scratch("surplus_which", (width,), np.intp)
         length = scratch("surplus_rows", (width,), np.intp)
-        terms, sums = scratch("surplus_terms", (rows, width)), scratch("surplus_sum", (width,))
+        terms, sums = scratch("surplus_terms", (rows * width,)), scratch("surplus_sum", (width,))
+        block = terms.reshape(rows, width)
         odd = kernels.surplus_terms(
-            utility, offers, outside, sensitivity, shoppers, first, width, 0, slope, top, which, length, terms
+            utility, offers, outside, sensitivity, shoppers, first, slope, top, which, length, block
         )  # fmt: skip
         if not odd:
             with np.errstate(under="ignore"):
                 np.exp(terms, out=terms)
-            kernels.sum_terms(terms, which, length, width, sums)
+            starts = scratch("surplus_starts", (2,), np.intp)
+            starts[0], starts[1] = 0, width
+            kernels.sum_terms(terms, rows, starts, which, length, sums)
             np.log1p(sums, out=sums)
             kernels.add_log_sums(sums, top, slope, segment, first, width, totals)
             return
@@ -1044,16 +1047,19 @@ class _SurplusDue:
 
 class _SurplusKept:
     """The days whose logit consumer surplus the compiled kernels book later, side by side: each
-    shopper's log-sum terms as `kernels.surplus_terms` writes them (a column each), its β,
-    largest term and its row, its rows, its segment, each day's first column (`starts`) and
-    its day."""
+    day's log-sum terms as `kernels.surplus_terms` writes them (a block of `sellers` + 1 rows,
+    a column a shopper, after the day before), each shopper's β, largest term and its row, rows
+    and segment, each day's first shopper (`starts`) and its day."""
 
     def __init__(self, kernels: ModuleType, sellers: int):
         most = SURPLUS_BATCH // 2  # days of at least two shoppers
-        self.kernels = kernels
-        self.terms = np.empty((sellers + 1, SURPLUS_BATCH))
+        self.kernels, self.rows = kernels, sellers + 1
+        self.terms = np.empty(self.rows * SURPLUS_BATCH)
         self.slope, self.top = np.empty(SURPLUS_BATCH), np.empty(SURPLUS_BATCH)
-        self.which, self.rows = np.empty(SURPLUS_BATCH, dtype=np.intp), np.empty(SURPLUS_BATCH, dtype=np.intp)
+        self.which, self.length = (
+            np.empty(SURPLUS_BATCH, dtype=np.intp),
+            np.empty(SURPLUS_BATCH, dtype=np.intp),
+        )
         self.sums, self.segment = np.empty(SURPLUS_BATCH), np.empty(SURPLUS_BATCH, dtype=np.int64)
         self.starts = np.zeros(most + 1, dtype=np.intp)
         self.day = np.empty(most, dtype=np.intp)
@@ -1065,15 +1071,15 @@ class _SurplusKept:
         """Keep the day's terms (`offers`: the sellers open that morning); False, keeping
         nothing, if some shopper's log-sum needs `log_sum_exp`'s rare steps (tied largest terms,
         a largest term that is not finite)."""
-        d, start = self.days, self.width
-        count = len(trading.shoppers)
+        d, start, rows = self.days, self.width, self.rows
+        end = start + len(trading.shoppers)
         odd = self.kernels.surplus_terms(
-            trading.utility, offers, outside, sensitivity, trading.shoppers, 0, count, start, self.slope,
-            self.top, self.which, self.rows, self.terms,
+            trading.utility, offers, outside, sensitivity, trading.shoppers, 0, self.slope[start:end],
+            self.top[start:end], self.which[start:end], self.length[start:end],
+            self.terms[start * rows : end * rows].reshape(rows, end - start),
         )  # fmt: skip
         if odd:
             return False
-        end = start + count
         self.segment[start:end] = trading.segment
         self.day[d], self.starts[d + 1] = day, end
         self.days, self.width = d + 1, end
@@ -1083,19 +1089,13 @@ class _SurplusKept:
         """Book the kept days' surplus into their rows of `consumer_surplus` and forget them:
         numpy's exp of every kept term and log1p of every sum, the sums and totals compiled."""
         kernels, width, days = self.kernels, self.width, self.days
-        terms, sums = self.terms[:, :width], self.sums[:width]
+        terms, sums, starts = self.terms[: width * self.rows], self.sums[:width], self.starts[: days + 1]
         with np.errstate(under="ignore"):
             np.exp(terms, out=terms)
-        kernels.sum_terms(terms, self.which, self.rows, width, sums)
+        kernels.sum_terms(terms, self.rows, starts, self.which, self.length, sums)
         np.log1p(sums, out=sums)
         kernels.book_surplus(
-            sums,
-            self.top,
-            self.slope,
-            self.segment,
-            self.starts[: days + 1],
-            self.day[:days],
-            consumer_surplus,
+            sums, self.top, self.slope, self.segment, starts, self.day[:days], consumer_surplus
         )
         self.days = self.width = 0
 
