@@ -11,9 +11,11 @@ Imported through `market_sim.fast.kernels()`, which says whether numba is there 
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 NONE = -1  # (clearing.NONE: this module sits below clearing and imports nothing of the package)
+COMPACT_SERVICE = 65536  # from this many shoppers on, `serve_in_order` serves a one-byte copy
 
 
 @njit(cache=True)
@@ -146,18 +148,11 @@ def _best_in_stock(scores, threshold, tiebreak, with_tiebreak, k, remaining, res
 
 
 @njit(cache=True)
-def serve_in_order(
+def _serve(
     order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining,
     choice, missed_by, missed, unmet,
 ):  # fmt: skip
-    """`clearing.serve` shopper by shopper in arrival order: shopper k = `order[p]`, whose first
-    choice is `preferred[k]`, takes it (`choice[k]`) if it is in stock; else records a lost sale
-    for it and chooses again among the sellers with stock left, and for each empty seller
-    counts whether it would have bought there had that seller alone been restocked (its unmet
-    demand). The lost sales go to `missed_by` (the shoppers, in arrival order) and `missed` (the
-    sellers they missed); returns how many. `remaining` is updated; only shoppers who meet an
-    empty shelf read their scores. `choice` may be `preferred` (each is read before it is
-    written)."""
+    """`serve_in_order`'s pass over the shoppers (`preferred` and `choice` of any integer type)."""
     sellers, lost = remaining.size, 0
     for p in range(order.size):
         k = order[p]
@@ -177,6 +172,38 @@ def serve_in_order(
         if pick != NONE:
             remaining[pick] -= 1
     return lost
+
+
+@njit(cache=True)
+def serve_in_order(
+    order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining,
+    choice, missed_by, missed, unmet,
+):  # fmt: skip
+    """`clearing.serve` shopper by shopper in arrival order: shopper k = `order[p]`, whose first
+    choice is `preferred[k]`, takes it (`choice[k]`) if it is in stock; else records a lost sale
+    for it and chooses again among the sellers with stock left, and for each empty seller
+    counts whether it would have bought there had that seller alone been restocked (its unmet
+    demand). The lost sales go to `missed_by` (the shoppers, in arrival order) and `missed` (the
+    sellers they missed); returns how many. `remaining` is updated; only shoppers who meet an
+    empty shelf read their scores. `choice` may be `preferred` (each is read before it is
+    written). A big day's choices are served from a copy of one byte a shopper (up to 127
+    sellers), which the processor's cache holds: a shopper in random order costs a cache hit
+    rather than a trip to memory."""
+    if preferred.size > COMPACT_SERVICE and remaining.size < 127:
+        compact = np.empty(preferred.size, dtype=np.int8)
+        for k in range(preferred.size):
+            compact[k] = preferred[k]
+        lost = _serve(
+            order, compact, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining, compact,
+            missed_by, missed, unmet,
+        )  # fmt: skip
+        for k in range(choice.size):  # (every shopper arrives once: each has its choice)
+            choice[k] = compact[k]
+        return lost
+    return _serve(
+        order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining, choice,
+        missed_by, missed, unmet,
+    )  # fmt: skip
 
 
 @njit(cache=True)

@@ -181,6 +181,39 @@ def test_compiled_service_equals_the_numpy_passes(shoppers, sellers, stock, ties
     np.testing.assert_array_equal(compiled_path.unmet_demand(sellers), numpy_path.unmet_demand(sellers))
 
 
+@pytest.mark.parametrize(("ties", "scalar"), [(False, False), (True, True)])
+def test_the_compiled_service_of_a_big_day_equals_the_numpy_passes(ties, scalar):
+    """A day of more shoppers than `kernels.COMPACT_SERVICE`, whose first choices the compiled
+    service serves from a one-byte copy: the numpy passes' choices, lost sales and unmet demand,
+    sellers running out at different times."""
+    from market_sim import kernels
+
+    rng = np.random.default_rng(13)
+    shoppers, sellers = kernels.COMPACT_SERVICE + 4321, 3
+    scores = (
+        rng.integers(0, 3, (sellers, shoppers)).astype(float)
+        if ties
+        else rng.normal(size=(sellers, shoppers))
+    )
+    threshold = 0.5 if scalar else rng.normal(size=shoppers) - 0.5
+    tiebreak = rng.random((sellers, shoppers)) if ties else None
+    stock = np.array([shoppers // 9, shoppers // 5, math.inf])
+    order = rng.permutation(shoppers)
+    allocations = []
+    for compiled in (False, True):
+        fast.use(compiled)
+        try:
+            allocations.append(clear(scores, threshold, stock, tiebreak, lambda: order))
+        finally:
+            fast.use(None)
+    numpy_path, compiled_path = allocations
+    assert (numpy_path.lost_sale != -1).sum() > 1000 and numpy_path.unmet_demand(sellers)[:2].min() > 0
+    for name in ("choice", "lost_sale"):
+        np.testing.assert_array_equal(getattr(compiled_path, name), getattr(numpy_path, name), err_msg=name)
+    assert compiled_path.choice.dtype == numpy_path.choice.dtype
+    np.testing.assert_array_equal(compiled_path.unmet_demand(sellers), numpy_path.unmet_demand(sellers))
+
+
 def test_compiled_consumer_surplus_with_ties_and_infinite_utilities():
     """Offers tied with each other or with buying nothing, and infinite utilities (the direct
     log of the sum), in slices of a few shoppers: the numpy path's totals to the last bit."""
