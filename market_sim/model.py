@@ -95,6 +95,7 @@ class MarketModel(mesa.Model):
     # a big day's logit surplus per segment, worked out as it was cleared: (day, utility, totals)
     _surplus_ahead: tuple[int, np.ndarray, np.ndarray] | None = None
     _offers: dict[tuple[int, ...], np.ndarray] | None = None  # `_open_offers`, per set of open sellers
+    _surplus_buffers: _SurplusBuffers | None = None  # `_surplus_block`'s arrays
 
     def __init__(
         self,
@@ -724,20 +725,15 @@ class MarketModel(mesa.Model):
         or a largest term that is not finite takes every step of `log_sum_exp` instead."""
         scratch, population = self.scratch, self.population
         sensitivity, outside = population.price_sensitivity, float(self.spec.market.outside_utility)
-        rows = len(offers) + 1
-        slope, top = scratch("surplus_slope", (width,)), scratch("surplus_top", (width,))
-        which = scratch("surplus_which", (width,), np.intp)
-        length = scratch("surplus_rows", (width,), np.intp)
-        terms, sums = scratch("surplus_terms", (rows * width,)), scratch("surplus_sum", (width,))
-        block = terms.reshape(rows, width)
+        rows, buffers = len(offers) + 1, self._surplus_buffers
+        if buffers is None or buffers.capacity < width or buffers.rows < rows:
+            buffers = self._surplus_buffers = _SurplusBuffers(max(width, TASTE_BLOCK), len(self.sellers) + 1)
+        slope, top, which, length, terms, block, sums, starts = buffers.views(rows, width)
         odd = kernels.surplus_terms(
             utility, offers, outside, sensitivity, shoppers, first, slope, top, which, length, block
         )  # fmt: skip
-        if not odd:
-            with np.errstate(under="ignore"):
-                np.exp(terms, out=terms)
-            starts = scratch("surplus_starts", (2,), np.intp)
-            starts[0], starts[1] = 0, width
+        if not odd:  # (every exp is of a number ≤ 0 and every sum ≥ 0: no warning to silence)
+            np.exp(terms, out=terms)
             kernels.sum_terms(terms, rows, starts, which, length, sums)
             np.log1p(sums, out=sums)
             kernels.add_log_sums(sums, top, slope, segment, first, width, totals)
@@ -1045,6 +1041,31 @@ class _SurplusDue:
     segment: np.ndarray
 
 
+class _SurplusBuffers:
+    """`MarketModel._surplus_block`'s arrays for blocks of up to `capacity` shoppers and `rows`
+    terms each, and their views for a block (those of a full block made once)."""
+
+    def __init__(self, capacity: int, rows: int):
+        self.capacity, self.rows = capacity, rows
+        self.slope, self.top, self.sums = np.empty(capacity), np.empty(capacity), np.empty(capacity)
+        self.which, self.length = np.empty(capacity, dtype=np.intp), np.empty(capacity, dtype=np.intp)
+        self.terms = np.empty(rows * capacity)
+        self._full: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def views(self, rows: int, width: int) -> tuple[np.ndarray, ...]:
+        """slope, top, which, length, terms (flat and as rows × width), sums, starts ([0, width])."""
+        views = self._full.get(rows) if width == self.capacity else None
+        if views is None:
+            terms = self.terms[: rows * width]
+            views = (
+                self.slope[:width], self.top[:width], self.which[:width], self.length[:width], terms,
+                terms.reshape(rows, width), self.sums[:width], np.array([0, width], dtype=np.intp),
+            )  # fmt: skip
+            if width == self.capacity:
+                self._full[rows] = views
+        return views
+
+
 class _SurplusKept:
     """The days whose logit consumer surplus the compiled kernels book later, side by side: each
     day's log-sum terms as `kernels.surplus_terms` writes them (a block of `sellers` + 1 rows,
@@ -1090,8 +1111,7 @@ class _SurplusKept:
         numpy's exp of every kept term and log1p of every sum, the sums and totals compiled."""
         kernels, width, days = self.kernels, self.width, self.days
         terms, sums, starts = self.terms[: width * self.rows], self.sums[:width], self.starts[: days + 1]
-        with np.errstate(under="ignore"):
-            np.exp(terms, out=terms)
+        np.exp(terms, out=terms)  # (of numbers ≤ 0: no warning to silence)
         kernels.sum_terms(terms, self.rows, starts, self.which, self.length, sums)
         np.log1p(sums, out=sums)
         kernels.book_surplus(
