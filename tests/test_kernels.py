@@ -233,9 +233,10 @@ def test_compiled_consumer_surplus_with_ties_and_infinite_utilities():
     for compiled in (False, True):
         fast.use(compiled)
         try:
-            for width in (4096, 1000, 7):  # slices of every size, the last one short
-                with pytest.MonkeyPatch.context() as patch:
+            for width in (4096, 1000, 7):  # slices and blocks of every size, the last one short
+                with pytest.MonkeyPatch.context() as patch:  # (blocks with and without ties)
                     patch.setattr(model_module, "SURPLUS_SLICE", width)
+                    patch.setattr(model_module, "TASTE_BLOCK", width)
                     totals.append(model.consumer_surplus(0, trading, 2))
         finally:
             fast.use(None)
@@ -262,6 +263,33 @@ def test_a_big_days_shocks_drawn_block_by_block_give_the_same_numbers(monkeypatc
     books = on_both_paths(scenario)
     assert len(blocked_days) == scenario.days  # the compiled run took the block path every day
     assert books["Ledger.lost_sales"].sum() > 0
+
+
+def test_a_big_days_surplus_worked_out_while_clearing_with_tied_offers(monkeypatch):
+    """A big day's logit surplus is added up block by block as the day is cleared; two rivals
+    with the same quality and price tie for every shopper not loyal to one of them, so some
+    blocks take `log_sum_exp`'s steps for tied largest terms: the numpy path's numbers."""
+    scenario = scenario_from(
+        MANY_SHOPPERS.replace(
+            "quality: -2, strategy: {kind: fixed, price: 24}",
+            "quality: 1, strategy: {kind: fixed, price: 28}",
+        )
+    )
+    from market_sim import kernels
+
+    monkeypatch.setattr(model_module, "TASTE_BLOCK", 301)
+    odd, ahead = [], []
+    terms, surplus = kernels.surplus_terms, MarketModel.consumer_surplus
+    monkeypatch.setattr(kernels, "surplus_terms", lambda *args: odd.append(terms(*args)) or odd[-1])
+    monkeypatch.setattr(
+        MarketModel,
+        "consumer_surplus",
+        lambda self, day, *args: ahead.append(self._surplus_ahead is not None) or surplus(self, day, *args),
+    )
+    books = on_both_paths(scenario)
+    assert books["Ledger.consumer_surplus"].min() > 0
+    assert ahead == [False] * scenario.days + [True] * scenario.days  # numpy path, then compiled: worked out
+    assert min(odd) == 0 and max(odd) > 0  # blocks without and with tied offers
 
 
 @settings(max_examples=80, deadline=None)
