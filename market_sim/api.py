@@ -427,10 +427,12 @@ def write_run_folder(
             result_folder.joined([t.segments for t in done], [t.segments_csv for t in done]),
         )
         drawing = painters or workers or default_workers()
+        poll = drawing.poll if isinstance(drawing, Painters) else lambda: None  # painters kept busy
         charts = chart_results(*tabled, baseline)
         if isinstance(drawing, Painters):
             drawing.begin(charts)  # the time charts are drawn while the summaries are computed
         comparisons = metrics.comparisons(scores)  # comparisons.csv; the report's too when the
+        poll()
         parsed = tabled[2]  # scores read back are these (same columns, types and values)
         results = results_from(
             *tabled,
@@ -444,11 +446,14 @@ def write_run_folder(
             drawing.begin(results)  # the other figures are drawn while the tables are written
         if meanwhile is not None:
             meanwhile(results)
+            poll()
         result_folder.write_csv(_file_summary(scenario, scores, baseline, results), folder / "summary.csv")
         (folder / "scores.csv").write_text(scores_text, encoding="utf-8")
         result_folder.write_csv(comparisons, folder / "comparisons.csv")
+        poll()
         result_folder.write_csv_parts([t.daily_csv for t in done], folder / "daily.csv")
         result_folder.write_csv_parts([t.segments_csv for t in done], folder / "segments.csv")
+        poll()
         if impulses:  # batched learning runs: the impulse response after learning
             result_folder.write_csv_parts(impulses, folder / "impulse.csv")
         if shoppers:
@@ -460,6 +465,7 @@ def write_run_folder(
             result_folder.write_csv(ab_test.table, folder / "experiment.csv")
             result_folder.write_csv(ab_test.summary, folder / "experiment_summary.csv")
             result_folder.write_json(ab_test.preview, folder / "experiment_preview.json")
+        poll()
         manifest = result_folder.record_tables(folder, manifest)
         saved = figure_cache.Cached(results.figures, results.segment_summary)
         figure_cache.write(folder, saved, result_folder.table_digests(manifest))

@@ -81,6 +81,7 @@ class Painters:
         self._shares: dict[multiprocessing.connection.Connection, tuple[str, ...]] = {}  # see `expect`
         self._message: bytes | None = None  # the results begun, pickled once for the painters
         self._holding: dict[multiprocessing.connection.Connection, Results] = {}  # what each was sent
+        self._found: dict[str, str | None] = {}  # the figures of the results begun drawn so far
 
     def expect(self, strategies: int, segments: int, stock: bool) -> None:
         """Have each painter make ahead the blank figures of its share of a report of
@@ -102,6 +103,7 @@ class Painters:
         results of the same run (the same figure data), given next to `begin` or `draw`, then
         add the other figures."""
         if self._begun is results or not results.strategies:  # begun already, or nothing to draw
+            self.poll()
             return
         charts, started = results.summary is None, self._begun
         charted = started is not None and started.summary is None  # time charts begun
@@ -110,13 +112,30 @@ class Painters:
             self._waiting += [name for name in FIGURES if name not in CHARTS]
         else:
             self._drain()  # figures of other results still being drawn are not wanted any more
-            self._begun, self._message, self._busy = results, None, {}
+            self._begun, self._message, self._busy, self._found = results, None, {}, {}
             self._waiting = [name for name in FIGURES if name in CHARTS or not charts]
             self._holding = {}
+        self.poll()
+
+    def poll(self) -> None:
+        """Take the figures drawn by now and give their painters the next ones, without waiting:
+        called now and then while this process writes the tables, so that no painter waits for
+        `draw` with nothing to do."""
+        if self._begun is None or self._gone is not None:
+            return
         try:
+            self._collect(multiprocessing.connection.wait(list(self._busy), timeout=0))
             self._hand_out()
-        except FigureError as error:  # a painter died: `draw` says so, where the report copes
+        except FigureError as error:  # a painter died or a figure failed: `draw` says so
             self._gone, self._waiting = str(error), []
+
+    def _collect(self, ready: list) -> None:
+        """The figures of the painters `ready` (connections) to answer."""
+        for connection in ready:
+            name, uri, error = self._busy.pop(connection).receive()
+            if error is not None:
+                raise FigureError(f"the {name} figure could not be drawn: {error}")
+            self._found[name] = uri
 
     def draw(self, results: Results) -> dict[str, str | None]:
         """Every figure of `results` (begun now unless `begin` was given these results)."""
@@ -124,7 +143,6 @@ class Painters:
             return dict.fromkeys(FIGURES)
         if self._begun is not results:
             self.begin(results)
-        found: dict[str, str | None] = {}
         try:
             if self._gone is not None:
                 gone, self._gone = self._gone, None
@@ -133,18 +151,14 @@ class Painters:
                 ready = multiprocessing.connection.wait(list(self._busy), timeout=self._patience)
                 if not ready:
                     self._stop_busy()
-                for connection in ready:
-                    name, uri, error = self._busy.pop(connection).receive()
-                    if error is not None:
-                        raise FigureError(f"the {name} figure could not be drawn: {error}")
-                    found[name] = uri
+                self._collect(ready)
                 self._hand_out()
         except BaseException:
             self._drain()  # the painters stay usable
             raise
         finally:
             self._begun = None
-        return {name: found[name] for name in FIGURES}
+        return {name: self._found[name] for name in FIGURES}
 
     def _stop_busy(self) -> None:
         """Stop the painters that are drawing (they hang) and say which figures are lost."""
