@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import cycle, islice, repeat
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -311,10 +312,8 @@ class MarketModel(mesa.Model):
         events), worked out CALENDAR_DAYS days at a time (a run may be millions of days long)."""
         first, traffic, wtp = self._factors
         if not first <= day < first + len(traffic):
-            first, scenario = day - day % CALENDAR_DAYS, self.spec
-            days = range(first, min(first + CALENDAR_DAYS, self.days))
-            traffic = [scenario.traffic(d) for d in days]
-            wtp = [scenario.wtp_multiplier(d) for d in days]
+            first = day - day % CALENDAR_DAYS
+            traffic, wtp = self.spec.day_factors(first, min(first + CALENDAR_DAYS, self.days))
             self._factors = first, traffic, wtp
         return traffic[day - first], wtp[day - first]
 
@@ -453,18 +452,20 @@ class MarketModel(mesa.Model):
         first, known = self._calendar
         if not first <= day < first + len(known):
             first = day - day % CALENDAR_DAYS
-            days = range(first, min(first + CALENDAR_DAYS, self.days))
-            scenario = self.spec
-            start, last = scenario.start_date, self.days
-            if start is None:
-                weekdays, dates = [day % 7 for day in days], [None] * len(days)
-            else:
-                dates = [start + dt.timedelta(days=day) for day in days]
-                weekdays = [date.weekday() for date in dates]
+            scenario, last = self.spec, self.days
+            days = range(first, min(first + CALENDAR_DAYS, last))
+            # (whole blocks at once: a calendar day is one step on from the one before)
+            weekday = scenario.weekday(first)
+            weekdays = islice(cycle((*range(weekday, 7), *range(weekday))), len(days))
+            dates = repeat(None, len(days))
+            if scenario.start_date is not None:  # (start + timedelta(days=day) for each day)
+                ordinal = scenario.start_date.toordinal()
+                dates = map(dt.date.fromordinal, range(ordinal + first, ordinal + days.stop))
             events = [()] * len(days)
-            if scenario.market.events:
-                events = [tuple(e.name for e in scenario.events_on(day)) for day in days]
-            known = list(zip(days, weekdays, dates, [last - day for day in days], events, strict=True))
+            for d in scenario.event_days(first, days.stop):
+                events[d - first] = tuple(e.name for e in scenario.events_on(d))
+            days_left = range(last - first, last - days.stop, -1)
+            known = list(zip(days, weekdays, dates, days_left, events, strict=True))
             self._calendar = first, known
         return known[day - first]
 
