@@ -530,7 +530,7 @@ class MarketModel(mesa.Model):
             tiebreak = None
         else:
             # one uniform per offer and shopper, and one for buying nothing
-            draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
+            draws = self.streams[Purpose.TASTE].uniforms(day, scratch("taste", (sellers + 1, count)))
             shocks = gumbel(draws) if logit else draws  # else uniform tie-breakers between equal offers
             if kernels is not None:
                 if not logit:
