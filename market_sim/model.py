@@ -65,7 +65,7 @@ class Arrivals:
         return self._order_stream().permutation(len(self.shoppers))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Trading:
     """One day's market: who shopped, what they were offered, and what they did. Shoppers are
     in consumer order throughout, so both engines book the day in the same order."""
@@ -78,6 +78,29 @@ class Trading:
     allocation: Allocation
     prices: np.ndarray  # (sellers, shoppers) or (sellers, 1): the price each shopper saw
     personal: bool = False  # some seller priced shoppers one by one today
+
+    def __init__(
+        self,
+        shoppers: np.ndarray,
+        segment: np.ndarray,
+        returning: np.ndarray,
+        tables: np.ndarray,
+        utility: np.ndarray,
+        allocation: Allocation,
+        prices: np.ndarray,
+        personal: bool = False,
+    ):
+        # (as `Observation`'s: the dataclass's own sets each field through object.__setattr__)
+        self.__dict__.update(
+            shoppers=shoppers,
+            segment=segment,
+            returning=returning,
+            tables=tables,
+            utility=utility,
+            allocation=allocation,
+            prices=prices,
+            personal=personal,
+        )
 
 
 class MarketModel(mesa.Model):
@@ -92,6 +115,8 @@ class MarketModel(mesa.Model):
     """
 
     recording: Recording | None = None  # set on a replay that records its days for hindsight
+    # whether every seller posted one price today (`post_prices`), and `tables` as one column
+    _one_price, _price_column = False, (None, None)
     _surplus_kept: _SurplusKept | None = None  # days whose surplus the compiled kernels book later
 
     def __init__(
@@ -340,9 +365,13 @@ class MarketModel(mesa.Model):
         calendar, tables = self.calendar(day), self.tables
         shoppers = len(self.today.shoppers)
         names, observable = self.population.segment_names, self.population.observable
+        one_price = True
         for seller in self.sellers:
             observation = self.observation(seller, day, calendar)
-            tables[seller.index] = seller.post_prices(observation, names, observable, shoppers)
+            table = seller.post_prices(observation, names, observable, shoppers)
+            tables[seller.index] = table
+            one_price = one_price and type(table) is float  # (else `shown_prices` reads the tables)
+        self._one_price = one_price
         return tables
 
     def log_offers(self, day: int, trading: Trading) -> None:
@@ -494,14 +523,19 @@ class MarketModel(mesa.Model):
         # (everyone shops: the shoppers are all consumers in order, and their segments are theirs)
         segment = population.segment if count == len(population) else population.segment[shoppers]
         returning = np.take(population.bought_from, shoppers, axis=0)  # 5x faster than [shoppers] here
-        prices = shown_prices(tables, segment, returning)
+        if self._one_price and tables is self.tables:  # each seller's one price, as shown_prices gives it
+            posted, prices = self._price_column
+            if posted is not tables:
+                self._price_column = tables, (prices := tables.reshape(sellers, -1)[:, :1])
+        else:
+            prices = shown_prices(tables, segment, returning)
         personal = [seller for seller in self.sellers if seller.personal is not None]
         if personal:  # a row of prices per seller; personal prices replace the seller's row
             prices = np.array(np.broadcast_to(prices, (sellers, count)))
             order = self.table_order()
             for seller in personal:
                 prices[seller.index, order] = seller.personal
-        stock = np.array([seller.on_hand for seller in self.sellers], dtype=float)
+        stock = [seller.on_hand for seller in self.sellers]
         logit = market.choice == "logit"
         kernels, preferred, wanted = fast.kernels(), None, None
         if kernels is not None:  # utilities, scores and first choices in one pass
@@ -592,7 +626,7 @@ class MarketModel(mesa.Model):
         arrivals: Arrivals,
         prices: np.ndarray,
         shocks: np.ndarray,
-        stock: np.ndarray,
+        stock: list[float],
     ) -> Allocation:
         """The same market, one `Consumer.choose` at a time in arrival order (the readable
         reference)."""
