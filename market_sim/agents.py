@@ -250,16 +250,19 @@ class Seller(mesa.Agent):
         stockout = self.on_hand == 0
         ordered = 0
         reorder_point = stock.reorder_point
-        if reorder_point is not None and self.on_hand + sum(u for _, u in self.in_transit) <= reorder_point:
-            ordered = stock.order_quantity
-            if stock.lead_time == 0:
-                self.on_hand += ordered
-            else:
-                self.in_transit.append((day + stock.lead_time, ordered))
-        leftover = self.on_hand if last_day and not stock.unlimited else 0
+        if reorder_point is not None:
+            on_order = sum(u for _, u in self.in_transit) if self.in_transit else 0
+            if self.on_hand + on_order <= reorder_point:
+                ordered = stock.order_quantity
+                if stock.lead_time == 0:
+                    self.on_hand += ordered
+                else:
+                    self.in_transit.append((day + stock.lead_time, ordered))
+        unlimited = stock.unlimited
+        leftover = self.on_hand if last_day and not unlimited else 0
         return {
             "cost_of_goods": self.unit_cost * (units + leftover),
-            "holding_cost": 0.0 if stock.unlimited else stock.holding_cost * self.on_hand,
+            "holding_cost": 0.0 if unlimited else stock.holding_cost * self.on_hand,
             "order_cost": stock.order_cost if ordered else 0.0,
             "salvage": stock.salvage_value * leftover,
             "ordered": ordered,

@@ -45,7 +45,6 @@ CALENDAR_DAYS = 1024  # days of the public calendar worked out at once
 _mesa_log = get_module_logger("mesa.model")  # the logger of Mesa's own step
 SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
 SURPLUS_BATCH = 4096  # days of fewer shoppers have their surplus booked together, this many at once
-BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
 
 class Arrivals:
@@ -849,23 +848,28 @@ class MarketModel(mesa.Model):
         last_day = day == self.days - 1
         ledger.shoppers[day] = count
         sold, earned, missed = units.tolist(), revenue.tolist(), lost.tolist()
-        books = [seller.settle(day, sold[seller.index], last_day) for seller in all_sellers]
-        # a row per array and day, not a cell per seller: a numpy write costs the same either way
-        for name in BOOKS:
-            getattr(ledger, name)[day] = [kept[name] for kept in books]
-        decisions = [seller.decision for seller in all_sellers]
-        ledger.price[day] = [decision.base for decision in decisions]
-        names = population.segment_names
-        ledger.offered[day] = [
-            [decision.base] * segments if not decision.segments else offered_prices(decision, names)
-            for decision in decisions
-        ]
-        ledger.reason[day] = [decision.reason for decision in decisions]
-        ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in all_sellers]
-        ledger.personal[day] = [seller.personal is not None for seller in all_sellers]
-        ledger.inventory[day] = [seller.on_hand for seller in all_sellers]
+        # cell by cell: a number written to one cell of a 2-D array costs a tenth of a row made
+        # from a list
+        names, listening = population.segment_names, []
+        for seller in all_sellers:
+            j, decision = seller.index, seller.decision
+            kept = seller.settle(day, sold[j], last_day)
+            ledger.ordered[day, j] = kept["ordered"]
+            ledger.stockout[day, j] = kept["stockout"]
+            ledger.cost_of_goods[day, j] = kept["cost_of_goods"]
+            ledger.holding_cost[day, j] = kept["holding_cost"]
+            ledger.order_cost[day, j] = kept["order_cost"]
+            ledger.salvage[day, j] = kept["salvage"]
+            ledger.price[day, j] = decision.base
+            ledger.offered[day, j] = offered_prices(decision, names) if decision.segments else decision.base
+            ledger.reason[day, j] = decision.reason
+            ledger.guardrail_hits[day, j] = seller.guardrail_hits
+            ledger.personal[day, j] = seller.personal is not None
+            ledger.inventory[day, j] = seller.on_hand
+            ledger.received[day, j] = received[j]
+            if seller.hears_results:
+                listening.append(seller)
         ledger.lost_sales[day] = lost
-        ledger.received[day] = received
         ledger.days_recorded = day + 1
         if kernels is None:
             population.record_visits(trading.shoppers)
@@ -873,10 +877,8 @@ class MarketModel(mesa.Model):
         if population.feature_names and day == 0:
             ledger.keep_audit(self.audit())
         tables = self._tables
-        for seller, decision in zip(all_sellers, decisions, strict=True):
-            if not seller.hears_results:
-                continue
-            j = seller.index
+        for seller in listening:
+            j, decision = seller.index, seller.decision
             table = tables.get(j)
             bought = None
             if table is not None and table.called:  # whom of the rows of its table it sold to
