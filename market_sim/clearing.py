@@ -15,6 +15,7 @@ contiguous row, a few operations per seller, instead of a reduction along a shor
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
@@ -246,7 +247,7 @@ def _serve_compiled(
     if wanted is None:
         wanted = np.bincount(preferred + 1, minlength=sellers + 1)[1:]
     # everyone is served (inf: unlimited stock): no order needed (a few sellers: in Python)
-    if all(w <= s for w, s in zip(wanted.tolist(), _numbers(stock), strict=True)):
+    if not any(map(operator.gt, wanted.tolist(), _numbers(stock))):
         return Allocation(preferred, None, np.zeros(sellers, dtype=np.int64))
     remaining = np.array(stock, dtype=float)
     order = np.arange(n) if arrival is None else arrival()

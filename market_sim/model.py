@@ -328,8 +328,9 @@ class MarketModel(mesa.Model):
         """Who shops today (each consumer with their visit probability); the order in which
         they arrive is drawn when it matters."""
         traffic, self.wtp_multiplier = self.day_factors(day)
-        shoppers = self.population.shoppers(traffic, partial(self.stream, Purpose.VISITS, day))
-        return Arrivals(shoppers, partial(self.stream, Purpose.ARRIVALS, day))
+        streams = self.streams  # (what `self.stream` gives)
+        shoppers = self.population.shoppers(traffic, partial(streams[Purpose.VISITS].on, day))
+        return Arrivals(shoppers, partial(streams[Purpose.ARRIVALS].on, day))
 
     def day_factors(self, day: int) -> tuple[float, float]:
         """`day`'s multipliers of every consumer's visit rate and willingness to pay (weekday and
@@ -847,7 +848,7 @@ class MarketModel(mesa.Model):
         lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = count
-        sold, earned, missed = units.tolist(), revenue.tolist(), lost.tolist()
+        sold = units.tolist()
         # cell by cell: a number written to one cell of a 2-D array costs a tenth of a row made
         # from a list
         names, listening = population.segment_names, []
@@ -877,6 +878,8 @@ class MarketModel(mesa.Model):
         if population.feature_names and day == 0:
             ledger.keep_audit(self.audit())
         tables = self._tables
+        if listening:
+            earned, missed = revenue.tolist(), lost.tolist()
         for seller in listening:
             j, decision = seller.index, seller.decision
             table = tables.get(j)
