@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from itertools import cycle, islice, repeat
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -501,19 +502,28 @@ class MarketModel(mesa.Model):
     def observation(self, seller: Seller, day: int, calendar: tuple | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices
         and, if it asks, today's shoppers."""
-        j = seller.index
-        table = self._tables.get(j)
-        if table is None:
-            table = self._tables[j] = _Once(self.shopper_table, seller, day)
-        return Observation(
-            *(calendar or self.calendar(day)),
-            seller.info,
-            seller.on_hand,
-            tuple(seller.in_transit),
-            History(self.ledger, j, day, self.observable),
-            _RivalPrices(self.posted[j], day),
-            table,
+        day, weekday, date, days_left, events_today = calendar or self.calendar(day)
+        obs = _Morning.__new__(_Morning)  # (see _Morning)
+        obs.__dict__.update(
+            day=day,
+            weekday=weekday,
+            date=date,
+            days_left=days_left,
+            events_today=events_today,
+            info=seller.info,
+            stock=seller.on_hand,
+            on_order=tuple(seller.in_transit),
+            _seen_by=(self, seller),
         )
+        return obs
+
+    def _shopper_table_once(self, seller: Seller, day: int) -> _Once:
+        """`obs.shopper_table` of `seller` today: one per seller and day, however many
+        observations ask (settling the day looks whether it was called)."""
+        table = self._tables.get(seller.index)
+        if table is None:
+            table = self._tables[seller.index] = _Once(self.shopper_table, seller, day)
+        return table
 
     def clear(self, day: int, arrivals: Arrivals, tables: np.ndarray) -> Trading:
         """Every shopper values every offer, then shoppers are served first come, first served."""
@@ -1076,6 +1086,31 @@ class _SurplusKept:
             ledger.consumer_surplus,
         )  # fmt: skip
         self.days = self.width = 0
+
+
+class _Morning(Observation):
+    """`obs` as `MarketModel.observation` makes it: an Observation whose history, rival prices
+    and shopper table are made when a strategy first reads them (most strategies read one of
+    them or none, every day), the very objects that would have been made at once. Copied or
+    pickled, it is a plain Observation; `dataclasses.replace` makes one with every field set."""
+
+    @cached_property
+    def history(self) -> History:
+        model, seller = self._seen_by
+        return History(model.ledger, seller.index, self.day, model.observable)
+
+    @cached_property
+    def rival_prices(self) -> Mapping[str, np.ndarray]:
+        model, seller = self._seen_by
+        return _RivalPrices(model.posted[seller.index], self.day)
+
+    @cached_property
+    def shopper_table(self) -> Callable[[], pd.DataFrame]:
+        model, seller = self._seen_by
+        return model._shopper_table_once(seller, self.day)
+
+    def __reduce__(self) -> tuple:
+        return Observation, tuple(getattr(self, field.name) for field in dataclasses.fields(Observation))
 
 
 class _Once:

@@ -5,6 +5,7 @@ without the frozen dataclass's field-by-field `__init__`."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import inspect
@@ -194,6 +195,25 @@ def test_every_observation_carries_the_scenarios_calendar_of_its_day():
         (0, None),
         (2, None),
     ]
+
+
+def test_an_observation_makes_its_history_rival_prices_and_shopper_table_when_first_read():
+    model = MarketModel(dataclasses.replace(market(), days=10))
+    model.run_for(4)
+    seller, rival = model.sellers[0], model.sellers[1]
+    obs = model.observation(seller, 4)
+    assert {"history", "rival_prices", "shopper_table"}.isdisjoint(vars(obs))  # none made yet
+    history = obs.history
+    assert isinstance(history, History) and obs.history is history
+    assert history.prices.tolist() == model.ledger.price[:4, 0].tolist() and history.units.shape == (4,)
+    assert obs.rival_prices[rival.name].tolist() == model.ledger.price[:4, 1].tolist()
+    assert obs.shopper_table is model.observation(seller, 4).shopper_table  # one table a seller and day
+    assert not obs.shopper_table.called
+    copied = copy.copy(obs)  # (an Observation never pickled: its shopper table calls the model)
+    assert type(copied) is Observation and copied.day == 4 and copied.history is history
+    later = dataclasses.replace(model.observation(rival, 4), day=5)
+    assert (later.day, later.history.prices.tolist()) == (5, model.ledger.price[:4, 1].tolist())
+    assert obs.last_price == model.ledger.price[3, 0] and obs.unit_cost == seller.unit_cost
 
 
 def test_the_days_factors_worked_out_by_block_are_the_scenarios_day_by_day():
