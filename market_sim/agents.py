@@ -215,15 +215,14 @@ class Seller(mesa.Agent):
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
         day, name = obs.day, self.name
         answer = guarded(name, day, self.strategy.price, obs)
-        if type(answer) is Prices and _plain(answer):  # (reads no strategy code: not guarded)
-            decision = answer
-        else:
-            decision = guarded(name, day, _as_prices, answer, name, day)
-        if decision.segments:
-            decision = _posted(decision, segment_names, observable)
+        plain = type(answer) is Prices and _plain(answer)  # (reads no strategy code: not guarded)
+        decision = answer if plain else guarded(name, day, _as_prices, answer, name, day)
         personal = None
-        if decision.personal is not None:
-            personal = guarded(name, day, _personal_prices, decision, shoppers, name, day)
+        if not plain:  # (a plain decision has neither segment nor personal prices)
+            if decision.segments:
+                decision = _posted(decision, segment_names, observable)
+            if decision.personal is not None:
+                personal = guarded(name, day, _personal_prices, decision, shoppers, name, day)
         if self.guardrails is not None:
             cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
             yesterday = self.decision

@@ -301,7 +301,7 @@ class MarketModel(mesa.Model):
     def trade_one_day(self) -> None:
         day = self.steps - 1
         shoppers = self.arrivals(day)
-        received = [seller.receive(day) for seller in self.sellers]
+        received = [seller.receive(day) if seller.in_transit else 0 for seller in self.sellers]
         self.today, self._tables = shoppers, {}
         prices = self.post_prices(day)
         if self.spec.market.demand == "expected":
@@ -531,8 +531,8 @@ class MarketModel(mesa.Model):
         shoppers = arrivals.shoppers
         sellers, count = len(self.sellers), len(shoppers)
         # (everyone shops: the shoppers are all consumers in order, and their segments are theirs)
-        segment = population.segment if count == len(population) else population.segment[shoppers]
-        returning = np.take(population.bought_from, shoppers, axis=0)  # 5x faster than [shoppers] here
+        segment = population.segment if count == len(population.segment) else population.segment[shoppers]
+        returning = population.bought_from.take(shoppers, axis=0)  # 5x faster than [shoppers] here
         if self._one_price and tables is self.tables:  # each seller's one price, as shown_prices gives it
             posted, prices = self._price_column
             if posted is not tables:
