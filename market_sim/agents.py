@@ -245,23 +245,24 @@ class Seller(mesa.Agent):
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
         """Take sold units off the shelf, reorder, and book the day's costs."""
         stock = self.inventory
-        self.on_hand -= units
-        stockout = self.on_hand == 0
+        on_hand = self.on_hand - units
+        stockout = on_hand == 0
         ordered = 0
         reorder_point = stock.reorder_point
         if reorder_point is not None:
             on_order = sum(u for _, u in self.in_transit) if self.in_transit else 0
-            if self.on_hand + on_order <= reorder_point:
+            if on_hand + on_order <= reorder_point:
                 ordered = stock.order_quantity
                 if stock.lead_time == 0:
-                    self.on_hand += ordered
+                    on_hand += ordered
                 else:
                     self.in_transit.append((day + stock.lead_time, ordered))
+        self.on_hand = on_hand
         unlimited = stock.unlimited
-        leftover = self.on_hand if last_day and not unlimited else 0
+        leftover = on_hand if last_day and not unlimited else 0
         return {
             "cost_of_goods": self.unit_cost * (units + leftover),
-            "holding_cost": 0.0 if unlimited else stock.holding_cost * self.on_hand,
+            "holding_cost": 0.0 if unlimited else stock.holding_cost * on_hand,
             "order_cost": stock.order_cost if ordered else 0.0,
             "salvage": stock.salvage_value * leftover,
             "ordered": ordered,

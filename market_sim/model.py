@@ -290,8 +290,8 @@ class MarketModel(mesa.Model):
         """What Mesa does with the day's event: the clock to its time, `steps` one up, the step
         run, and the next day's event one unit later (here the same event, moved: the only one
         in Mesa's event list, so the list stays in order)."""
-        self.time = event.time
-        event.time = self.time + 1
+        now = event.time
+        self.time, event.time = now, now + 1
         self.steps += 1
         if _mesa_log.isEnabledFor(logging.INFO):
             _mesa_log.info(f"Step {self.steps} at time {self.time}")
@@ -868,8 +868,11 @@ class MarketModel(mesa.Model):
         for seller in all_sellers:
             j, decision = seller.index, seller.decision
             kept = seller.settle(day, sold[j], last_day)
-            ledger.ordered[day, j] = kept["ordered"]
-            ledger.stockout[day, j] = kept["stockout"]
+            # (counts and flags only when not zero: the ledger starts at zero, and they have no -0)
+            if kept["ordered"]:
+                ledger.ordered[day, j] = kept["ordered"]
+            if kept["stockout"]:
+                ledger.stockout[day, j] = True
             ledger.cost_of_goods[day, j] = kept["cost_of_goods"]
             ledger.holding_cost[day, j] = kept["holding_cost"]
             ledger.order_cost[day, j] = kept["order_cost"]
@@ -879,11 +882,15 @@ class MarketModel(mesa.Model):
             for g, price in enumerate(offered):
                 ledger.offered[day, j, g] = price
             ledger.reason[day, j] = decision.reason
-            ledger.guardrail_hits[day, j] = seller.guardrail_hits
-            ledger.personal[day, j] = seller.personal is not None
             ledger.inventory[day, j] = seller.on_hand
-            ledger.received[day, j] = received[j]
-            ledger.lost_sales[day, j] = missed[j]
+            if seller.guardrail_hits:
+                ledger.guardrail_hits[day, j] = seller.guardrail_hits
+            if seller.personal is not None:
+                ledger.personal[day, j] = True
+            if received[j]:
+                ledger.received[day, j] = received[j]
+            if missed[j]:
+                ledger.lost_sales[day, j] = missed[j]
             if seller.hears_results:
                 listening.append(seller)
         ledger.days_recorded = day + 1
