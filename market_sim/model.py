@@ -869,13 +869,13 @@ class MarketModel(mesa.Model):
             j, decision = seller.index, seller.decision
             kept = seller.settle(day, sold[j], last_day)
             # (counts and flags only when not zero: the ledger starts at zero, and they have no -0)
-            if kept["ordered"]:
+            if kept["ordered"]:  # (else no order cost: 0.0)
                 ledger.ordered[day, j] = kept["ordered"]
+                ledger.order_cost[day, j] = kept["order_cost"]
             if kept["stockout"]:
                 ledger.stockout[day, j] = True
             ledger.cost_of_goods[day, j] = kept["cost_of_goods"]
             ledger.holding_cost[day, j] = kept["holding_cost"]
-            ledger.order_cost[day, j] = kept["order_cost"]
             ledger.salvage[day, j] = kept["salvage"]
             ledger.price[day, j] = decision.base
             offered = offered_prices(decision, names) if decision.segments else (decision.base,) * segments
