@@ -267,20 +267,22 @@ class MarketModel(mesa.Model):
 
     def _run_days_until(self, until: float | int) -> None:
         """Run the days due by `until` as `_next_day` does, while nothing else is scheduled."""
-        while self.time + 1 <= until and (event := self._lone_day()) is not None:
+        while (now := self.time) + 1 <= until and (event := self._lone_day(now)) is not None:
             self._run_day(event)
 
-    def _lone_day(self) -> MesaEvent | None:
+    def _lone_day(self, now: float | None = None) -> MesaEvent | None:
         """Mesa's event of the next day, if it is the only event scheduled and due one unit from
         now, as it is unless something else was scheduled or the day's schedule paused (a
         simulator stops it). None too with a Mesa whose private schedule is not 3.5's: its own
-        step then, slower but the same."""
+        step then, slower but the same. (`now`: the clock, if just read: Mesa's observable time
+        is slow to read.)"""
         try:
             pending, days = self._event_list._events, self._default_schedule
             if len(pending) != 1 or not hasattr(days, "_execution_count"):  # (as _run_day counts)
                 return None
             event = pending[0]
-            if event is not days._current_event or event.time != self.time + 1 or days._paused:
+            now = self.time if now is None else now
+            if event is not days._current_event or event.time != now + 1 or days._paused:
                 return None
         except AttributeError:
             return None
