@@ -292,9 +292,11 @@ def write_offers(folder: Path, parts: list[pd.DataFrame], form: str) -> None:
 
 
 def write_csv_parts(parts: list[str], path: Path) -> None:
-    """Write CSV texts of one table made in pieces (each with the header) as one file."""
-    body = [part.split("\n", 1)[1] for part in parts[1:]]
-    path.write_text("".join(parts[:1] + body), encoding="utf-8")
+    """Write CSV texts of one table made in pieces (each with the header) as one file, piece by
+    piece (not joined first: the big tables are tens of megabytes)."""
+    with path.open("w", encoding="utf-8") as file:
+        for i, part in enumerate(parts):
+            file.write(part if i == 0 else part[part.index("\n") + 1 :])
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
