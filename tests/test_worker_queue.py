@@ -5,6 +5,7 @@ its process runs."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from dataclasses import dataclass
@@ -71,3 +72,12 @@ def test_a_job_with_plug_in_code_is_the_last_its_process_runs():
     done = outcomes(Task(alone_jobs=alone), 14)
     for job in alone:
         assert all(done[later][1] != done[job][1] for later in range(job + 1, 14))  # jobs go out in order
+
+
+def test_workers_started_by_a_fork_server_get_the_jobs_too(monkeypatch):
+    """(A process with threads starts its workers from a fork server: the jobs are pickled once
+    for each worker.)"""
+    monkeypatch.setattr(runner, "start_method", lambda: multiprocessing.get_context("forkserver"))
+    done = outcomes(Task(dying=frozenset({5})), 9)
+    assert done[5] == ("lost", 5, True)
+    assert all(done[job][0] == job for job in range(9) if job != 5)
