@@ -11,11 +11,11 @@ Imported through `market_sim.fast.kernels()`, which says whether numba is there 
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 from numba import njit
 
 NONE = -1  # (clearing.NONE: this module sits below clearing and imports nothing of the package)
+COMPACT_SERVICE = 65536  # from this many shoppers on, `serve_in_order` serves a one-byte copy
 
 
 @njit(cache=True)
@@ -148,18 +148,11 @@ def _best_in_stock(scores, threshold, tiebreak, with_tiebreak, k, remaining, res
 
 
 @njit(cache=True)
-def serve_in_order(
+def _serve(
     order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining,
     choice, missed_by, missed, unmet,
 ):  # fmt: skip
-    """`clearing.serve` shopper by shopper in arrival order: shopper k = `order[p]`, whose first
-    choice is `preferred[k]`, takes it (`choice[k]`) if it is in stock; else records a lost sale
-    for it and chooses again among the sellers with stock left, and for each empty seller
-    counts whether it would have bought there had that seller alone been restocked (its unmet
-    demand). The lost sales go to `missed_by` (the shoppers, in arrival order) and `missed` (the
-    sellers they missed); returns how many. `remaining` is updated; only shoppers who meet an
-    empty shelf read their scores. `choice` may be `preferred` (each is read before it is
-    written)."""
+    """`serve_in_order`'s pass over the shoppers (`preferred` and `choice` of any integer type)."""
     sellers, lost = remaining.size, 0
     for p in range(order.size):
         k = order[p]
@@ -179,6 +172,38 @@ def serve_in_order(
         if pick != NONE:
             remaining[pick] -= 1
     return lost
+
+
+@njit(cache=True)
+def serve_in_order(
+    order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining,
+    choice, missed_by, missed, unmet,
+):  # fmt: skip
+    """`clearing.serve` shopper by shopper in arrival order: shopper k = `order[p]`, whose first
+    choice is `preferred[k]`, takes it (`choice[k]`) if it is in stock; else records a lost sale
+    for it and chooses again among the sellers with stock left, and for each empty seller
+    counts whether it would have bought there had that seller alone been restocked (its unmet
+    demand). The lost sales go to `missed_by` (the shoppers, in arrival order) and `missed` (the
+    sellers they missed); returns how many. `remaining` is updated; only shoppers who meet an
+    empty shelf read their scores. `choice` may be `preferred` (each is read before it is
+    written). A big day's choices are served from a copy of one byte a shopper (up to 127
+    sellers), which the processor's cache holds: a shopper in random order costs a cache hit
+    rather than a trip to memory."""
+    if preferred.size > COMPACT_SERVICE and remaining.size < 127:
+        compact = np.empty(preferred.size, dtype=np.int8)
+        for k in range(preferred.size):
+            compact[k] = preferred[k]
+        lost = _serve(
+            order, compact, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining, compact,
+            missed_by, missed, unmet,
+        )  # fmt: skip
+        for k in range(choice.size):  # (every shopper arrives once: each has its choice)
+            choice[k] = compact[k]
+        return lost
+    return _serve(
+        order, preferred, scores, threshold, scalar_threshold, tiebreak, with_tiebreak, remaining, choice,
+        missed_by, missed, unmet,
+    )  # fmt: skip
 
 
 @njit(cache=True)
@@ -343,95 +368,104 @@ def book_trades(
 
 
 @njit(cache=True)
-def surplus_terms(utility, shoppers, starts, closed, outside, sensitivity, slope, top, count, terms, skip):
-    """The terms of the log-sums of the logit consumer surplus of the days kept for later
-    (`MarketModel.book_surplus_due`), as `log_sum_exp` takes them: the shoppers of day d are
-    columns starts[d] to starts[d + 1] of `utility` and `shoppers`; `closed[d, j]`: seller j
-    was out of stock that morning. A column's terms a are 0 for buying nothing, then
-    β (u_j − u₀) of each offer (−inf when closed). Writes each shopper's β (`slope`), each
-    column's largest term `top` (`np.maximum` row after row), how many terms equal it (`count`),
-    `terms` = a − top, and `skip` where the exp adds 0 instead: the largest terms and the
-    closed offers, whose term is then 0 (an exp of −inf costs numpy several times an ordinary
-    one). Row after row, so that the loops run along contiguous rows. Returns how many columns
-    have tied largest terms."""
-    rows, days = terms.shape[0], starts.size - 1
-    width = starts[days]
-    for k in range(width):
-        slope[k] = sensitivity[shoppers[k]]
-    for k in range(width):
-        terms[0, k] = 0.0
-        top[k] = 0.0
-        count[k] = 0
+def surplus_terms(utility, offers, outside, sensitivity, shoppers, first, slope, top, which, length, terms):
+    """The terms of the logit consumer surplus's log-sums (`MarketModel.consumer_surplus`, the
+    steps of `model.log_sum_exp`) of the shoppers `first`, `first` + 1, … (columns of `utility`,
+    entries of `shoppers`; as many as `slope` has entries), a column of `terms` each. A
+    shopper's terms a are 0 for buying nothing (row 0), then β (u_j − u₀) of each offer j of
+    `offers` (the sellers open that morning) in order. Writes each shopper's β (`slope`), its
+    largest term (`top`: `np.maximum` row after row), that term's row (`which`), how many rows
+    are its own (`length`; the rows below hold 0.0) and a − top. Row after row over
+    one-dimensional slices, loops that numba vectorises (it does not with two indices per
+    access). Returns how many shoppers have tied largest terms or a largest term that is not
+    finite (`which` < 0 or `top` not finite), whose log-sum takes `log_sum_exp`'s other steps."""
+    rows, width = offers.size + 1, slope.size
+    for i in range(width):
+        slope[i] = sensitivity[shoppers[first + i]]
+    top[:] = 0.0
+    which[:] = -1
+    length[:] = rows
+    terms[0] = 0.0
     for r in range(1, rows):
-        for d in range(days):
-            if closed[d, r - 1]:
-                for k in range(starts[d], starts[d + 1]):
-                    terms[r, k] = -math.inf
-            else:
-                for k in range(starts[d], starts[d + 1]):
-                    x = (utility[r - 1, k] - outside) * slope[k]
-                    terms[r, k] = x
-                    highest = top[k]
-                    top[k] = x if (x > highest or x != x) else highest  # np.maximum: the larger, or NaN
+        values, row = utility[offers[r - 1], first : first + width], terms[r]
+        for i in range(width):
+            x = (values[i] - outside) * slope[i]
+            row[i] = x
+            highest = top[i]
+            top[i] = x if (x > highest or x != x) else highest  # np.maximum: the larger, or NaN
     for r in range(rows):
-        for k in range(width):
-            x, highest = terms[r, k], top[k]
-            same = x == highest
-            count[k] += same
-            skip[r, k] = same
-            terms[r, k] = 0.0 if same else x - highest
-    for r in range(1, rows):
-        for d in range(days):
-            if closed[d, r - 1]:
-                for k in range(starts[d], starts[d + 1]):
-                    skip[r, k] = True
-                    terms[r, k] = 0.0
-    tied = 0
-    for k in range(width):
-        tied += count[k] > 1
-    return tied
+        row = terms[r]
+        for i in range(width):
+            x, highest, w = row[i], top[i], which[i]
+            which[i] = (r if w == -1 else -2) if x == highest else w  # -2: a second largest term
+            row[i] = x - highest
+    for r in range(rows, terms.shape[0]):
+        terms[r] = 0.0
+    odd = 0
+    for i in range(width):
+        odd += which[i] < 0 or top[i] - top[i] != 0.0
+    return odd
 
 
 @njit(cache=True)
-def column_sums(terms, skip, out):
-    """`terms.sum(axis=0)` as numpy adds along axis 0, row after row from 0.0, with 0 where
-    `skip`."""
-    rows, columns = terms.shape
-    for k in range(columns):
-        out[k] = 0.0
-    for r in range(rows):
-        for k in range(columns):
-            out[k] = out[k] + (0.0 if skip[r, k] else terms[r, k])
+def sum_terms(terms, rows, starts, which, length, sums):
+    """Each shopper's sum of exp(a − top) (`terms` after numpy's exp) without its largest term
+    and below its `length`, row after row from 0.0, as `log_sum_exp` adds a column's (a term
+    left out would have added +0.0). `terms` holds blocks of `rows` × n written by
+    `surplus_terms`, one after the other: that of shoppers starts[d] to starts[d + 1]."""
+    for d in range(starts.size - 1):
+        first, width = starts[d], starts[d + 1] - starts[d]
+        block = terms[first * rows : (first + width) * rows]
+        out, tops, rows_of = (
+            sums[first : first + width],
+            which[first : first + width],
+            length[first : first + width],
+        )
+        out[:] = 0.0
+        for r in range(rows):
+            row = block[r * width : (r + 1) * width]
+            for i in range(width):
+                out[i] = out[i] + (row[i] if (r != tops[i] and r < rows_of[i]) else 0.0)
 
 
 @njit(cache=True)
-def add_top(log_sums, top):
-    """`log_sums += top`; whether every result is finite."""
-    finite = True
-    for k in range(log_sums.size):
-        x = log_sums[k] + top[k]
-        log_sums[k] = x
-        finite = finite and (x - x == 0.0)
-    return finite
+def add_log_sums(log_sums, top, slope, segment, first, width, totals):
+    """Each shopper's surplus, (its log1p + its largest term) / β (into `log_sums`), added to its
+    segment's total (`segment[first + i]`) in shopper order, as `np.bincount` adds its weights
+    (a run of shoppers of one segment in a running sum, not through memory)."""
+    surplus, tops, slopes = log_sums[:width], top[:width], slope[:width]
+    for i in range(width):
+        surplus[i] = (surplus[i] + tops[i]) / slopes[i]
+    g, total = -1, 0.0
+    for i in range(width):
+        here = segment[first + i]
+        if here != g:
+            if g >= 0:
+                totals[g] = total
+            g = here
+            total = totals[g]
+        total += surplus[i]
+    if g >= 0:
+        totals[g] = total
 
 
 @njit(cache=True)
-def book_surplus(log_sums, slope, shoppers, starts, days, segment, consumer_surplus):
-    """Each shopper's surplus, its log-sum / β, added up per day and segment in shopper order
-    from 0.0 (as `np.bincount` adds its weights) into rows `days` of `consumer_surplus` (a run of
-    shoppers of one segment in a running sum, not through memory)."""
+def book_surplus(log_sums, top, slope, segment, starts, days, consumer_surplus):
+    """The kept days' surplus (`add_log_sums` shopper by shopper; day d's shoppers are slots
+    starts[d] to starts[d + 1]) added up per day and segment from 0.0 into rows `days` of
+    `consumer_surplus` (a run of shoppers of one segment in a running sum, not through memory)."""
     for d in range(days.size):
         row = consumer_surplus[days[d]]
         row[:] = 0.0
         g, total = -1, 0.0
         for k in range(starts[d], starts[d + 1]):
-            here = segment[shoppers[k]]
+            here = segment[k]
             if here != g:
                 if g >= 0:
                     row[g] = total
                 g = here
                 total = row[g]
-            total += log_sums[k] / slope[k]
+            total += (log_sums[k] + top[k]) / slope[k]
         if g >= 0:
             row[g] = total
 
@@ -455,11 +489,11 @@ def warm_up_booking() -> None:
             np.zeros((sellers, count), dtype=np.int32), np.zeros((sellers, count)),
             np.zeros((sellers, count)), np.zeros(count, dtype=np.int64), flags.copy(),
         )  # fmt: skip
-    starts, top = np.array([0, count]), np.zeros(count)
-    terms, skip = np.zeros((sellers + 1, count)), np.zeros((sellers + 1, count), dtype=bool)
-    surplus_terms(
-        utility, shoppers, starts, flags[:1], 0.0, top + 1, top.copy(), top, shoppers.copy(), terms, skip
-    )
-    column_sums(terms, skip, sums := np.zeros(count))
-    add_top(sums, top)
-    book_surplus(sums, top + 1, shoppers, starts, shoppers[:1], shoppers, np.zeros((days, segments)))
+    starts, top, which = np.array([0, count]), np.zeros(count), np.zeros(count, dtype=np.intp)
+    segment, terms = np.zeros(count, dtype=np.int64), np.zeros((sellers + 1) * count)
+    offers, slope, rows = np.arange(sellers), top.copy(), which.copy()
+    block = terms.reshape(sellers + 1, count)
+    surplus_terms(utility, offers, 0.0, top + 1, shoppers, 0, slope, top, which, rows, block)
+    sum_terms(terms, sellers + 1, starts, which, rows, sums := np.zeros(count))
+    add_log_sums(sums, top, top + 1, segment, 0, count, np.zeros(segments))
+    book_surplus(sums, top, top + 1, segment, starts, shoppers[:1], np.zeros((days, segments)))

@@ -92,6 +92,10 @@ class MarketModel(mesa.Model):
 
     recording: Recording | None = None  # set on a replay that records its days for hindsight
     _surplus_kept: _SurplusKept | None = None  # days whose surplus the compiled kernels book later
+    # a big day's logit surplus per segment, worked out as it was cleared: (day, utility, totals)
+    _surplus_ahead: tuple[int, np.ndarray, np.ndarray] | None = None
+    _offers: dict[tuple[int, ...], np.ndarray] | None = None  # `_open_offers`, per set of open sellers
+    _surplus_buffers: _SurplusBuffers | None = None  # `_surplus_block`'s arrays
 
     def __init__(
         self,
@@ -516,16 +520,28 @@ class MarketModel(mesa.Model):
         if kernels is not None and logit and alone and count > 2 * TASTE_BLOCK:
             # a big day: the taste shocks drawn and used a block of shoppers at a time, in the
             # processor's cache (the same numbers: each row of the day's draws block by block)
-            # (read only by the service after a stock-out: new arrays, whose memory settling the
-            # day can reuse, rather than scratch kept for the whole run)
-            scores, threshold = np.empty((sellers, count)), np.empty(count)
+            # (the scores and thresholds are read only by the service after a stock-out; kept
+            # for the run: fresh arrays a day cost page faults, and settling a day needs no big
+            # temporaries whose memory they would have left free)
+            scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
             rows = self.streams[Purpose.TASTE].rows(day, sellers + 1, count)
+            # the day's logit consumer surplus too, a block at a time while its utilities are in
+            # cache (`consumer_surplus` takes the totals; see there for a slice of one shopper)
+            ahead = self._all_sensitive and count % SURPLUS_SLICE != 1
+            if ahead:
+                offers, totals = self._open_offers(), np.zeros(len(population.segment_names))
             for first in range(0, count, TASTE_BLOCK):
                 block = scratch("taste", (sellers + 1, min(TASTE_BLOCK, count - first)))
                 for generator, row in zip(rows, block, strict=True):
                     generator.random(out=row)
                 shocks = gumbel(block)
                 choose(shocks, outside, zero_outside, utility, scores, threshold, preferred, wanted, first)
+                if ahead:
+                    self._surplus_block(
+                        kernels, utility, shoppers, segment, offers, first, block.shape[1], totals
+                    )
+            if ahead:
+                self._surplus_ahead = (day, utility, totals)
             tiebreak = None
         else:
             # one uniform per offer and shopper, and one for buying nothing
@@ -627,6 +643,9 @@ class MarketModel(mesa.Model):
         are credited with that seller's offer)."""
         if self.spec.market.choice != "logit":
             return self.ledger.segment_surplus[day].sum(axis=(0, 2))
+        ahead, self._surplus_ahead = self._surplus_ahead, None
+        if ahead is not None and ahead[0] == day and ahead[1] is trading.utility:  # worked out in `clear`
+            return ahead[2]
         outside = self.spec.market.outside_utility
         open_ = [seller.index for seller in self.sellers if seller.on_hand > 0]
         kernels = fast.kernels()
@@ -667,27 +686,68 @@ class MarketModel(mesa.Model):
     def _consumer_surplus_compiled(
         self, kernels: ModuleType, trading: Trading, segments: int, open_: list[int]
     ) -> np.ndarray:
-        """`consumer_surplus` of shoppers who all have a price sensitivity, slice by slice in
-        compiled passes (`market_sim.kernels`) with numpy's exp and log1p: the same numbers
-        (`log_sum_exp`'s steps), without the shoppers' sensitivities and surpluses as arrays."""
-        population, scratch = self.population, self.scratch
-        utility, shoppers, sensitivity = trading.utility, trading.shoppers, population.price_sensitivity
-        outside, rows = float(self.spec.market.outside_utility), len(open_) + 1
-        offers = np.array(open_, dtype=np.intp)
-        totals = np.zeros(segments)
-        for start in range(0, len(shoppers), SURPLUS_SLICE):
-            width = min(SURPLUS_SLICE, len(shoppers) - start)
-            a, terms = scratch("surplus", (rows, width)), scratch("terms", (rows, width))
-            top, sums = scratch("top", (width,)), scratch("sum", (width,))
-            count = scratch("count", (width,), np.intp)
-            kernels.surplus_scaled(utility, offers, outside, sensitivity, shoppers, start, a)
-            kernels.log_sum_terms(a, terms, top, count)
-            with np.errstate(over="ignore", invalid="ignore"):
-                np.exp(terms, out=terms)
-            kernels.sum_below_top(terms, a, top, sums)
-            log_sums = _log_sum_tail(sums, count, top, lambda columns, a=a: a[:, columns], scratch)
-            kernels.add_surplus(log_sums, sensitivity, shoppers, start, trading.segment, totals)
+        """`consumer_surplus` of shoppers who all have a price sensitivity, a block at a time in
+        compiled passes (`_surplus_block`): the same numbers (`log_sum_exp`'s steps)."""
+        offers, totals, count = np.array(open_, dtype=np.intp), np.zeros(segments), len(trading.shoppers)
+        for first in range(0, count, TASTE_BLOCK):
+            width = min(TASTE_BLOCK, count - first)
+            self._surplus_block(
+                kernels, trading.utility, trading.shoppers, trading.segment, offers, first, width, totals
+            )
         return totals
+
+    def _open_offers(self) -> np.ndarray:
+        """The sellers with stock, as an array (one per set of open sellers, kept)."""
+        open_ = tuple(seller.index for seller in self.sellers if seller.on_hand > 0)
+        known = self._offers
+        if known is None:
+            known = self._offers = {}
+        offers = known.get(open_)
+        if offers is None:
+            offers = known[open_] = np.array(open_, dtype=np.intp)
+        return offers
+
+    def _surplus_block(
+        self,
+        kernels: ModuleType,
+        utility: np.ndarray,
+        shoppers: np.ndarray,
+        segment: np.ndarray,
+        offers: np.ndarray,
+        first: int,
+        width: int,
+        totals: np.ndarray,
+    ) -> None:
+        """Add the logit consumer surplus of shoppers `first` … `first + width` − 1 (columns of
+        `utility`) to their segments' `totals`, in shopper order: the log-sums' terms and sums
+        in compiled passes (`kernels.surplus_terms`, `sum_terms`, `add_log_sums`) with numpy's
+        exp and log1p in between, a block of shoppers in cache. A block with tied largest terms
+        or a largest term that is not finite takes every step of `log_sum_exp` instead."""
+        scratch, population = self.scratch, self.population
+        sensitivity, outside = population.price_sensitivity, float(self.spec.market.outside_utility)
+        rows, buffers = len(offers) + 1, self._surplus_buffers
+        if buffers is None or buffers.capacity < width or buffers.rows < rows:
+            buffers = self._surplus_buffers = _SurplusBuffers(max(width, TASTE_BLOCK), len(self.sellers) + 1)
+        slope, top, which, length, terms, block, sums, starts = buffers.views(rows, width)
+        odd = kernels.surplus_terms(
+            utility, offers, outside, sensitivity, shoppers, first, slope, top, which, length, block
+        )  # fmt: skip
+        if not odd:  # (every exp is of a number ≤ 0 and every sum ≥ 0: no warning to silence)
+            np.exp(terms, out=terms)
+            kernels.sum_terms(terms, rows, starts, which, length, sums)
+            np.log1p(sums, out=sums)
+            kernels.add_log_sums(sums, top, slope, segment, first, width, totals)
+            return
+        a, terms = scratch("surplus", (rows, width)), scratch("terms", (rows, width))
+        top, sums = scratch("top", (width,)), scratch("sum", (width,))
+        count = scratch("count", (width,), np.intp)
+        kernels.surplus_scaled(utility, offers, outside, sensitivity, shoppers, first, a)
+        kernels.log_sum_terms(a, terms, top, count)
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.exp(terms, out=terms)
+        kernels.sum_below_top(terms, a, top, sums)
+        log_sums = _log_sum_tail(sums, count, top, lambda columns, a=a: a[:, columns], scratch)
+        kernels.add_surplus(log_sums, sensitivity, shoppers, first, segment, totals)
 
     def book_consumer_surplus(self, day: int, trading: Trading, segments: int) -> None:
         """Book the day's consumer surplus (`consumer_surplus`), or keep what it needs for later:
@@ -707,7 +767,10 @@ class MarketModel(mesa.Model):
                 kept = self._surplus_kept = _SurplusKept(kernels, len(self.sellers))
             elif kept.width + count > SURPLUS_BATCH:
                 self.book_surplus_due()
-            kept.keep(day, trading, [seller.on_hand <= 0 for seller in self.sellers])
+            sensitivity, outside = self.population.price_sensitivity, float(self.spec.market.outside_utility)
+            if not kept.keep(day, trading, self._open_offers(), sensitivity, outside):
+                # a shopper's log-sum takes log_sum_exp's rare steps: the day booked alone
+                self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
         beta = self.population.price_sensitivity[trading.shoppers]
         if not (self._all_sensitive or (beta > 0).all()):  # realised surpluses, log-sums of a subset
@@ -724,7 +787,7 @@ class MarketModel(mesa.Model):
         """Book the logit consumer surplus of the days kept for later, in one pass."""
         kept = self._surplus_kept
         if kept is not None and kept.days:
-            kept.book(self.population, float(self.spec.market.outside_utility), self.scratch, self.ledger)
+            kept.book(self.ledger.consumer_surplus)
         due, self._surplus_due, self._surplus_due_shoppers = self._surplus_due, [], 0
         if not due:
             return
@@ -978,63 +1041,82 @@ class _SurplusDue:
     segment: np.ndarray
 
 
+class _SurplusBuffers:
+    """`MarketModel._surplus_block`'s arrays for blocks of up to `capacity` shoppers and `rows`
+    terms each, and their views for a block (those of a full block made once)."""
+
+    def __init__(self, capacity: int, rows: int):
+        self.capacity, self.rows = capacity, rows
+        self.slope, self.top, self.sums = np.empty(capacity), np.empty(capacity), np.empty(capacity)
+        self.which, self.length = np.empty(capacity, dtype=np.intp), np.empty(capacity, dtype=np.intp)
+        self.terms = np.empty(rows * capacity)
+        self._full: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def views(self, rows: int, width: int) -> tuple[np.ndarray, ...]:
+        """slope, top, which, length, terms (flat and as rows × width), sums, starts ([0, width])."""
+        views = self._full.get(rows) if width == self.capacity else None
+        if views is None:
+            terms = self.terms[: rows * width]
+            views = (
+                self.slope[:width], self.top[:width], self.which[:width], self.length[:width], terms,
+                terms.reshape(rows, width), self.sums[:width], np.array([0, width], dtype=np.intp),
+            )  # fmt: skip
+            if width == self.capacity:
+                self._full[rows] = views
+        return views
+
+
 class _SurplusKept:
-    """The days whose logit consumer surplus the compiled kernels book later, side by side:
-    their shoppers' utilities (today's are a scratch array that tomorrow overwrites) and rows,
-    each day's first column (`starts`) and the sellers out of stock that morning (`closed`)."""
+    """The days whose logit consumer surplus the compiled kernels book later, side by side: each
+    day's log-sum terms as `kernels.surplus_terms` writes them (a block of `sellers` + 1 rows,
+    a column a shopper, after the day before), each shopper's β, largest term and its row, rows
+    and segment, each day's first shopper (`starts`) and its day."""
 
     def __init__(self, kernels: ModuleType, sellers: int):
         most = SURPLUS_BATCH // 2  # days of at least two shoppers
-        self.kernels = kernels
-        self.utility = np.empty((sellers, SURPLUS_BATCH))
-        self.shoppers = np.empty(SURPLUS_BATCH, dtype=np.intp)
+        self.kernels, self.rows = kernels, sellers + 1
+        self.terms = np.empty(self.rows * SURPLUS_BATCH)
+        self.slope, self.top = np.empty(SURPLUS_BATCH), np.empty(SURPLUS_BATCH)
+        self.which, self.length = (
+            np.empty(SURPLUS_BATCH, dtype=np.intp),
+            np.empty(SURPLUS_BATCH, dtype=np.intp),
+        )
+        self.sums, self.segment = np.empty(SURPLUS_BATCH), np.empty(SURPLUS_BATCH, dtype=np.int64)
         self.starts = np.zeros(most + 1, dtype=np.intp)
         self.day = np.empty(most, dtype=np.intp)
-        self.closed = np.empty((most, sellers), dtype=bool)
         self.days = self.width = 0
 
-    def keep(self, day: int, trading: Trading, closed: list[bool]) -> None:
-        d, start = self.days, self.width
+    def keep(
+        self, day: int, trading: Trading, offers: np.ndarray, sensitivity: np.ndarray, outside: float
+    ) -> bool:
+        """Keep the day's terms (`offers`: the sellers open that morning); False, keeping
+        nothing, if some shopper's log-sum needs `log_sum_exp`'s rare steps (tied largest terms,
+        a largest term that is not finite)."""
+        d, start, rows = self.days, self.width, self.rows
         end = start + len(trading.shoppers)
-        self.utility[:, start:end] = trading.utility
-        self.shoppers[start:end] = trading.shoppers
-        self.day[d], self.closed[d], self.starts[d + 1] = day, closed, end
+        odd = self.kernels.surplus_terms(
+            trading.utility, offers, outside, sensitivity, trading.shoppers, 0, self.slope[start:end],
+            self.top[start:end], self.which[start:end], self.length[start:end],
+            self.terms[start * rows : end * rows].reshape(rows, end - start),
+        )  # fmt: skip
+        if odd:
+            return False
+        self.segment[start:end] = trading.segment
+        self.day[d], self.starts[d + 1] = day, end
         self.days, self.width = d + 1, end
+        return True
 
-    def book(self, population: Population, outside: float, scratch: Scratch, ledger: Ledger) -> None:
-        """Book the kept days' surplus (`MarketModel.book_surplus_due`) and forget them: the steps
-        of `log_sum_exp` in compiled passes over the kept columns, with numpy's exp and log1p,
-        and its rare steps (tied largest terms, infinite sums) in numpy, as it takes them."""
-        kernels, sensitivity = self.kernels, population.price_sensitivity
-        rows, width = len(self.utility) + 1, self.width
-        starts = self.starts[: self.days + 1]
-        slope, top = scratch("slope", (width,)), scratch("top", (width,))
-        count, skip = scratch("count", (width,), np.intp), scratch("skip", (rows, width), np.bool_)
-        terms = scratch("terms", (rows, width))
-        tied = kernels.surplus_terms(
-            self.utility, self.shoppers, starts, self.closed, outside, sensitivity, slope, top, count, terms,
-            skip,
-        )  # fmt: skip
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            np.exp(terms, out=terms)
-            kernels.column_sums(terms, skip, sums := scratch("sum", (width,)))
-            log_sums = np.log1p(sums, out=scratch("log_sum", (width,), np.float64))
-        if tied or not kernels.add_top(log_sums, top):
-
-            def scaled(columns: np.ndarray) -> np.ndarray:  # those columns of log_sum_exp's `a`
-                a = np.empty((rows, len(columns)))
-                a[0] = 0.0
-                np.subtract(self.utility[:, columns], outside, out=a[1:])
-                a[1:] *= sensitivity[self.shoppers[columns]]
-                closed = self.closed[np.searchsorted(starts, columns, side="right") - 1]
-                a[1:][closed.T] = -np.inf
-                return a
-
-            log_sums = _log_sum_tail(sums, count, top, scaled, scratch)
+    def book(self, consumer_surplus: np.ndarray) -> None:
+        """Book the kept days' surplus into their rows of `consumer_surplus` and forget them:
+        numpy's exp of every kept term and log1p of every sum, the sums and totals compiled."""
+        kernels, width, days = self.kernels, self.width, self.days
+        terms, sums, starts = self.terms[: width * self.rows], self.sums[:width], self.starts[: days + 1]
+        np.exp(terms, out=terms)  # (of numbers ≤ 0: no warning to silence)
+        kernels.sum_terms(terms, self.rows, starts, self.which, self.length, sums)
+        np.log1p(sums, out=sums)
         kernels.book_surplus(
-            log_sums, slope, self.shoppers, starts, self.day[: self.days], population.segment,
-            ledger.consumer_surplus,
-        )  # fmt: skip
+            sums, self.top, self.slope, self.segment, starts, self.day[:days], consumer_surplus
+        )
         self.days = self.width = 0
 
 

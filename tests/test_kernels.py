@@ -181,6 +181,39 @@ def test_compiled_service_equals_the_numpy_passes(shoppers, sellers, stock, ties
     np.testing.assert_array_equal(compiled_path.unmet_demand(sellers), numpy_path.unmet_demand(sellers))
 
 
+@pytest.mark.parametrize(("ties", "scalar"), [(False, False), (True, True)])
+def test_the_compiled_service_of_a_big_day_equals_the_numpy_passes(ties, scalar):
+    """A day of more shoppers than `kernels.COMPACT_SERVICE`, whose first choices the compiled
+    service serves from a one-byte copy: the numpy passes' choices, lost sales and unmet demand,
+    sellers running out at different times."""
+    from market_sim import kernels
+
+    rng = np.random.default_rng(13)
+    shoppers, sellers = kernels.COMPACT_SERVICE + 4321, 3
+    scores = (
+        rng.integers(0, 3, (sellers, shoppers)).astype(float)
+        if ties
+        else rng.normal(size=(sellers, shoppers))
+    )
+    threshold = 0.5 if scalar else rng.normal(size=shoppers) - 0.5
+    tiebreak = rng.random((sellers, shoppers)) if ties else None
+    stock = np.array([shoppers // 9, shoppers // 5, math.inf])
+    order = rng.permutation(shoppers)
+    allocations = []
+    for compiled in (False, True):
+        fast.use(compiled)
+        try:
+            allocations.append(clear(scores, threshold, stock, tiebreak, lambda: order))
+        finally:
+            fast.use(None)
+    numpy_path, compiled_path = allocations
+    assert (numpy_path.lost_sale != -1).sum() > 1000 and numpy_path.unmet_demand(sellers)[:2].min() > 0
+    for name in ("choice", "lost_sale"):
+        np.testing.assert_array_equal(getattr(compiled_path, name), getattr(numpy_path, name), err_msg=name)
+    assert compiled_path.choice.dtype == numpy_path.choice.dtype
+    np.testing.assert_array_equal(compiled_path.unmet_demand(sellers), numpy_path.unmet_demand(sellers))
+
+
 def test_compiled_consumer_surplus_with_ties_and_infinite_utilities():
     """Offers tied with each other or with buying nothing, and infinite utilities (the direct
     log of the sum), in slices of a few shoppers: the numpy path's totals to the last bit."""
@@ -200,9 +233,10 @@ def test_compiled_consumer_surplus_with_ties_and_infinite_utilities():
     for compiled in (False, True):
         fast.use(compiled)
         try:
-            for width in (4096, 1000, 7):  # slices of every size, the last one short
-                with pytest.MonkeyPatch.context() as patch:
+            for width in (4096, 1000, 7):  # slices and blocks of every size, the last one short
+                with pytest.MonkeyPatch.context() as patch:  # (blocks with and without ties)
                     patch.setattr(model_module, "SURPLUS_SLICE", width)
+                    patch.setattr(model_module, "TASTE_BLOCK", width)
                     totals.append(model.consumer_surplus(0, trading, 2))
         finally:
             fast.use(None)
@@ -229,6 +263,33 @@ def test_a_big_days_shocks_drawn_block_by_block_give_the_same_numbers(monkeypatc
     books = on_both_paths(scenario)
     assert len(blocked_days) == scenario.days  # the compiled run took the block path every day
     assert books["Ledger.lost_sales"].sum() > 0
+
+
+def test_a_big_days_surplus_worked_out_while_clearing_with_tied_offers(monkeypatch):
+    """A big day's logit surplus is added up block by block as the day is cleared; two rivals
+    with the same quality and price tie for every shopper not loyal to one of them, so some
+    blocks take `log_sum_exp`'s steps for tied largest terms: the numpy path's numbers."""
+    scenario = scenario_from(
+        MANY_SHOPPERS.replace(
+            "quality: -2, strategy: {kind: fixed, price: 24}",
+            "quality: 1, strategy: {kind: fixed, price: 28}",
+        )
+    )
+    from market_sim import kernels
+
+    monkeypatch.setattr(model_module, "TASTE_BLOCK", 301)
+    odd, ahead = [], []
+    terms, surplus = kernels.surplus_terms, MarketModel.consumer_surplus
+    monkeypatch.setattr(kernels, "surplus_terms", lambda *args: odd.append(terms(*args)) or odd[-1])
+    monkeypatch.setattr(
+        MarketModel,
+        "consumer_surplus",
+        lambda self, day, *args: ahead.append(self._surplus_ahead is not None) or surplus(self, day, *args),
+    )
+    books = on_both_paths(scenario)
+    assert books["Ledger.consumer_surplus"].min() > 0
+    assert ahead == [False] * scenario.days + [True] * scenario.days  # numpy path, then compiled: worked out
+    assert min(odd) == 0 and max(odd) > 0  # blocks without and with tied offers
 
 
 @settings(max_examples=80, deadline=None)
