@@ -215,15 +215,14 @@ class Seller(mesa.Agent):
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
         day, name = obs.day, self.name
         answer = guarded(name, day, self.strategy.price, obs)
-        if type(answer) is Prices and _plain(answer):  # (reads no strategy code: not guarded)
-            decision = answer
-        else:
-            decision = guarded(name, day, _as_prices, answer, name, day)
-        if decision.segments:
-            decision = _posted(decision, segment_names, observable)
+        plain = type(answer) is Prices and _plain(answer)  # (reads no strategy code: not guarded)
+        decision = answer if plain else guarded(name, day, _as_prices, answer, name, day)
         personal = None
-        if decision.personal is not None:
-            personal = guarded(name, day, _personal_prices, decision, shoppers, name, day)
+        if not plain:  # (a plain decision has neither segment nor personal prices)
+            if decision.segments:
+                decision = _posted(decision, segment_names, observable)
+            if decision.personal is not None:
+                personal = guarded(name, day, _personal_prices, decision, shoppers, name, day)
         if self.guardrails is not None:
             cost_floor = 0.0 if self.below_cost_allowed else self.unit_cost
             yesterday = self.decision
@@ -246,20 +245,24 @@ class Seller(mesa.Agent):
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
         """Take sold units off the shelf, reorder, and book the day's costs."""
         stock = self.inventory
-        self.on_hand -= units
-        stockout = self.on_hand == 0
+        on_hand = self.on_hand - units
+        stockout = on_hand == 0
         ordered = 0
         reorder_point = stock.reorder_point
-        if reorder_point is not None and self.on_hand + sum(u for _, u in self.in_transit) <= reorder_point:
-            ordered = stock.order_quantity
-            if stock.lead_time == 0:
-                self.on_hand += ordered
-            else:
-                self.in_transit.append((day + stock.lead_time, ordered))
-        leftover = self.on_hand if last_day and not stock.unlimited else 0
+        if reorder_point is not None:
+            on_order = sum(u for _, u in self.in_transit) if self.in_transit else 0
+            if on_hand + on_order <= reorder_point:
+                ordered = stock.order_quantity
+                if stock.lead_time == 0:
+                    on_hand += ordered
+                else:
+                    self.in_transit.append((day + stock.lead_time, ordered))
+        self.on_hand = on_hand
+        unlimited = stock.unlimited
+        leftover = on_hand if last_day and not unlimited else 0
         return {
             "cost_of_goods": self.unit_cost * (units + leftover),
-            "holding_cost": 0.0 if stock.unlimited else stock.holding_cost * self.on_hand,
+            "holding_cost": 0.0 if unlimited else stock.holding_cost * on_hand,
             "order_cost": stock.order_cost if ordered else 0.0,
             "salvage": stock.salvage_value * leftover,
             "ordered": ordered,

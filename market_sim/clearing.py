@@ -15,7 +15,8 @@ contiguous row, a few operations per seller, instead of a reduction along a shor
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 import numpy as np
@@ -146,11 +147,12 @@ def _best_of_all(
 
 def serve(
     preferred: np.ndarray,
-    stock: np.ndarray,
+    stock: Sequence[float] | np.ndarray,
     rechoose: Callable[[np.ndarray, np.ndarray], np.ndarray],
     arrival: Callable[[], np.ndarray] | None = None,
 ) -> Allocation:
-    """Serve shoppers first come, first served against `stock` (math.inf for unlimited).
+    """Serve shoppers first come, first served against `stock` (math.inf for unlimited; left
+    as it is).
 
     `preferred` is each shopper's first choice with every seller in stock; `rechoose(shoppers,
     sellers_in_stock)` chooses again for shoppers who met an empty shelf. `arrival()` gives the
@@ -203,7 +205,7 @@ def serve(
 def clear(
     scores: np.ndarray,
     threshold: np.ndarray | float,
-    stock: np.ndarray,
+    stock: Sequence[float] | np.ndarray,
     tiebreak: np.ndarray | None = None,
     arrival: Callable[[], np.ndarray] | None = None,
     scratch: Scratch | None = None,
@@ -232,7 +234,7 @@ def clear(
 def _serve_compiled(
     kernels: ModuleType,
     preferred: np.ndarray,
-    stock: np.ndarray,
+    stock: Sequence[float] | np.ndarray,
     scores: np.ndarray,
     threshold: np.ndarray | float,
     tiebreak: np.ndarray | None,
@@ -244,10 +246,10 @@ def _serve_compiled(
     n, sellers = len(preferred), len(stock)
     if wanted is None:
         wanted = np.bincount(preferred + 1, minlength=sellers + 1)[1:]
-    remaining = np.array(stock, dtype=float)
     # everyone is served (inf: unlimited stock): no order needed (a few sellers: in Python)
-    if all(w <= s for w, s in zip(wanted.tolist(), remaining.tolist(), strict=True)):
+    if not any(map(operator.gt, wanted.tolist(), _numbers(stock))):
         return Allocation(preferred, None, np.zeros(sellers, dtype=np.int64))
+    remaining = np.array(stock, dtype=float)
     order = np.arange(n) if arrival is None else arrival()
     scalar = np.ndim(threshold) == 0
     limits = np.array([threshold], dtype=float) if scalar else threshold
@@ -263,10 +265,14 @@ def _serve_compiled(
     return Allocation(choice, None, unmet, (missed_by[:lost].copy(), missed[:lost].copy()))
 
 
+def _numbers(stock: Sequence[float] | np.ndarray) -> list[float]:
+    return stock.tolist() if isinstance(stock, np.ndarray) else stock
+
+
 def allocate(
     scores: np.ndarray,
     threshold: np.ndarray,
-    stock: np.ndarray,
+    stock: Sequence[float] | np.ndarray,
     tiebreak: np.ndarray | None = None,
 ) -> Allocation:
     """The same for (shoppers × sellers) arrays with the shoppers in arrival order."""

@@ -25,6 +25,7 @@ def kernels() -> ModuleType | None:
                 pass
             else:
                 compiled.warm_up()
+                compiled.warm_up_daily()
                 _loaded = compiled
     return _loaded or None
 

@@ -497,3 +497,28 @@ def warm_up_booking() -> None:
     sum_terms(terms, sellers + 1, starts, which, rows, sums := np.zeros(count))
     add_log_sums(sums, top, top + 1, segment, 0, count, np.zeros(segments))
     book_surplus(sums, top, top + 1, segment, starts, shoppers[:1], np.zeros((days, segments)))
+
+
+# --- per-day (daily) ---
+
+
+@njit(cache=True)
+def cumulate_until(gaps, last, size):
+    """`gaps[0] += last`, then the running sums of `gaps` in place (as `np.cumsum`: integers, so
+    in any order the same) up to the first that reaches `size`; returns its index (what
+    `searchsorted(size)` of the whole cumulated array gives, the sums rising), or `gaps.size`
+    if none does. The rest is left as drawn."""
+    total = last
+    for k in range(gaps.size):
+        total += gaps[k]
+        gaps[k] = total
+        if total >= size:
+            return k
+    return gaps.size
+
+
+def warm_up_daily() -> None:
+    """`warm_up` of the per-day kernels, with the argument types a run passes."""
+    import numpy as np
+
+    cumulate_until(np.ones(3, dtype=np.int64), -1, 2)

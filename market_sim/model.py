@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
+from itertools import cycle, islice, repeat
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,6 @@ CALENDAR_DAYS = 1024  # days of the public calendar worked out at once
 _mesa_log = get_module_logger("mesa.model")  # the logger of Mesa's own step
 SURPLUS_SLICE = 65536  # shoppers at a time in the logit consumer surplus
 SURPLUS_BATCH = 4096  # days of fewer shoppers have their surplus booked together, this many at once
-BOOKS = ("ordered", "stockout", "cost_of_goods", "holding_cost", "order_cost", "salvage")  # Seller.settle's
 
 
 class Arrivals:
@@ -64,7 +65,7 @@ class Arrivals:
         return self._order_stream().permutation(len(self.shoppers))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Trading:
     """One day's market: who shopped, what they were offered, and what they did. Shoppers are
     in consumer order throughout, so both engines book the day in the same order."""
@@ -77,6 +78,29 @@ class Trading:
     allocation: Allocation
     prices: np.ndarray  # (sellers, shoppers) or (sellers, 1): the price each shopper saw
     personal: bool = False  # some seller priced shoppers one by one today
+
+    def __init__(
+        self,
+        shoppers: np.ndarray,
+        segment: np.ndarray,
+        returning: np.ndarray,
+        tables: np.ndarray,
+        utility: np.ndarray,
+        allocation: Allocation,
+        prices: np.ndarray,
+        personal: bool = False,
+    ):
+        # (as `Observation`'s: the dataclass's own sets each field through object.__setattr__)
+        self.__dict__.update(
+            shoppers=shoppers,
+            segment=segment,
+            returning=returning,
+            tables=tables,
+            utility=utility,
+            allocation=allocation,
+            prices=prices,
+            personal=personal,
+        )
 
 
 class MarketModel(mesa.Model):
@@ -91,6 +115,8 @@ class MarketModel(mesa.Model):
     """
 
     recording: Recording | None = None  # set on a replay that records its days for hindsight
+    # whether every seller posted one price today (`post_prices`), and `tables` as one column
+    _one_price, _price_column = False, (None, None)
     _surplus_kept: _SurplusKept | None = None  # days whose surplus the compiled kernels book later
     # a big day's logit surplus per segment, worked out as it was cleared: (day, utility, totals)
     _surplus_ahead: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -245,20 +271,22 @@ class MarketModel(mesa.Model):
 
     def _run_days_until(self, until: float | int) -> None:
         """Run the days due by `until` as `_next_day` does, while nothing else is scheduled."""
-        while self.time + 1 <= until and (event := self._lone_day()) is not None:
+        while (now := self.time) + 1 <= until and (event := self._lone_day(now)) is not None:
             self._run_day(event)
 
-    def _lone_day(self) -> MesaEvent | None:
+    def _lone_day(self, now: float | None = None) -> MesaEvent | None:
         """Mesa's event of the next day, if it is the only event scheduled and due one unit from
         now, as it is unless something else was scheduled or the day's schedule paused (a
         simulator stops it). None too with a Mesa whose private schedule is not 3.5's: its own
-        step then, slower but the same."""
+        step then, slower but the same. (`now`: the clock, if just read: Mesa's observable time
+        is slow to read.)"""
         try:
             pending, days = self._event_list._events, self._default_schedule
             if len(pending) != 1 or not hasattr(days, "_execution_count"):  # (as _run_day counts)
                 return None
             event = pending[0]
-            if event is not days._current_event or event.time != self.time + 1 or days._paused:
+            now = self.time if now is None else now
+            if event is not days._current_event or event.time != now + 1 or days._paused:
                 return None
         except AttributeError:
             return None
@@ -268,8 +296,8 @@ class MarketModel(mesa.Model):
         """What Mesa does with the day's event: the clock to its time, `steps` one up, the step
         run, and the next day's event one unit later (here the same event, moved: the only one
         in Mesa's event list, so the list stays in order)."""
-        self.time = event.time
-        event.time = self.time + 1
+        now = event.time
+        self.time, event.time = now, now + 1
         self.steps += 1
         if _mesa_log.isEnabledFor(logging.INFO):
             _mesa_log.info(f"Step {self.steps} at time {self.time}")
@@ -279,7 +307,7 @@ class MarketModel(mesa.Model):
     def trade_one_day(self) -> None:
         day = self.steps - 1
         shoppers = self.arrivals(day)
-        received = [seller.receive(day) for seller in self.sellers]
+        received = [seller.receive(day) if seller.in_transit else 0 for seller in self.sellers]
         self.today, self._tables = shoppers, {}
         prices = self.post_prices(day)
         if self.spec.market.demand == "expected":
@@ -307,18 +335,17 @@ class MarketModel(mesa.Model):
         """Who shops today (each consumer with their visit probability); the order in which
         they arrive is drawn when it matters."""
         traffic, self.wtp_multiplier = self.day_factors(day)
-        shoppers = self.population.shoppers(traffic, partial(self.stream, Purpose.VISITS, day))
-        return Arrivals(shoppers, partial(self.stream, Purpose.ARRIVALS, day))
+        streams = self.streams  # (what `self.stream` gives)
+        shoppers = self.population.shoppers(traffic, partial(streams[Purpose.VISITS].on, day))
+        return Arrivals(shoppers, partial(streams[Purpose.ARRIVALS].on, day))
 
     def day_factors(self, day: int) -> tuple[float, float]:
         """`day`'s multipliers of every consumer's visit rate and willingness to pay (weekday and
         events), worked out CALENDAR_DAYS days at a time (a run may be millions of days long)."""
         first, traffic, wtp = self._factors
         if not first <= day < first + len(traffic):
-            first, scenario = day - day % CALENDAR_DAYS, self.spec
-            days = range(first, min(first + CALENDAR_DAYS, self.days))
-            traffic = [scenario.traffic(d) for d in days]
-            wtp = [scenario.wtp_multiplier(d) for d in days]
+            first = day - day % CALENDAR_DAYS
+            traffic, wtp = self.spec.day_factors(first, min(first + CALENDAR_DAYS, self.days))
             self._factors = first, traffic, wtp
         return traffic[day - first], wtp[day - first]
 
@@ -345,9 +372,16 @@ class MarketModel(mesa.Model):
         calendar, tables = self.calendar(day), self.tables
         shoppers = len(self.today.shoppers)
         names, observable = self.population.segment_names, self.population.observable
+        one_price = True
         for seller in self.sellers:
             observation = self.observation(seller, day, calendar)
-            tables[seller.index] = seller.post_prices(observation, names, observable, shoppers)
+            table, j = seller.post_prices(observation, names, observable, shoppers), seller.index
+            if type(table) is float:  # cell by cell: numpy's quickest write of a number
+                for g in range(len(names)):
+                    tables[j, g, 0] = tables[j, g, 1] = table
+            else:
+                tables[j], one_price = table, False  # (`shown_prices` reads the tables)
+        self._one_price = one_price
         return tables
 
     def log_offers(self, day: int, trading: Trading) -> None:
@@ -457,37 +491,48 @@ class MarketModel(mesa.Model):
         first, known = self._calendar
         if not first <= day < first + len(known):
             first = day - day % CALENDAR_DAYS
-            days = range(first, min(first + CALENDAR_DAYS, self.days))
-            scenario = self.spec
-            start, last = scenario.start_date, self.days
-            if start is None:
-                weekdays, dates = [day % 7 for day in days], [None] * len(days)
-            else:
-                dates = [start + dt.timedelta(days=day) for day in days]
-                weekdays = [date.weekday() for date in dates]
+            scenario, last = self.spec, self.days
+            days = range(first, min(first + CALENDAR_DAYS, last))
+            # (whole blocks at once: a calendar day is one step on from the one before)
+            weekday = scenario.weekday(first)
+            weekdays = islice(cycle((*range(weekday, 7), *range(weekday))), len(days))
+            dates = repeat(None, len(days))
+            if scenario.start_date is not None:  # (start + timedelta(days=day) for each day)
+                ordinal = scenario.start_date.toordinal()
+                dates = map(dt.date.fromordinal, range(ordinal + first, ordinal + days.stop))
             events = [()] * len(days)
-            if scenario.market.events:
-                events = [tuple(e.name for e in scenario.events_on(day)) for day in days]
-            known = list(zip(days, weekdays, dates, [last - day for day in days], events, strict=True))
+            for d in scenario.event_days(first, days.stop):
+                events[d - first] = tuple(e.name for e in scenario.events_on(d))
+            days_left = range(last - first, last - days.stop, -1)
+            known = list(zip(days, weekdays, dates, days_left, events, strict=True))
             self._calendar = first, known
         return known[day - first]
 
     def observation(self, seller: Seller, day: int, calendar: tuple | None = None) -> Observation:
         """What `seller` may see this morning: the calendar, its own past, rivals' past prices
         and, if it asks, today's shoppers."""
-        j = seller.index
-        table = self._tables.get(j)
-        if table is None:
-            table = self._tables[j] = _Once(self.shopper_table, seller, day)
-        return Observation(
-            *(calendar or self.calendar(day)),
-            seller.info,
-            seller.on_hand,
-            tuple(seller.in_transit),
-            History(self.ledger, j, day, self.observable),
-            _RivalPrices(self.posted[j], day),
-            table,
+        day, weekday, date, days_left, events_today = calendar or self.calendar(day)
+        obs = _Morning.__new__(_Morning)  # (see _Morning)
+        obs.__dict__.update(
+            day=day,
+            weekday=weekday,
+            date=date,
+            days_left=days_left,
+            events_today=events_today,
+            info=seller.info,
+            stock=seller.on_hand,
+            on_order=tuple(seller.in_transit),
+            _seen_by=(self, seller),
         )
+        return obs
+
+    def _shopper_table_once(self, seller: Seller, day: int) -> _Once:
+        """`obs.shopper_table` of `seller` today: one per seller and day, however many
+        observations ask (settling the day looks whether it was called)."""
+        table = self._tables.get(seller.index)
+        if table is None:
+            table = self._tables[seller.index] = _Once(self.shopper_table, seller, day)
+        return table
 
     def clear(self, day: int, arrivals: Arrivals, tables: np.ndarray) -> Trading:
         """Every shopper values every offer, then shoppers are served first come, first served."""
@@ -495,16 +540,21 @@ class MarketModel(mesa.Model):
         shoppers = arrivals.shoppers
         sellers, count = len(self.sellers), len(shoppers)
         # (everyone shops: the shoppers are all consumers in order, and their segments are theirs)
-        segment = population.segment if count == len(population) else population.segment[shoppers]
-        returning = np.take(population.bought_from, shoppers, axis=0)  # 5x faster than [shoppers] here
-        prices = shown_prices(tables, segment, returning)
+        segment = population.segment if count == len(population.segment) else population.segment[shoppers]
+        returning = population.bought_from.take(shoppers, axis=0)  # 5x faster than [shoppers] here
+        if self._one_price and tables is self.tables:  # each seller's one price, as shown_prices gives it
+            posted, prices = self._price_column
+            if posted is not tables:
+                self._price_column = tables, (prices := tables.reshape(sellers, -1)[:, :1])
+        else:
+            prices = shown_prices(tables, segment, returning)
         personal = [seller for seller in self.sellers if seller.personal is not None]
         if personal:  # a row of prices per seller; personal prices replace the seller's row
             prices = np.array(np.broadcast_to(prices, (sellers, count)))
             order = self.table_order()
             for seller in personal:
                 prices[seller.index, order] = seller.personal
-        stock = np.array([seller.on_hand for seller in self.sellers], dtype=float)
+        stock = [seller.on_hand for seller in self.sellers]
         logit = market.choice == "logit"
         kernels, preferred, wanted = fast.kernels(), None, None
         if kernels is not None:  # utilities, scores and first choices in one pass
@@ -545,7 +595,7 @@ class MarketModel(mesa.Model):
             tiebreak = None
         else:
             # one uniform per offer and shopper, and one for buying nothing
-            draws = self.stream(Purpose.TASTE, day).random(out=scratch("taste", (sellers + 1, count)))
+            draws = self.streams[Purpose.TASTE].uniforms(day, scratch("taste", (sellers + 1, count)))
             shocks = gumbel(draws) if logit else draws  # else uniform tie-breakers between equal offers
             if kernels is not None:
                 if not logit:
@@ -607,7 +657,7 @@ class MarketModel(mesa.Model):
         arrivals: Arrivals,
         prices: np.ndarray,
         shocks: np.ndarray,
-        stock: np.ndarray,
+        stock: list[float],
     ) -> Allocation:
         """The same market, one `Consumer.choose` at a time in arrival order (the readable
         reference)."""
@@ -876,24 +926,38 @@ class MarketModel(mesa.Model):
         lost = trading.allocation.unmet_demand(sellers)
         last_day = day == self.days - 1
         ledger.shoppers[day] = count
-        sold, earned, missed = units.tolist(), revenue.tolist(), lost.tolist()
-        books = [seller.settle(day, sold[seller.index], last_day) for seller in all_sellers]
-        # a row per array and day, not a cell per seller: a numpy write costs the same either way
-        for name in BOOKS:
-            getattr(ledger, name)[day] = [kept[name] for kept in books]
-        decisions = [seller.decision for seller in all_sellers]
-        ledger.price[day] = [decision.base for decision in decisions]
-        names = population.segment_names
-        ledger.offered[day] = [
-            [decision.base] * segments if not decision.segments else offered_prices(decision, names)
-            for decision in decisions
-        ]
-        ledger.reason[day] = [decision.reason for decision in decisions]
-        ledger.guardrail_hits[day] = [seller.guardrail_hits for seller in all_sellers]
-        ledger.personal[day] = [seller.personal is not None for seller in all_sellers]
-        ledger.inventory[day] = [seller.on_hand for seller in all_sellers]
-        ledger.lost_sales[day] = lost
-        ledger.received[day] = received
+        sold, missed = units.tolist(), lost.tolist()
+        # cell by cell: a number written to one cell (every index given) takes numpy's quickest
+        # path, a tenth of the cost of a row made from a list
+        names, listening = population.segment_names, []
+        for seller in all_sellers:
+            j, decision = seller.index, seller.decision
+            kept = seller.settle(day, sold[j], last_day)
+            # (counts and flags only when not zero: the ledger starts at zero, and they have no -0)
+            if kept["ordered"]:  # (else no order cost: 0.0)
+                ledger.ordered[day, j] = kept["ordered"]
+                ledger.order_cost[day, j] = kept["order_cost"]
+            if kept["stockout"]:
+                ledger.stockout[day, j] = True
+            ledger.cost_of_goods[day, j] = kept["cost_of_goods"]
+            ledger.holding_cost[day, j] = kept["holding_cost"]
+            ledger.salvage[day, j] = kept["salvage"]
+            ledger.price[day, j] = decision.base
+            offered = offered_prices(decision, names) if decision.segments else (decision.base,) * segments
+            for g, price in enumerate(offered):
+                ledger.offered[day, j, g] = price
+            ledger.reason[day, j] = decision.reason
+            ledger.inventory[day, j] = seller.on_hand
+            if seller.guardrail_hits:
+                ledger.guardrail_hits[day, j] = seller.guardrail_hits
+            if seller.personal is not None:
+                ledger.personal[day, j] = True
+            if received[j]:
+                ledger.received[day, j] = received[j]
+            if missed[j]:
+                ledger.lost_sales[day, j] = missed[j]
+            if seller.hears_results:
+                listening.append(seller)
         ledger.days_recorded = day + 1
         if kernels is None:
             population.record_visits(trading.shoppers)
@@ -901,10 +965,10 @@ class MarketModel(mesa.Model):
         if population.feature_names and day == 0:
             ledger.keep_audit(self.audit())
         tables = self._tables
-        for seller, decision in zip(all_sellers, decisions, strict=True):
-            if not seller.hears_results:
-                continue
-            j = seller.index
+        if listening:
+            earned = revenue.tolist()
+        for seller in listening:
+            j, decision = seller.index, seller.decision
             table = tables.get(j)
             bought = None
             if table is not None and table.called:  # whom of the rows of its table it sold to
@@ -1118,6 +1182,31 @@ class _SurplusKept:
             sums, self.top, self.slope, self.segment, starts, self.day[:days], consumer_surplus
         )
         self.days = self.width = 0
+
+
+class _Morning(Observation):
+    """`obs` as `MarketModel.observation` makes it: an Observation whose history, rival prices
+    and shopper table are made when a strategy first reads them (most strategies read one of
+    them or none, every day), the very objects that would have been made at once. Copied or
+    pickled, it is a plain Observation; `dataclasses.replace` makes one with every field set."""
+
+    @cached_property
+    def history(self) -> History:
+        model, seller = self._seen_by
+        return History(model.ledger, seller.index, self.day, model.observable)
+
+    @cached_property
+    def rival_prices(self) -> Mapping[str, np.ndarray]:
+        model, seller = self._seen_by
+        return _RivalPrices(model.posted[seller.index], self.day)
+
+    @cached_property
+    def shopper_table(self) -> Callable[[], pd.DataFrame]:
+        model, seller = self._seen_by
+        return model._shopper_table_once(seller, self.day)
+
+    def __reduce__(self) -> tuple:
+        return Observation, tuple(getattr(self, field.name) for field in dataclasses.fields(Observation))
 
 
 class _Once:

@@ -190,13 +190,17 @@ class Population:
 def _bernoulli_positions(rng: np.random.Generator, chance: float, size: int) -> np.ndarray:
     """Positions in range(size) of independent successes with probability `chance`: cumulated
     geometric gaps, drawn in batches a little larger than expected until one passes the end."""
+    kernels = fast.kernels()
     found, last = [], -1
     while True:
         expected = (size - 1 - last) * chance
         positions = rng.geometric(chance, int(expected + 4 * expected**0.5 + 16))
-        positions[0] += last  # last + the cumulated gaps, in place (methods: no dispatch)
-        positions.cumsum(out=positions)
-        inside = positions.searchsorted(size)
+        if kernels is not None:  # (the three steps below in one call)
+            inside = kernels.cumulate_until(positions, last, size)
+        else:
+            positions[0] += last  # last + the cumulated gaps, in place
+            np.add.accumulate(positions, out=positions)  # (half the cost of .cumsum(out=))
+            inside = positions.searchsorted(size)
         if inside < len(positions):
             if not found:
                 return positions[:inside]

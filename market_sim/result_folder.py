@@ -11,7 +11,9 @@ such a folder is ever replaced.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -20,7 +22,7 @@ import platform
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,9 +147,62 @@ def _not_ours(out: Path) -> str:
 # --- files -----------------------------------------------------------------------------------
 
 
-def csv_text(frame: pd.DataFrame) -> str:
-    """A table as the CSV text every output file uses."""
-    return frame.to_csv(index=False, lineterminator="\n")
+def csv_text(table: pd.DataFrame | Mapping[str, np.ndarray]) -> str:
+    """A table as the CSV text every output file uses: pandas' `to_csv` without the index.
+
+    A table given as columns (numpy arrays) of whole numbers, float64, booleans or text (the
+    big tables a run makes, see `tables.tabulate`) is written without pandas, to the very same
+    bytes, about three times faster: each distinct value is formatted once (floats as their
+    shortest repr, as numpy and pandas write them; text quoted by the csv module, as pandas
+    quotes it; NaN as an empty cell) and the rows are joined. Other columns go through pandas."""
+    if isinstance(table, Mapping):
+        cells = [_cells(np.asarray(values)) for values in table.values()]
+        if len(cells) < 2 or any(column is None for column in cells):  # (one column: pandas quotes "")
+            import pandas as pd
+
+            return csv_text(pd.DataFrame(dict(table)))
+        header = ",".join(_quoted(list(table)))
+        rows = "\n".join(map(",".join, zip(*cells, strict=True)))
+        return f"{header}\n{rows}\n" if rows else f"{header}\n"
+    return table.to_csv(index=False, lineterminator="\n")
+
+
+def _cells(values: np.ndarray) -> list[str] | None:
+    """A column's cells as `to_csv` writes them, or None for a kind of column left to pandas."""
+    kind = values.dtype.kind
+    if values.ndim != 1:
+        return None
+    if kind == "b":
+        return np.where(values, "True", "False").tolist()
+    if kind in "iu":
+        distinct, where = np.unique(values, return_inverse=True)
+        return np.array(list(map(str, distinct.tolist())), dtype=object)[where].tolist()
+    if values.dtype == np.float64:  # told apart by their bits: 0.0 is not -0.0
+        bits, where = np.unique(values.view(np.int64), return_inverse=True)
+        words = ["" if x != x else repr(x) for x in bits.view(np.float64).tolist()]  # NaN: empty
+        return np.array(words, dtype=object)[where].tolist()
+    if kind in "OU":
+        items = values.tolist()
+        distinct = list(dict.fromkeys(items))
+        if not all(isinstance(item, str) for item in distinct):
+            return None
+        words = dict(zip(distinct, _quoted(distinct), strict=True))
+        return [words[item] for item in items]
+    return None
+
+
+def _quoted(texts: list[str]) -> list[str]:
+    """Each text as a cell of a CSV row: quoted, as pandas' writer (the csv module) quotes it,
+    when it holds a comma, a quote or a line break."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    cells = []
+    for text in texts:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([text, ""])  # (two cells: a row of one empty cell would be quoted)
+        cells.append(buffer.getvalue()[:-2])
+    return cells
 
 
 def read_csv(source: Path | io.StringIO) -> pd.DataFrame:
@@ -164,6 +219,49 @@ def read_csv(source: Path | io.StringIO) -> pd.DataFrame:
 def parsed(text: str) -> pd.DataFrame:
     """CSV text as `read_csv` reads it from the file it is written to."""
     return read_csv(io.StringIO(text))
+
+
+def read_back(columns: Mapping[str, np.ndarray], text: str) -> pd.DataFrame:
+    """`parsed(text)` of the text `csv_text(columns)` wrote, made from the columns themselves
+    when it is sure to be the same: pandas reads whole numbers and booleans back as they were,
+    text as text (an empty cell missing) and, from pandas 3.1 (its reader is correctly rounded:
+    fast_float), a float's shortest repr back to that very float. Otherwise (an older pandas, a
+    table without rows, other kinds of column) the text is parsed."""
+    import pandas as pd
+
+    lengths = {len(values) for values in columns.values()}
+    if not _reads_floats_exactly() or lengths == {0} or len(lengths) != 1:
+        return parsed(text)
+    frame = {}
+    for name, values in columns.items():
+        values = np.asarray(values)
+        text_column = name in TEXT_COLUMNS
+        if not text_column and (values.dtype in (np.int64, np.float64, np.bool_)):
+            frame[name] = values
+        elif text_column and values.dtype.kind in "OU":
+            items = values.astype(object)
+            if not all(isinstance(item, str) and _plain(item) for item in set(items.tolist())):
+                return parsed(text)
+            items[items == ""] = np.nan  # an empty cell reads as missing
+            frame[name] = pd.array(items, dtype="str")
+        else:
+            return parsed(text)
+    return pd.DataFrame(frame)
+
+
+def _plain(text: str) -> bool:
+    """Text that reads back as itself from its cell (`read_csv` may read a quoted line break as
+    missing)."""
+    return not any(mark in text for mark in '"\r\n')
+
+
+@functools.cache
+def _reads_floats_exactly() -> bool:
+    """Whether the installed pandas reads every float's shortest repr back to that float."""
+    import pandas as pd
+
+    major, minor = (int(part) for part in pd.__version__.split(".")[:2])
+    return (major, minor) >= (3, 1)
 
 
 def joined(parts: list[pd.DataFrame], texts: list[str]) -> pd.DataFrame:
@@ -194,9 +292,11 @@ def write_offers(folder: Path, parts: list[pd.DataFrame], form: str) -> None:
 
 
 def write_csv_parts(parts: list[str], path: Path) -> None:
-    """Write CSV texts of one table made in pieces (each with the header) as one file."""
-    body = [part.split("\n", 1)[1] for part in parts[1:]]
-    path.write_text("".join(parts[:1] + body), encoding="utf-8")
+    """Write CSV texts of one table made in pieces (each with the header) as one file, piece by
+    piece (not joined first: the big tables are tens of megabytes)."""
+    with path.open("w", encoding="utf-8") as file:
+        for i, part in enumerate(parts):
+            file.write(part if i == 0 else part[part.index("\n") + 1 :])
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:

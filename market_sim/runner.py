@@ -23,9 +23,11 @@ import json
 import math
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -454,98 +456,176 @@ def _reimport(modules: list[str]) -> None:
 # --- worker processes ---------------------------------------------------------------------
 
 _RAN = "ran"  # a worker's first answer to a job: the run is over, only preparing it is left
+AHEAD = 1  # jobs sent to a busy worker beyond the one it runs, so it never waits for the next
 
 
 def _run_in_processes(jobs: list[Any], workers: int, task: _Task | _BatchTask) -> Iterator[tuple[int, Any]]:
     """Jobs (or batches) on `workers` processes of our own. A worker runs one job at a time, so
-    a worker that dies loses that job alone, and is replaced; a job with plug-in code gets a
-    fresh worker that runs nothing else."""
+    a worker that dies loses that job alone (the jobs sent ahead to it go to another), and is
+    replaced; a job with plug-in code gets a fresh worker that runs nothing else after it.
+
+    Workers are forked with the jobs and told only which to run. While there are jobs enough
+    for every worker, each is sent its next job before it finishes the one it runs, so it starts
+    that job at once instead of waiting for this process to read its result and answer; the
+    last ones go to whichever worker is free first."""
     context = start_method()
     waiting = deque(range(len(jobs)))
     pool: list[_Worker] = []
+    handover = tempfile.TemporaryDirectory(prefix="market-sim-runs-", dir=_HANDOVER_ROOT)
     try:
-        while waiting or any(worker.job is not None for worker in pool):
-            for worker in pool:
-                if worker.job is None and waiting and worker.give(waiting[0], jobs):
-                    waiting.popleft()
+        while waiting or any(worker.queue for worker in pool):
             pool = [worker for worker in pool if worker.alive]
-            while waiting and len(pool) < workers:
-                pool.append(_Worker(context, task))
-                if pool[-1].give(waiting[0], jobs):
+            for worker in pool:
+                if not worker.queue and waiting and worker.give(waiting[0]):
                     waiting.popleft()
-            busy = [worker.connection for worker in pool if worker.job is not None]
+            while waiting and len(pool) < workers:
+                pool.append(_Worker(context, task, jobs, handover.name))
+                if pool[-1].give(waiting[0]):
+                    waiting.popleft()
+            for worker in pool:
+                if len(waiting) >= len(pool) and worker.takes_more() and worker.give(waiting[0]):
+                    waiting.popleft()
+            busy = [worker.connection for worker in pool if worker.queue]
             multiprocessing.connection.wait(busy, timeout=0.5)
             for worker in pool:
                 outcome = worker.outcome()
+                waiting.extendleft(reversed(worker.unsent()))  # a worker gone: its jobs not begun
                 if outcome is not None:
                     yield outcome
     finally:  # done or interrupted: no worker outlives the jobs
         for worker in pool:
             worker.end()
+        handover.cleanup()
+
+
+# where workers leave their prepared runs: memory (tmpfs) where there is one, else the temp folder
+_HANDOVER_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+@dataclass(frozen=True)
+class _Handed:
+    """A prepared run a worker left in a file: a megabyte through the pipe would keep the worker
+    waiting, chunk by chunk, until this process has read it (20 ms a run on a busy machine)."""
+
+    path: str
+
+    @staticmethod
+    def over(result: Any, folder: str, index: int) -> Any:
+        """The result as a file in `folder` (or itself when it cannot be written there)."""
+        path = os.path.join(folder, f"{os.getpid()}-{index}.pickle")
+        try:
+            with open(path, "wb") as file:
+                pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:  # no room: through the pipe
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return result
+        return _Handed(path)
+
+    @staticmethod
+    def taken(message: Any) -> Any:
+        """The result a worker sent, read from its file (then removed) when it left one."""
+        if not isinstance(message, _Handed):
+            return message
+        with open(message.path, "rb") as file:
+            result = pickle.load(file)
+        os.unlink(message.path)
+        return result
 
 
 class _Worker:
-    """A process that runs jobs sent through its pipe, one at a time, to a deadline."""
+    """A process that runs jobs, named by their position in `jobs`, one at a time in the order
+    sent, each to a deadline from when it begins (when the job before it is over)."""
 
-    def __init__(self, context: multiprocessing.context.BaseContext, task: _Task | _BatchTask):
-        self.task = task
+    def __init__(
+        self,
+        context: multiprocessing.context.BaseContext,
+        task: _Task | _BatchTask,
+        jobs: list[Any],
+        handover: str,
+    ):
+        self.task, self.jobs = task, jobs
         self.connection, theirs = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(task, theirs), name=WORKER_NAME, daemon=True
+            target=_worker_main, args=(task, jobs, theirs, handover), name=WORKER_NAME, daemon=True
         )
         self.process.start()
         theirs.close()  # so the pipe reads as closed once the worker is gone
         self.alive = True
-        self.job: tuple[int, Any] | None = None
+        self.queue: deque[int] = deque()  # the job it runs, then those sent ahead
         self.started = self.deadline = 0.0
         self.limit: float | None = None
-        self.last_job = False
+        self.last_job = False  # it runs a job with plug-in code: it ends after it, runs no other
+        self._unsent: list[int] = []
 
-    def give(self, index: int, jobs: list[Any]) -> bool:
+    def takes_more(self) -> bool:
+        """Whether a job may be sent ahead to it: it is busy with one, may run another after."""
+        return self.alive and not self.last_job and 0 < len(self.queue) <= AHEAD
+
+    def give(self, index: int) -> bool:
         """Send the job; False (and the worker ended) if the worker is gone."""
-        job = jobs[index]
-        self.last_job = self.task.alone(job)  # plug-in code never shares a process with another run
         try:
-            self.connection.send(job)
-        except OSError:  # it died between jobs (the out-of-memory killer)
-            self.end()
+            self.connection.send(index)
+        except OSError:  # it died (the out-of-memory killer): a job it ran is lost in `outcome`
+            if not self.queue:
+                self.end()
             return False
-        self.job, self.started = (index, job), time.monotonic()
-        self.limit = self.task.limit(job)
-        self.deadline = math.inf if self.limit is None else self.started + self.limit + GRACE_SECONDS
+        self.last_job = self.task.alone(
+            self.jobs[index]
+        )  # plug-in code never shares a process with a later run
+        self.queue.append(index)
+        if len(self.queue) == 1:
+            self._begin()
         return True
 
+    def _begin(self) -> None:
+        """The first job of the queue begins now: its deadline."""
+        self.started = time.monotonic()
+        self.limit = self.task.limit(self.jobs[self.queue[0]])
+        self.deadline = math.inf if self.limit is None else self.started + self.limit + GRACE_SECONDS
+
     def outcome(self) -> tuple[int, Any] | None:
-        """(position, prepared run) once the job is over or lost, else None."""
-        if self.job is None:
+        """(position, prepared run) once its current job is over or lost, else None."""
+        if not self.queue:
             return None
-        index, job = self.job
+        index = self.queue[0]
         while self.connection.poll():
             try:
                 message = self.connection.recv()
             except (EOFError, OSError):
                 self.end()
-                return index, self._lost(job, _death(self.process.exitcode))
+                return index, self._lost(index, _death(self.process.exitcode))
             if message == _RAN:
                 self.deadline = math.inf  # the run is over: preparing it is not held to its limit
                 continue
-            self.job = None
-            if self.last_job:
+            try:
+                result = _Handed.taken(message)
+            except (OSError, EOFError, pickle.UnpicklingError) as error:  # its file removed or cut short
                 self.end()
-            return index, message
+                return index, self._lost(index, f"its result could not be read back ({error}); run it again")
+            self.queue.popleft()
+            if self.queue:
+                self._begin()
+            elif self.last_job:
+                self.end()
+            return index, result
         if time.monotonic() > self.deadline:
             self.end()
             return index, self._lost(
-                job,
+                index,
                 f"the run did not stop at its time limit of {self.limit:g} s "
                 "(it swallowed the stop), so its process was ended",
                 died=False,  # it would not stop again: not worth running again
             )
         return None
 
-    def _lost(self, job: Any, reason: str, died: bool = True) -> Any:
-        self.job = None
-        return self.task.lost(job, reason, time.monotonic() - self.started, died)
+    def unsent(self) -> list[int]:
+        """The jobs sent ahead to it that it never began, once, when it is gone (to run elsewhere)."""
+        unsent, self._unsent = self._unsent, []
+        return unsent
+
+    def _lost(self, index: int, reason: str, died: bool = True) -> Any:
+        return self.task.lost(self.jobs[index], reason, time.monotonic() - self.started, died)
 
     def end(self) -> None:
         if self.alive:
@@ -553,21 +633,28 @@ class _Worker:
             self.process.kill()
             self.process.join()
             self.connection.close()
+            self._unsent = list(self.queue)[1:]  # the first: being run, lost with it (see outcome)
+            self.queue.clear()
 
 
-def _worker_main(task: _Task | _BatchTask, connection: multiprocessing.connection.Connection) -> None:
+def _worker_main(
+    task: _Task | _BatchTask,
+    jobs: list[Any],
+    connection: multiprocessing.connection.Connection,
+    handover: str,
+) -> None:
     # the command decides what an interrupt does and ends its workers when it has to; a
     # KeyboardInterrupt seen here is then a strategy's own, that run's failure (agents.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     while True:
         try:
-            job = connection.recv()
+            index = connection.recv()
         except EOFError:  # the command is gone
             return
-        run = task.run(job)
+        run = task.run(jobs[index])
         connection.send(_RAN)
-        connection.send(task.finish(run))
+        connection.send(_Handed.over(task.finish(run), handover, index))
 
 
 def _death(code: int | None) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import cycle, islice
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -229,6 +230,25 @@ class Scenario:
     def wtp_multiplier(self, day: int) -> float:
         """Multiplier of every consumer's willingness to pay on `day` (events)."""
         return math.prod(e.wtp for e in self.events_on(day))
+
+    def event_days(self, first: int, stop: int) -> list[int]:
+        """The days of range(first, stop) that some event covers, in order."""
+        covered: set[int] = set()
+        for e in self.market.events:
+            covered.update(range(max(first, e.first_day), min(stop, e.first_day + e.days)))
+        return sorted(covered)
+
+    def day_factors(self, first: int, stop: int) -> tuple[list[float], list[float]]:
+        """`traffic(day)` and `wtp_multiplier(day)` of each day of range(first, stop), the same
+        numbers a block of days at a time: the week's traffic in turn (times no event's factor:
+        math.prod of nothing, 1, changes no number), and the events' products on the days they
+        cover, worked out as those two do."""
+        week, weekday = self.market.weekly_traffic, self.weekday(first)
+        traffic = list(islice(cycle(week[weekday:] + week[:weekday]), stop - first))
+        wtp = [1] * (stop - first)  # math.prod(()): the integer 1, as wtp_multiplier gives
+        for day in self.event_days(first, stop):
+            traffic[day - first], wtp[day - first] = self.traffic(day), self.wtp_multiplier(day)
+        return traffic, wtp
 
 
 def _with_class(kind: str, params: Mapping[str, Any], name: str, pickled: bytes) -> StrategySpec:

@@ -51,13 +51,30 @@ class DailyStream:
         self._start = self._bits.state
         self._generator = np.random.Generator(self._bits)
         self._rows: list[tuple[np.random.PCG64, np.random.Generator]] = []  # see `rows`
+        self._at: int | None = None  # draws into the stream where `uniforms` left it (None: unknown)
 
     def on(self, day: int) -> np.random.Generator:
         """The generator at the start of `day`'s draws (the same object every day: use it
         before asking for another day)."""
+        self._at = None  # (its user may draw any number of values)
         self._bits.state = self._start
         self._bits.advance(day << 64)
         return self._generator
+
+    def uniforms(self, day: int, out: np.ndarray) -> np.ndarray:
+        """`on(day).random(out=out)`: `out` (float64) filled with the day's first uniforms. Each
+        is one 64-bit draw, so the stream is known to stand `out.size` draws into the day after
+        it, and the next call reaches its day by one relative jump (wrapping around the
+        period when it goes back), a third of the cost of setting the state and jumping."""
+        start = day << 64
+        if self._at is None:
+            self._bits.state = self._start
+            self._bits.advance(start)
+        else:
+            self._bits.advance(start - self._at)
+        self._generator.random(out=out)
+        self._at = start + out.size
+        return out
 
     def rows(self, day: int, rows: int, length: int) -> list[np.random.Generator]:
         """Generators at the starts of the rows of `on(day).random((rows, length))`, the r-th

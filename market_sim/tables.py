@@ -9,7 +9,7 @@ import pandas as pd
 
 from market_sim.metrics import TOLERANCE, add_benchmarks, run_scores
 from market_sim.population import Population
-from market_sim.result_folder import csv_text, parsed
+from market_sim.result_folder import csv_text, read_back
 from market_sim.runner import Run
 from market_sim.scenario import Scenario
 from market_sim.streams import Purpose, stream
@@ -38,56 +38,53 @@ DAILY_COLUMNS = (
 
 def daily_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
     """One row per strategy × replication × day × seller."""
+    return _concat([pd.DataFrame(daily_columns(scenario, run)) for run in runs])
+
+
+def daily_columns(scenario: Scenario, run: Run) -> dict[str, np.ndarray]:
+    """One run's rows of `daily_table`, column by column."""
     sellers = [s.name for s in scenario.sellers]
-    frames = []
-    for run in runs:
-        ledger, days = run.ledger, run.ledger.days_recorded
-        columns = {name: getattr(ledger, name)[:days].ravel() for name in DAILY_COLUMNS}
-        frame = pd.DataFrame(
-            {
-                "strategy": run.strategy,
-                "replication": run.replication,
-                "day": np.repeat(np.arange(days) + ledger.first_day, len(sellers)),
-                "seller": np.tile(sellers, days),
-                "shoppers": np.repeat(ledger.shoppers[:days], len(sellers)),
-                **columns,
-            }
-        )
-        frame["inventory"] = frame["inventory"].replace(np.inf, np.nan)  # unlimited: left empty
-        frames.append(frame)
-    return _concat(frames)
+    ledger, days = run.ledger, run.ledger.days_recorded
+    rows = days * len(sellers)
+    columns = {name: getattr(ledger, name)[:days].ravel() for name in DAILY_COLUMNS}
+    inventory = columns["inventory"]
+    columns["inventory"] = np.where(inventory == np.inf, np.nan, inventory)  # unlimited: left empty
+    return {
+        "strategy": np.full(rows, run.strategy, dtype=object),
+        "replication": np.full(rows, run.replication, dtype=np.int64),
+        "day": np.repeat(np.arange(days, dtype=np.int64) + ledger.first_day, len(sellers)),
+        "seller": np.tile(np.array(sellers, dtype=object), days),
+        "shoppers": np.repeat(ledger.shoppers[:days], len(sellers)),
+        **columns,
+    }
 
 
 def segments_table(scenario: Scenario, runs: list[Run]) -> pd.DataFrame:
     """One row per strategy × replication × day × seller × segment (new and returning
     customers together)."""
-    sellers = [s.name for s in scenario.sellers]
-    segments = [s.name for s in scenario.consumers.segments]
+    return _concat([pd.DataFrame(segments_columns(scenario, run)) for run in runs])
+
+
+def segments_columns(scenario: Scenario, run: Run) -> dict[str, np.ndarray]:
+    """One run's rows of `segments_table`, column by column."""
+    sellers = np.array([s.name for s in scenario.sellers], dtype=object)
+    segments = np.array([s.name for s in scenario.consumers.segments], dtype=object)
     cells = len(sellers) * len(segments)
-    frames = []
-    for run in runs:
-        ledger, days = run.ledger, run.ledger.days_recorded
-        units, revenue = _cells(ledger.segment_units, days), _cells(ledger.segment_revenue, days)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "strategy": run.strategy,
-                    "replication": run.replication,
-                    "day": np.repeat(np.arange(days) + ledger.first_day, cells),
-                    "seller": np.tile(np.repeat(sellers, len(segments)), days),
-                    "segment": np.tile(segments, days * len(sellers)),
-                    "visitors": _cells(ledger.views, days),
-                    "buyers": units,
-                    "units": units,
-                    "revenue": revenue,
-                    "avg_price_paid": np.divide(
-                        revenue, units, out=np.full(len(units), np.nan), where=units > 0
-                    ),
-                    "consumer_surplus": _cells(ledger.segment_surplus, days),
-                }
-            )
-        )
-    return _concat(frames)
+    ledger, days = run.ledger, run.ledger.days_recorded
+    units, revenue = _cells(ledger.segment_units, days), _cells(ledger.segment_revenue, days)
+    return {
+        "strategy": np.full(days * cells, run.strategy, dtype=object),
+        "replication": np.full(days * cells, run.replication, dtype=np.int64),
+        "day": np.repeat(np.arange(days, dtype=np.int64) + ledger.first_day, cells),
+        "seller": np.tile(np.repeat(sellers, len(segments)), days),
+        "segment": np.tile(segments, days * len(sellers)),
+        "visitors": _cells(ledger.views, days),
+        "buyers": units,
+        "units": units,
+        "revenue": revenue,
+        "avg_price_paid": np.divide(revenue, units, out=np.full(len(units), np.nan), where=units > 0),
+        "consumer_surplus": _cells(ledger.segment_surplus, days),
+    }
 
 
 @dataclass(frozen=True)
@@ -112,17 +109,18 @@ def tabulate(scenario: Scenario, run: Run) -> Tabulated:
     """One run's rows of every output table."""
     scores = score_row(scenario, run)
     uniform = np.nan if scores is None else scores["uniform_price"]
-    daily, segments = csv_text(daily_table(scenario, [run])), csv_text(segments_table(scenario, [run]))
+    daily, segments = daily_columns(scenario, run), segments_columns(scenario, run)
+    daily_csv, segments_csv = csv_text(daily), csv_text(segments)
     return Tabulated(
         run,
-        daily,
-        segments,
+        daily_csv,
+        segments_csv,
         scores,
         offers_table(scenario, run) if hasattr(run.ledger, "offers_day") else None,
-        impulse_csv=csv_text(impulse_table(scenario, [run])),
+        impulse_csv=csv_text(impulse_table(scenario, [run])) if run.impulse is not None else "",
         shoppers_csv=csv_text(shoppers_table(scenario, run, uniform)) if scenario.consumers.features else "",
-        daily=parsed(daily),
-        segments=parsed(segments),
+        daily=read_back(daily, daily_csv),
+        segments=read_back(segments, segments_csv),
     )
 
 

@@ -12,12 +12,12 @@ import numpy as np
 from strategies.base import MarketInfo, Observation, Prices, PricingStrategy, percent, require
 
 
-def _quote(strategy: PricingStrategy, key: tuple, make: Callable[[], Prices]) -> Prices:
-    """The decision `make()` builds, kept while `key` (all it depends on) stays the same: a
+def _quote(strategy: PricingStrategy, key: tuple, make: Callable[..., Prices], *args: object) -> Prices:
+    """The decision `make(*args)` builds, kept while `key` (all it depends on) stays the same: a
     price that does not change is not formatted again every day (a `Prices` is immutable)."""
     kept = getattr(strategy, "_quoted", None)
     if kept is None or kept[0] != key:
-        kept = strategy._quoted = (key, make())
+        kept = strategy._quoted = (key, make(*args))
     return kept[1]
 
 
@@ -36,11 +36,10 @@ class Fixed(PricingStrategy):
         require(self.fixed_price >= 0, "price", f"must not be negative, got {self.fixed_price}")
 
     def price(self, obs: Observation) -> Prices:
-        return _quote(
-            self,
-            (self.fixed_price,),
-            lambda: Prices(self.fixed_price, reason=f"fixed at {self.fixed_price:.2f}"),
-        )
+        return _quote(self, (self.fixed_price,), self._fixed)
+
+    def _fixed(self) -> Prices:
+        return Prices(self.fixed_price, reason=f"fixed at {self.fixed_price:.2f}")
 
 
 class CostPlus(PricingStrategy):
@@ -63,7 +62,7 @@ class CostPlus(PricingStrategy):
         )
 
     def price(self, obs: Observation) -> Prices:
-        return _quote(self, (obs.unit_cost, self.markup, self.ending), lambda: self._cost_plus(obs))
+        return _quote(self, (obs.unit_cost, self.markup, self.ending), self._cost_plus, obs)
 
     def _cost_plus(self, obs: Observation) -> Prices:
         price = obs.unit_cost * (1 + self.markup)

@@ -5,6 +5,7 @@ without the frozen dataclass's field-by-field `__init__`."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import inspect
@@ -14,6 +15,7 @@ import pytest
 
 from market_sim.loader import load_scenario
 from market_sim.model import MarketModel
+from market_sim.scenario import Event
 from strategies import PricingStrategy
 from strategies.base import EMPTY, DayResult, History, Observation, Prices
 from tests.test_surplus_booking import market
@@ -193,6 +195,53 @@ def test_every_observation_carries_the_scenarios_calendar_of_its_day():
         (0, None),
         (2, None),
     ]
+
+
+def test_an_observation_makes_its_history_rival_prices_and_shopper_table_when_first_read():
+    model = MarketModel(dataclasses.replace(market(), days=10))
+    model.run_for(4)
+    seller, rival = model.sellers[0], model.sellers[1]
+    obs = model.observation(seller, 4)
+    assert {"history", "rival_prices", "shopper_table"}.isdisjoint(vars(obs))  # none made yet
+    history = obs.history
+    assert isinstance(history, History) and obs.history is history
+    assert history.prices.tolist() == model.ledger.price[:4, 0].tolist() and history.units.shape == (4,)
+    assert obs.rival_prices[rival.name].tolist() == model.ledger.price[:4, 1].tolist()
+    assert obs.shopper_table is model.observation(seller, 4).shopper_table  # one table a seller and day
+    assert not obs.shopper_table.called
+    copied = copy.copy(obs)  # (an Observation never pickled: its shopper table calls the model)
+    assert type(copied) is Observation and copied.day == 4 and copied.history is history
+    later = dataclasses.replace(model.observation(rival, 4), day=5)
+    assert (later.day, later.history.prices.tolist()) == (5, model.ledger.price[:4, 1].tolist())
+    assert obs.last_price == model.ledger.price[3, 0] and obs.unit_cost == seller.unit_cost
+
+
+def test_the_days_factors_worked_out_by_block_are_the_scenarios_day_by_day():
+    scenario = load_scenario("scenarios/holiday_market.yaml")
+    market = scenario.market
+    events = (
+        *market.events,
+        Event("straddles a block", first_day=1020, days=9, traffic=1.5, wtp=0.9),
+        Event("overlaps it", first_day=1025, days=3, traffic=0.7, wtp=1.25),
+    )
+    week = (1, 1.0, 0.9, 1.1, 1.2, 1.4, 0.8)  # an integer among them, as a file may give
+    long = dataclasses.replace(
+        scenario, days=2100, market=dataclasses.replace(market, events=events, weekly_traffic=week)
+    )
+    model = MarketModel(long)
+    for dated in (long, dataclasses.replace(long, start_date=None)):
+        for first, stop in ((0, 1024), (1024, 2048), (2048, 2100), (1000, 1030)):
+            traffic, wtp = dated.day_factors(first, stop)
+            expected = [(dated.traffic(d), dated.wtp_multiplier(d)) for d in range(first, stop)]
+            assert list(zip(traffic, wtp, strict=True)) == expected
+            assert [type(x) for pair in zip(traffic, wtp, strict=True) for x in pair] == [
+                type(x) for pair in expected for x in pair
+            ]
+    assert long.day_factors(1026, 1027) == ([long.traffic(1026)], [0.9 * 1.25])
+    assert long.traffic(1026) == week[long.weekday(1026)] * (1.5 * 0.7)
+    for day in (0, 10, 1023, 1024, 1026, 2099):
+        assert model.day_factors(day) == (long.traffic(day), long.wtp_multiplier(day))
+        assert model.calendar(day)[4] == tuple(e.name for e in long.events_on(day))
 
 
 def test_day_results_are_still_frozen_dataclasses():

@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market_sim import fast
 from market_sim.population import Population, _bernoulli_positions
 from market_sim.streams import DailyStream, Purpose, stream
 
@@ -38,6 +39,23 @@ def test_rows_drawn_block_by_block_are_the_days_draws(day, rows, length, widths)
     # the day's draws depend on (seed, replication, purpose, day) alone
     again = DailyStream(7, 2, Purpose.TASTE).on(day).random((rows, length))
     assert again.tobytes() == whole.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.integers(0, 3000), st.integers(1, 400), st.booleans()), min_size=1, max_size=12
+    )
+)
+def test_uniforms_reach_each_day_by_relative_jumps_and_give_its_very_draws(calls):
+    """`uniforms(day, out)` in any order of days (forward, back, the same day again), mixed with
+    `on`, whose user draws an unknown number of values: each call gives `on(day).random(size)`."""
+    daily, plain = DailyStream(3, 1, Purpose.TASTE), DailyStream(3, 1, Purpose.TASTE)
+    for day, size, other in calls:
+        if other:  # someone else draws from the generator in between
+            daily.on(day + 7).random(size % 13)
+        got = daily.uniforms(day, np.empty(size))
+        assert got.tobytes() == plain.on(day).random(size).tobytes()
 
 
 SHOPPERS = """
@@ -73,13 +91,19 @@ def _bernoulli_positions_reference(rng, chance, size):
     seed=st.integers(0, 2**32 - 1),
 )
 def test_visits_are_the_reference_batches(chance, size, seed):
-    """Positions, and where the stream stands after them (the next segment draws from there)."""
-    rngs = [np.random.default_rng(seed) for _ in range(2)]
-    got = _bernoulli_positions(rngs[0], chance, size)
-    expected = _bernoulli_positions_reference(rngs[1], chance, size)
-    assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
-    assert rngs[0].bit_generator.state == rngs[1].bit_generator.state
-    assert (np.diff(got) > 0).all() and (len(got) == 0 or 0 <= got[0] <= got[-1] < size)
+    """Positions, and where the stream stands after them (the next segment draws from there),
+    on the compiled path and on numpy's."""
+    for compiled in (True, False) if fast.kernels() is not None else (False,):
+        fast.use(compiled)
+        try:
+            rngs = [np.random.default_rng(seed) for _ in range(2)]
+            got = _bernoulli_positions(rngs[0], chance, size)
+        finally:
+            fast.use(None)
+        expected = _bernoulli_positions_reference(rngs[1], chance, size)
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+        assert rngs[0].bit_generator.state == rngs[1].bit_generator.state
+        assert (np.diff(got) > 0).all() and (len(got) == 0 or 0 <= got[0] <= got[-1] < size)
 
 
 def test_a_day_when_everyone_or_nobody_shops_draws_no_visits():
