@@ -431,9 +431,11 @@ def write_run_folder(
         charts = chart_results(*tabled, baseline)
         if isinstance(drawing, Painters):
             drawing.begin(charts)  # the time charts are drawn while the summaries are computed
-        comparisons = metrics.comparisons(scores)  # comparisons.csv; the report's too when the
+        # comparisons.csv; the report's too when the scores read back are these (same columns,
+        # types and values)
+        comparisons = metrics.comparisons(scores)
         poll()
-        parsed = tabled[2]  # scores read back are these (same columns, types and values)
+        parsed = tabled[2]
         results = results_from(
             *tabled,
             baseline,

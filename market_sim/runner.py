@@ -25,6 +25,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import shutil
 import signal
 import sys
 import tempfile
@@ -471,7 +472,8 @@ def _run_in_processes(jobs: list[Any], workers: int, task: _Task | _BatchTask) -
     context = start_method()
     waiting = deque(range(len(jobs)))
     pool: list[_Worker] = []
-    handover = tempfile.TemporaryDirectory(prefix="market-sim-runs-", dir=_HANDOVER_ROOT)
+    _remove_abandoned_handovers()
+    handover = tempfile.TemporaryDirectory(prefix=f"{_HANDOVER_PREFIX}{os.getpid()}-", dir=_HANDOVER_ROOT)
     try:
         while waiting or any(worker.queue for worker in pool):
             pool = [worker for worker in pool if worker.alive]
@@ -500,6 +502,29 @@ def _run_in_processes(jobs: list[Any], workers: int, task: _Task | _BatchTask) -
 
 # where workers leave their prepared runs: memory (tmpfs) where there is one, else the temp folder
 _HANDOVER_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+_HANDOVER_PREFIX = "market-sim-runs-"  # then the pid of the process that reads them
+
+
+def _remove_abandoned_handovers() -> None:
+    """Remove the hand-over folders (ours) of processes that are gone: one killed outright
+    (SIGKILL, the out-of-memory killer) cannot remove its own, and /dev/shm is memory."""
+    root = Path(_HANDOVER_ROOT or tempfile.gettempdir())
+    for folder in root.glob(f"{_HANDOVER_PREFIX}*-*"):
+        pid = folder.name.removeprefix(_HANDOVER_PREFIX).split("-", 1)[0]
+        with contextlib.suppress(OSError, ValueError):
+            if folder.stat().st_uid == os.getuid() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process `pid` exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -570,9 +595,8 @@ class _Worker:
             if not self.queue:
                 self.end()
             return False
-        self.last_job = self.task.alone(
-            self.jobs[index]
-        )  # plug-in code never shares a process with a later run
+        # plug-in code never shares a process with a later run
+        self.last_job = self.task.alone(self.jobs[index])
         self.queue.append(index)
         if len(self.queue) == 1:
             self._begin()

@@ -81,3 +81,23 @@ def test_workers_started_by_a_fork_server_get_the_jobs_too(monkeypatch):
     done = outcomes(Task(dying=frozenset({5})), 9)
     assert done[5] == ("lost", 5, True)
     assert all(done[job][0] == job for job in range(9) if job != 5)
+
+
+def test_the_hand_over_folder_of_a_process_killed_outright_is_removed_by_the_next(tmp_path, monkeypatch):
+    """A parent killed with SIGKILL leaves its workers' results in /dev/shm (memory): the next
+    command removes such folders of processes that are gone, and no one else's."""
+    monkeypatch.setattr(runner, "_HANDOVER_ROOT", str(tmp_path))
+    gone = multiprocessing.get_context("fork").Process(target=os._exit, args=(0,))
+    gone.start()
+    gone.join()
+    abandoned = tmp_path / f"{runner._HANDOVER_PREFIX}{gone.pid}-x1"
+    living = tmp_path / f"{runner._HANDOVER_PREFIX}{os.getpid()}-x2"
+    other = tmp_path / "market-sim-something-else"
+    for folder in (abandoned, living, other):
+        folder.mkdir()
+        (folder / "0-1.pickle").write_bytes(b"result")
+    done = outcomes(Task(), 3)
+    assert [done[i][0] for i in range(3)] == [0, 1, 2]
+    assert not abandoned.exists()
+    assert living.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([living.name, other.name])  # its own removed
