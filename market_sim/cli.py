@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import gc
 import importlib
 import os
@@ -32,6 +33,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import market_sim
 from market_sim.commands import UsageError
@@ -80,6 +83,7 @@ def _end_now(status: int) -> None:
 
 def _command(argv: list[str] | None) -> int:
     started = time.perf_counter() - (_process_age() if argv is None else 0.0)
+    hook, sys.unraisablehook = sys.unraisablehook, functools.partial(_interrupt_again, sys.unraisablehook)
     try:  # (Ctrl-C may land while the commands' modules load, in `parser`)
         args = parser().parse_args(argv)
         args.started = started  # a command may report how long its start took (run: manifest.json timings)
@@ -104,8 +108,24 @@ def _command(argv: list[str] | None) -> int:
             from market_sim.commands.arguments import Interrupts
 
             Interrupts.restore()
+            sys.unraisablehook = hook
         else:  # the program ends now: what it holds is freed at exit without a last full
             gc.freeze()  # collection over it (about half a second after a comparison)
+
+
+def _interrupt_again(hook: Callable[[Any], object], unraisable: Any) -> None:
+    """`sys.unraisablehook` while a command runs: an interrupt that landed in a finaliser (a
+    library's `__del__`, such as llvmlite's while numba loads the kernels), where Python can
+    only print it with a traceback and go on, comes again a moment later, once the finaliser
+    is over, as a SIGINT to the main thread (its handler of the moment, which may hold it);
+    anything else goes to `hook`."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt) and callable(signal.getsignal(signal.SIGINT)):
+        # (not at once: a handler that raised while this hook runs would be swallowed again)
+        again = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+        again.daemon = True
+        again.start()
+    else:
+        hook(unraisable)
 
 
 def _stopped(program: bool) -> int:

@@ -297,3 +297,33 @@ def test_an_interrupt_while_the_commands_load_ends_as_interrupted(monkeypatch, c
     monkeypatch.setattr(cli, "parser", loading_interrupted)
     assert main(["validate", "any.yaml"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_an_interrupt_that_lands_in_a_finaliser_still_interrupts(monkeypatch, tmp_path, capfd):
+    """Ctrl-C inside a library's `__del__` (llvmlite's, while numba loaded the kernels, in a
+    fault test): Python prints such an exception with a traceback and goes on, so the command
+    would have run to its end. It is raised again: status 130, "interrupted", no traceback."""
+    import gc
+    import signal
+    import time
+
+    from market_sim.commands import validate
+
+    class Finalised:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    def interrupted_in_a_finaliser(args):
+        Finalised()
+        gc.collect()
+        time.sleep(5)  # (the interrupt comes at once: the test would take 5 s without it)
+        return 0
+
+    monkeypatch.setattr(validate, "run", interrupted_in_a_finaliser)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert main(["validate", str(tmp_path / "any.yaml")]) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    err = capfd.readouterr().err
+    assert err == "interrupted\n"
