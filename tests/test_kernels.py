@@ -168,14 +168,7 @@ def test_compiled_service_equals_the_numpy_passes(shoppers, sellers, stock, ties
     tiebreak = rng.random((sellers, shoppers)) if ties else None
     stock = np.array(stock[:sellers], dtype=float)
     order = rng.permutation(shoppers)
-    allocations = []
-    for compiled in (False, True):
-        fast.use(compiled)
-        try:
-            allocations.append(clear(scores, threshold, stock, tiebreak, lambda: order))
-        finally:
-            fast.use(None)
-    numpy_path, compiled_path = allocations
+    numpy_path, compiled_path = served_on_both_paths(scores, threshold, stock, tiebreak, order)
     for name in ("choice", "lost_sale"):
         np.testing.assert_array_equal(getattr(compiled_path, name), getattr(numpy_path, name), err_msg=name)
     np.testing.assert_array_equal(compiled_path.unmet_demand(sellers), numpy_path.unmet_demand(sellers))
@@ -199,14 +192,7 @@ def test_the_compiled_service_of_a_big_day_equals_the_numpy_passes(ties, scalar)
     tiebreak = rng.random((sellers, shoppers)) if ties else None
     stock = np.array([shoppers // 9, shoppers // 5, math.inf])
     order = rng.permutation(shoppers)
-    allocations = []
-    for compiled in (False, True):
-        fast.use(compiled)
-        try:
-            allocations.append(clear(scores, threshold, stock, tiebreak, lambda: order))
-        finally:
-            fast.use(None)
-    numpy_path, compiled_path = allocations
+    numpy_path, compiled_path = served_on_both_paths(scores, threshold, stock, tiebreak, order)
     assert (numpy_path.lost_sale != -1).sum() > 1000 and numpy_path.unmet_demand(sellers)[:2].min() > 0
     for name in ("choice", "lost_sale"):
         np.testing.assert_array_equal(getattr(compiled_path, name), getattr(numpy_path, name), err_msg=name)
@@ -438,3 +424,15 @@ def test_kept_surplus_compiled_equals_the_numpy_path(seed, ties, infinite, close
     assert compiled.tobytes() == alone.tobytes()
     if not infinite:  # (with every seller out of stock, a surplus of log 1 = 0)
         assert np.isfinite(compiled).all() and ((compiled > 0).any() or closed == 1.0)
+
+
+def served_on_both_paths(scores, threshold, stock, tiebreak, order):
+    """`clear`'s allocation on the numpy path, then on the compiled one."""
+    allocations = []
+    for compiled in (False, True):
+        fast.use(compiled)
+        try:
+            allocations.append(clear(scores, threshold, stock, tiebreak, lambda: order))
+        finally:
+            fast.use(None)
+    return allocations
