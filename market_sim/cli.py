@@ -41,6 +41,7 @@ from market_sim.commands import UsageError
 
 INVALID_INPUT = 2
 INTERRUPTED = 130
+PROFILERS = {"cProfile", "profile", "trace"}  # modules that, loaded, may write after `main` returns
 # the commands, in the order `--help` lists them: modules of market_sim.commands
 COMMANDS = (
     "run",
@@ -69,9 +70,9 @@ def _end_now(status: int) -> None:
     """End the program with `status` at once: exit handlers run and the output is flushed, but
     the interpreter does not free every object of a comparison one by one (a tenth of a second
     after the holiday market); the system frees the memory. With another thread still running,
-    or output that cannot be flushed, the interpreter's own exit instead."""
-    if threading.active_count() > 1:
-        return
+    a profiler or tracer, or output that cannot be flushed, the interpreter's own exit instead."""
+    if threading.active_count() > 1 or sys.gettrace() is not None or PROFILERS & sys.modules.keys():
+        return  # (a tracer, or a profiler such as `python -m cProfile`, writes what it saw after `main`)
     atexit._run_exitfuncs()  # what `atexit` and `weakref.finalize` registered (worker clean-up)
     try:
         sys.stdout.flush()

@@ -327,3 +327,20 @@ def test_an_interrupt_that_lands_in_a_finaliser_still_interrupts(monkeypatch, tm
         signal.signal(signal.SIGINT, previous)
     err = capfd.readouterr().err
     assert err == "interrupted\n"
+
+
+def test_the_program_under_a_profiler_ends_the_usual_way(tmp_path):
+    """The program ends at once when its command returns (`cli._end_now`), except under a
+    profiler, which writes what it saw after `main`: `python -m cProfile -o FILE run_sim.py ...`
+    leaves its FILE."""
+    profile = tmp_path / "validate.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), str(ROOT / "run_sim.py")]
+    done = subprocess.run(
+        [*command, "validate", str(ROOT / "scenarios" / "holiday_market.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0
