@@ -35,6 +35,7 @@ from strategies.base import (
     PricingStrategy,
     PublicEvent,
     _read_only,
+    quick_init,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class Arrivals:
         return self._order_stream().permutation(len(self.shoppers))
 
 
+@quick_init
 @dataclass(frozen=True, init=False)
 class Trading:
     """One day's market: who shopped, what they were offered, and what they did. Shoppers are
@@ -78,29 +80,6 @@ class Trading:
     allocation: Allocation
     prices: np.ndarray  # (sellers, shoppers) or (sellers, 1): the price each shopper saw
     personal: bool = False  # some seller priced shoppers one by one today
-
-    def __init__(
-        self,
-        shoppers: np.ndarray,
-        segment: np.ndarray,
-        returning: np.ndarray,
-        tables: np.ndarray,
-        utility: np.ndarray,
-        allocation: Allocation,
-        prices: np.ndarray,
-        personal: bool = False,
-    ):
-        # (as `Observation`'s: the dataclass's own sets each field through object.__setattr__)
-        self.__dict__.update(
-            shoppers=shoppers,
-            segment=segment,
-            returning=returning,
-            tables=tables,
-            utility=utility,
-            allocation=allocation,
-            prices=prices,
-            personal=personal,
-        )
 
 
 class MarketModel(mesa.Model):

@@ -8,6 +8,7 @@ each day are optional, for strategies that learn.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import types
@@ -27,6 +28,27 @@ if TYPE_CHECKING:
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def quick_init(cls: type) -> type:
+    """Give a frozen dataclass (made with `init=False`) an `__init__` that stores its fields at
+    once, for the records made every day: the dataclass's own sets each field through
+    `object.__setattr__` (it is frozen), several times slower. The same parameters, in the same
+    order, with the same defaults (a field with a default factory is not supported)."""
+    fields = dataclasses.fields(cls)
+    defaults = {f"_{f.name}": f.default for f in fields if f.default is not dataclasses.MISSING}
+    if any(f.default_factory is not dataclasses.MISSING for f in fields):
+        raise TypeError(f"quick_init: {cls.__name__} has a field with a default factory")
+    parameters = ", ".join(f.name + (f"=_{f.name}" if f"_{f.name}" in defaults else "") for f in fields)
+    stored = ", ".join(f"{f.name}={f.name}" for f in fields)
+    made: dict[str, Any] = {}
+    exec(f"def __init__(self, {parameters}):\n    self.__dict__.update({stored})\n", defaults, made)
+    init = made["__init__"]
+    init.__qualname__, init.__module__ = f"{cls.__qualname__}.__init__", cls.__module__
+    init.__annotations__ = {f.name: f.type for f in fields}  # (as `help` shows the parameters)
+    cls.__init__ = init
+    return cls
+
+
+@quick_init
 @dataclass(frozen=True, init=False)
 class Prices:
     """A richer decision than one number: per observable segment prices and coupons, or a
@@ -45,25 +67,6 @@ class Prices:
     coupon_returning: float = 0.0
     reason: str = ""
     personal: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-    def __init__(
-        self,
-        base: float,
-        segments: Mapping[str, float] = EMPTY,
-        coupon_new: float = 0.0,
-        coupon_returning: float = 0.0,
-        reason: str = "",
-        personal: np.ndarray | None = None,
-    ):
-        # (as `Observation`'s: the dataclass's own sets each field through object.__setattr__)
-        self.__dict__.update(
-            base=base,
-            segments=segments,
-            coupon_new=coupon_new,
-            coupon_returning=coupon_returning,
-            reason=reason,
-            personal=personal,
-        )
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class History:
         return self._by_status(self._ledger.segment_units, 1)
 
 
+@quick_init
 @dataclass(frozen=True, init=False)
 class Observation:
     """Everything a strategy may see on the morning of `day`: the past and the public."""
@@ -191,37 +195,6 @@ class Observation:
     rival_prices: Mapping[str, np.ndarray] = EMPTY  # each rival's posted prices before today, read-only
     # builds `shoppers` when a strategy first asks for it (most never do)
     shopper_table: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
-
-    def __init__(
-        self,
-        day: int,
-        weekday: int,
-        date: dt.date | None,
-        days_left: int,
-        events_today: tuple[str, ...],
-        info: MarketInfo,
-        stock: float,
-        on_order: tuple[tuple[int, int], ...],
-        history: History,
-        rival_prices: Mapping[str, np.ndarray] = EMPTY,
-        shopper_table: Callable[[], pd.DataFrame] | None = None,
-    ):
-        # the dataclass's own __init__ sets the fields one by one through object.__setattr__
-        # (it is frozen): several times slower, and every seller gets one every day (the same
-        # fields, in the same order, with the same defaults)
-        self.__dict__.update(
-            day=day,
-            weekday=weekday,
-            date=date,
-            days_left=days_left,
-            events_today=events_today,
-            info=info,
-            stock=stock,
-            on_order=on_order,
-            history=history,
-            rival_prices=rival_prices,
-            shopper_table=shopper_table,
-        )
 
     @property
     def shoppers(self) -> pd.DataFrame:
@@ -245,6 +218,7 @@ class Observation:
         return float(prices[-1]) if len(prices) else None
 
 
+@quick_init
 @dataclass(frozen=True, init=False)
 class DayResult:
     """A seller's own outcome of one day, given to `observe` in the evening."""
@@ -259,29 +233,6 @@ class DayResult:
     # when the strategy read `obs.shoppers` today: for each of its rows, whether that shopper
     # bought from this seller (a seller knows its own customers)
     bought: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    def __init__(
-        self,
-        day: int,
-        price: float,
-        views: int,
-        units: int,
-        revenue: float,
-        lost_sales: int,
-        stock: float,
-        bought: np.ndarray | None = None,
-    ):
-        # (as `Observation`'s: every seller that learns gets one every day)
-        self.__dict__.update(
-            day=day,
-            price=price,
-            views=views,
-            units=units,
-            revenue=revenue,
-            lost_sales=lost_sales,
-            stock=stock,
-            bought=bought,
-        )
 
 
 class ParameterError(ValueError):

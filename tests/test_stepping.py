@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from market_sim.loader import load_scenario
-from market_sim.model import MarketModel
+from market_sim.model import MarketModel, Trading
 from market_sim.scenario import Event
 from strategies import PricingStrategy
 from strategies.base import EMPTY, DayResult, History, Observation, Prices
@@ -73,8 +73,8 @@ def test_a_mesa_without_35s_private_schedule_steps_its_own_way_to_the_same_numbe
     assert same_ledgers(direct, other)
 
 
-def test_the_hand_written_inits_take_the_dataclass_fields_with_their_defaults():
-    for cls in (Observation, Prices, DayResult):
+def test_the_quick_inits_take_the_dataclass_fields_with_their_defaults():
+    for cls in (Observation, Prices, DayResult, Trading):
         parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
         assert [p.name for p in parameters] == [f.name for f in dataclasses.fields(cls)]
         for p, f in zip(parameters, dataclasses.fields(cls), strict=True):
