@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import dask
+import dask.distributed  # noqa: F401  (its config defaults loaded first: see below)
 import pandas as pd
 import pytest
 
@@ -220,7 +221,9 @@ def test_a_run_whose_dask_workers_die_is_lost_alone(plugins):
     """Dask tries a task whose worker died on a few others; when they all die, that run is lost
     (run again by --resume), never the comparison."""
     scenario = scenario_from(market("Dies", ", how: kill").replace("replications: 2", "replications: 1"))
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # one death is enough here
+    # one death is enough here (`dask.config.set` undoes itself by removing keys that were not
+    # there before: were distributed imported inside, its defaults would go with them)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         done = dict(run_jobs(comparison_jobs(scenario), 2, "dask-local"))
     attack, cost_plus = done[0], done[1]
     assert attack.lost and attack.failure == "the Dask workers running it died (once); its days are lost"
