@@ -69,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 def _end_now(status: int) -> None:
     """End the program with `status` at once: exit handlers run and the output is flushed, but
     the interpreter does not free every object of a comparison one by one (a tenth of a second
-    after the holiday market); the system frees the memory. With another thread still running,
-    a profiler or tracer, or output that cannot be flushed, the interpreter's own exit instead."""
-    if threading.active_count() > 1 or sys.gettrace() is not None or PROFILERS & sys.modules.keys():
+    after the holiday market); the system frees the memory. With a thread the exit would wait
+    for, a profiler or tracer, or output that cannot be flushed, the interpreter's own exit
+    instead."""
+    waited_for = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    if waited_for or sys.gettrace() is not None or PROFILERS & sys.modules.keys():
         return  # (a tracer, or a profiler such as `python -m cProfile`, writes what it saw after `main`)
     atexit._run_exitfuncs()  # what `atexit` and `weakref.finalize` registered (worker clean-up)
     try:

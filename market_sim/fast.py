@@ -4,7 +4,10 @@ are the same to the last bit; the numpy path is the reference and serves install
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 from types import ModuleType
 
 _loaded: ModuleType | bool | None = None  # the kernels module, False without them, None: not asked
@@ -19,15 +22,32 @@ def kernels() -> ModuleType | None:
     if _loaded is None:
         _loaded = False
         if os.environ.get("MARKET_SIM_NUMPY", "") in ("", "0"):
-            try:
-                from market_sim import kernels as compiled
-            except ImportError:
-                pass
-            else:
-                compiled.warm_up()
-                compiled.warm_up_daily()
-                _loaded = compiled
+            with _interrupts_after():
+                try:
+                    from market_sim import kernels as compiled
+                except ImportError:
+                    pass
+                else:
+                    compiled.warm_up()
+                    compiled.warm_up_daily()
+                    _loaded = compiled
     return _loaded or None
+
+
+@contextlib.contextmanager
+def _interrupts_after() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (blocked in this thread) until the block is over, then
+    delivered: an interrupt raised inside llvmlite while numba loads the kernels lands in a
+    finaliser half-way through freeing an object, which the interpreter's exit frees again
+    (a double free, the process aborted)."""
+    if not hasattr(signal, "pthread_sigmask"):  # (not on Windows)
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def use(compiled: bool | None) -> None:

@@ -436,3 +436,22 @@ def served_on_both_paths(scores, threshold, stock, tiebreak, order):
         finally:
             fast.use(None)
     return allocations
+
+
+def test_an_interrupt_while_the_kernels_load_comes_after_they_are_loaded():
+    """Ctrl-C while numba loads the kernels lands, unless held back, inside llvmlite's
+    finalisers, half-way through freeing an object (the exit freed it again: a double free,
+    the process aborted in a fault test). It is delivered once the loading is over."""
+    import os
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    finished = []
+    try:
+        with pytest.raises(KeyboardInterrupt), fast._interrupts_after():
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(100_000))  # (bytecode, where a delivered SIGINT would raise)
+            finished.append(True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished == [True]
