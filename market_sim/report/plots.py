@@ -24,8 +24,10 @@ from collections.abc import Iterable
 
 import matplotlib
 
+from market_sim.report import agg  # matplotlib's Agg, text drawn a string at a time
+
 if "ipykernel" not in sys.modules:  # in Jupyter the notebook keeps its backend for its own plots
-    matplotlib.use("Agg")
+    matplotlib.use(agg.BACKEND)
     matplotlib.rcParams["text.parse_math"] = False  # names are text: `$20 off` is no formula
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
