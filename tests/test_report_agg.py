@@ -37,6 +37,10 @@ TEXTS = {
     "upright": lambda figure: figure.text(0.1, 0.5, "posted price (mean, 10–90% band)", fontsize=10.5),
     "turned": lambda figure: figure.text(0.5, 0.1, "units on hand", rotation=90, fontsize=9),
     "aligned": lambda figure: figure.text(0.9, 0.9, "Fairness: gap", ha="right", va="top", fontsize=11.5),
+    "twice, two sizes": lambda figure: [
+        figure.text(0.1, y, "Prices", fontsize=size) for y, size in ((0.1, 10), (0.5, 20))
+    ],
+    "not antialiased": lambda figure: figure.text(0.1, 0.4, "units on hand", antialiased=False),
     "accents": lambda figure: figure.text(0.05, 0.3, "Café Noël − 5 € (Singles Day)", fontsize=10),
 }
 

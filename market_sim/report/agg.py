@@ -8,18 +8,22 @@ hold a few hundred texts: drawn a glyph at a time they took a quarter of their d
 
 The report's modules select this module as matplotlib's backend (`BACKEND`). Its
 `FigureCanvas` is matplotlib's Agg canvas, whose renderer draws plain text the way matplotlib
-3.10 did. Math text, TeX, text with OpenType features or a language of its own, and a matplotlib
+3.10 did, and keeps each text it laid out and drew for the next figures: the same names, labels
+and tick values come back in figure after figure, and matplotlib's own cache of text sizes lasts
+one figure. Math text, TeX, text with OpenType features or a language of its own, and a matplotlib
 without those FreeType calls are drawn by matplotlib's own code.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 from matplotlib.backends import backend_agg
 from matplotlib.ft2font import FT2Font
 
 BACKEND = f"module://{__name__}"  # for matplotlib.use
+KEPT = 4096  # texts kept laid out and drawn (a report's figures show a few hundred)
 
 # the FreeType calls a string at a time needs (matplotlib 3.8 to 3.11 have them all)
 STRING_AT_A_TIME = all(
@@ -28,21 +32,44 @@ STRING_AT_A_TIME = all(
 
 
 class RendererAgg(backend_agg.RendererAgg):
-    """Agg's renderer; plain text is laid out and drawn into one bitmap per string."""
+    """Agg's renderer; plain text is laid out and drawn into one bitmap per string, kept for the
+    figures drawn next (`_string`)."""
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if ismath or not STRING_AT_A_TIME:
+            return super().get_text_width_height_descent(s, prop, ismath)
+        return self._string(s, prop, True)[:3]
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath or not STRING_AT_A_TIME or _shaped(mtext):
             return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-        font = self._prepare_font(prop)
+        *_, descent, left, top, bitmap = self._string(s, prop, gc.get_antialiased())
         # laid out unrotated: draw_text_image turns the bitmap by `angle` about its corner
-        font.set_text(s, 0, flags=backend_agg.get_hinting_flag())
-        font.draw_glyphs_to_bitmap(antialiased=gc.get_antialiased())
-        descent = font.get_descent() / 64
-        left, top = (offset / 64 for offset in font.get_bitmap_offset())
         turn = math.radians(angle)
         x = round(x + left + descent * math.sin(turn))
         y = round(y + top + descent * math.cos(turn))
-        self._renderer.draw_text_image(font.get_image(), x, y + 1, angle, gc)
+        self._renderer.draw_text_image(bitmap, x, y + 1, angle, gc)
+
+    def _string(self, s, prop, antialiased):
+        font = self._prepare_font(prop)
+        size = prop.get_size_in_points()
+        return _string(font, size, self.dpi, s, backend_agg.get_hinting_flag(), bool(antialiased))
+
+
+@functools.lru_cache(maxsize=KEPT)
+def _string(font: FT2Font, size: float, dpi: float, s: str, flags: int, antialiased: bool) -> tuple:
+    """`s` laid out in `font` at `size` points and `dpi`: its width, height and descent in pixels
+    (as matplotlib's Agg measures them), then its descent, bitmap offset and bitmap as
+    `draw_text` places them. Figures show the same names, labels and tick values again and
+    again: each is laid out and drawn once."""
+    font.set_size(size, dpi)
+    font.set_text(s, 0, flags=flags)
+    width, height = font.get_width_height()
+    descent = font.get_descent() / 64
+    font.draw_glyphs_to_bitmap(antialiased=antialiased)
+    left, top = (offset / 64 for offset in font.get_bitmap_offset())
+    bitmap = font.get_image().copy()  # the font's own buffer is drawn over by the next text
+    return width / 64, height / 64, descent, descent, left, top, bitmap
 
 
 def _shaped(mtext) -> bool:
