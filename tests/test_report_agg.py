@@ -110,3 +110,14 @@ def test_the_report_draws_on_this_backend():
         assert isinstance(figure.canvas.get_renderer(), agg.RendererAgg)
     finally:
         plots.plt.close(figure)
+
+
+def test_texts_kept_from_earlier_figures_draw_the_same_pixels():
+    """A figure is the same picture whether its texts are laid out afresh or kept from the
+    figures drawn before it: reports are the same byte for byte, whatever was drawn first."""
+    chart = TEXTS["upright"]
+    agg._string.cache_clear()
+    afresh = _pixels(agg.FigureCanvas, chart)
+    assert agg._string.cache_info().currsize > 0
+    assert np.array_equal(_pixels(agg.FigureCanvas, chart), afresh)
+    assert agg._string.cache_info().hits > 0
