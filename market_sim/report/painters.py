@@ -20,6 +20,8 @@ import multiprocessing.connection
 import signal
 from typing import TYPE_CHECKING
 
+from market_sim import loading
+
 if TYPE_CHECKING:
     from market_sim.report.data import Results
 
@@ -325,9 +327,10 @@ def _paint(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
     _call_it(PROCESS_NAME)
-    from market_sim.report import plots
+    with loading.libraries():  # matplotlib: its objects kept out of the collections while drawing
+        from market_sim.report import plots
 
-    plots.warm_up()
+        plots.warm_up()
     results = None
     while True:
         try:
