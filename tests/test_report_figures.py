@@ -234,3 +234,19 @@ def test_wide_tick_labels_push_the_axes_not_the_axis_label_off_the_figure():
         assert left.bbox.x0 / figure.dpi >= plots.TICKS_LEFT  # never narrower than before
     finally:
         plots.plt.close(figure)
+
+
+def test_a_title_wider_than_its_panel_is_set_smaller_to_fit():
+    from market_sim.report import plots
+
+    figure, (narrow, wide) = plots.plt.subplots(1, 2, figsize=(4, 2))
+    try:
+        narrow.set_title("Purchases above the usual price, every replication", fontsize="medium")
+        wide.set_title("Gini", fontsize="medium")
+        plots._fixed_layout(figure, columns=2)
+        plots._fit_titles(figure)
+        renderer = figure.canvas.get_renderer()
+        assert narrow.title.get_window_extent(renderer).width <= narrow.bbox.width
+        assert narrow.title.get_fontsize() < wide.title.get_fontsize() == 10  # only the one too wide
+    finally:
+        plots.plt.close(figure)

@@ -561,7 +561,19 @@ def fairness(results: Results) -> str | None:
         ax.set_visible(False)
     names = _text_width(figure, order, "small") + 0.2
     _fixed_layout(figure, rows, columns, left=names, bottom=0.35, row_gap=TITLE_ABOVE + 0.35, column_gap=0.3)
+    _fit_titles(figure)
     return _data_uri(figure, tight=False)
+
+
+def _fit_titles(figure: plt.Figure) -> None:
+    """Set the title of each axes wider than its axes in a smaller font that fits (a long score
+    name over a narrow panel would run into the next panel or off the figure)."""
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        title = ax.title
+        width = title.get_window_extent(renderer).width if ax.get_visible() and title.get_text() else 0.0
+        if width > ax.bbox.width:
+            title.set_fontsize(title.get_fontsize() * ax.bbox.width / width * 0.98)
 
 
 def _fairness_shown(segments: int) -> tuple[str, ...]:
