@@ -43,16 +43,16 @@ FIGURES = (
 CHARTS = ("stock", "price_paths", "profit_difference", "cumulative_profit", "price_distribution")
 
 # what each figure roughly costs to draw once made ahead (CPU milliseconds: the holiday market's,
-# four strategies; price response, one of a closed form's), to share them out among painters
+# four strategies; price response, the linear-demand market's), to share them out among painters
 EFFORT = {
-    "price_response": 190,
-    "stock": 175,
-    "fairness": 170,
-    "price_paths": 145,
-    "segments": 125,
-    "profit_difference": 100,
-    "cumulative_profit": 95,
-    "price_distribution": 95,
+    "price_response": 110,
+    "stock": 105,
+    "fairness": 90,
+    "price_paths": 80,
+    "segments": 65,
+    "profit_difference": 50,
+    "cumulative_profit": 45,
+    "price_distribution": 45,
 }
 
 INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
