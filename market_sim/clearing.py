@@ -66,6 +66,23 @@ class Allocation:
         return np.zeros(sellers, dtype=np.int64) if self.unmet is None else self.unmet
 
 
+def as_chosen(preferred: np.ndarray, wanted: np.ndarray, stock: Sequence[float]) -> Allocation | None:
+    """The allocation of a day on which every seller has stock for all who prefer it (`wanted`:
+    how many do; math.inf: unlimited stock): everyone gets their first choice, and nobody is
+    turned away. None on a day that needs the service (`clear`). Compared in Python: a few
+    sellers' numbers, cheaper than a numpy comparison."""
+    if any(map(operator.gt, wanted.tolist(), stock)):
+        return None
+    unmet = _NOBODY_UNMET.get(len(stock))
+    if unmet is None:
+        unmet = _NOBODY_UNMET[len(stock)] = np.zeros(len(stock), dtype=np.int64)
+        unmet.flags.writeable = False
+    return Allocation(preferred, None, unmet)
+
+
+_NOBODY_UNMET: dict[int, np.ndarray] = {}  # `as_chosen`'s unmet demand: read-only zeros, by sellers
+
+
 class Scratch:
     """Named arrays reused day after day. glibc hands big freed blocks back to the system and
     faults them in again on the next allocation; in the hot loop that costs about a quarter of
@@ -246,9 +263,10 @@ def _serve_compiled(
     n, sellers = len(preferred), len(stock)
     if wanted is None:
         wanted = np.bincount(preferred + 1, minlength=sellers + 1)[1:]
-    # everyone is served (inf: unlimited stock): no order needed (a few sellers: in Python)
-    if not any(map(operator.gt, wanted.tolist(), _numbers(stock))):
-        return Allocation(preferred, None, np.zeros(sellers, dtype=np.int64))
+    # everyone is served (inf: unlimited stock): no order needed
+    served = as_chosen(preferred, wanted, _numbers(stock))
+    if served is not None:
+        return served
     remaining = np.array(stock, dtype=float)
     order = np.arange(n) if arrival is None else arrival()
     scalar = np.ndim(threshold) == 0

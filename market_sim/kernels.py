@@ -20,8 +20,8 @@ COMPACT_SERVICE = 65536  # from this many shoppers on, `serve_in_order` serves a
 
 @njit(cache=True)
 def choose(
-    shoppers, wtp, multiplier, quality, has_loyalty, loyalty, last_seller, prices, logit, sensitivity,
-    shocks, outside, zero_outside, utility, scores, threshold, preferred, wanted, first,
+    wtp, quality, has_loyalty, loyalty, last_seller, sensitivity, logit, outside, zero_outside,
+    shoppers, multiplier, prices, shocks, utility, scores, threshold, preferred, wanted, first,
 ):  # fmt: skip
     """Each shopper's utility of each offer (`MarketModel.utilities`), its logit score and
     threshold (`MarketModel.clear`), and its first choice with every seller in stock
@@ -30,9 +30,12 @@ def choose(
     scores the utilities and the threshold `outside`). For the shoppers `first`, `first` + 1, …
     (as many as `shocks` has columns: `shocks`' column i is shopper `first` + i's): writes their
     columns of `utility`, `scores` and `threshold` (logit only) and `preferred`, and adds each
-    first choice to its seller's count in `wanted`. With `first` = 0, `scores` and `threshold`
-    may be `shocks`' rows (each shock is read before its place is written)."""
+    first choice to its seller's count in `wanted` (counted from 0 when `first` = 0). With
+    `first` = 0, `scores` and `threshold` may be `shocks`' rows (each shock is read before its
+    place is written). The arguments up to `zero_outside` are the run's, the others the day's."""
     sellers, count = quality.size, shocks.shape[1]
+    if first == 0:
+        wanted[:] = 0
     personal = prices.shape[1] > 1
     for i in range(count):
         k = first + i
@@ -244,8 +247,8 @@ def warm_up() -> None:
     for prices in (tables.reshape(sellers, -1)[:, :1], rows):  # one column (a view), or a row each
         for logit in (True, False):
             choose(
-                shoppers, floats, 1.0, np.zeros(sellers), True, floats, ints, prices, logit, floats,
-                shocks, 0.0, True, rows.copy(), shocks[:sellers], shocks[sellers], preferred, wanted, 0,
+                floats, np.zeros(sellers), True, floats, ints, floats, logit, 0.0, True, shoppers, 1.0,
+                prices, shocks, rows.copy(), shocks[:sellers], shocks[sellers], preferred, wanted, 0,
             )  # fmt: skip
     count_visits(np.zeros(count, dtype=np.int32), shoppers)
     books = np.zeros((sellers, count), dtype=np.int32)

@@ -19,7 +19,7 @@ from mesa.mesa_logging import get_module_logger
 
 from market_sim import fast
 from market_sim.agents import Consumer, Offer, Seller, guarded, offered_prices
-from market_sim.clearing import NONE, TASTE_BLOCK, Allocation, Scratch, clear
+from market_sim.clearing import NONE, TASTE_BLOCK, Allocation, Scratch, as_chosen, clear
 from market_sim.expected import settle_expected
 from market_sim.hindsight import FixedPriceProfits, Recording
 from market_sim.ledger import Ledger
@@ -101,6 +101,7 @@ class MarketModel(mesa.Model):
     _surplus_ahead: tuple[int, np.ndarray, np.ndarray] | None = None
     _offers: dict[tuple[int, ...], np.ndarray] | None = None  # `_open_offers`, per set of open sellers
     _surplus_buffers: _SurplusBuffers | None = None  # `_surplus_block`'s arrays
+    _choose: Callable[..., None] | None = None  # `_chooser`
 
     def __init__(
         self,
@@ -180,6 +181,7 @@ class MarketModel(mesa.Model):
         self.has_loyalty = bool(self.population.loyalty.any())  # else skip the bonus altogether
         self._segment_numbers = np.arange(len(segments) + 1)  # (searched for in a day's segments)
         self.scratch = Scratch()  # the hot path's big arrays, reused every day
+        self._wanted = np.zeros(len(self.sellers), dtype=np.int64)  # each seller's first choosers today
         # small days whose logit consumer surplus is booked later, many days in one pass
         self._surplus_due: list[_SurplusDue] = []
         self._surplus_due_shoppers = 0
@@ -538,13 +540,8 @@ class MarketModel(mesa.Model):
         kernels, preferred, wanted = fast.kernels(), None, None
         if kernels is not None:  # utilities, scores and first choices in one pass
             utility = scratch("utility", (sellers, count))
-            preferred, wanted = np.empty(count, dtype=np.intp), np.zeros(sellers, dtype=np.int64)
-            choose = partial(
-                kernels.choose, shoppers, population.wtp, float(self.wtp_multiplier), self.quality,
-                self.has_loyalty, population.loyalty, population.last_seller, prices, logit,
-                population.price_sensitivity,
-            )  # fmt: skip
-            outside, zero_outside = float(market.outside_utility), self._zero_outside
+            preferred, wanted = np.empty(count, dtype=np.intp), self._wanted
+            choose, multiplier = self._chooser(kernels), float(self.wtp_multiplier)
         alone = self.recording is None and self.engine == "vectorised"  # nobody reads the shocks after
         if kernels is not None and logit and alone and count > 2 * TASTE_BLOCK:
             # a big day: the taste shocks drawn and used a block of shoppers at a time, in the
@@ -564,7 +561,9 @@ class MarketModel(mesa.Model):
                 for generator, row in zip(rows, block, strict=True):
                     generator.random(out=row)
                 shocks = gumbel(block)
-                choose(shocks, outside, zero_outside, utility, scores, threshold, preferred, wanted, first)
+                choose(
+                    shoppers, multiplier, prices, shocks, utility, scores, threshold, preferred, wanted, first
+                )
                 if ahead:
                     self._surplus_block(
                         kernels, utility, shoppers, segment, offers, first, block.shape[1], totals
@@ -584,7 +583,7 @@ class MarketModel(mesa.Model):
                 else:
                     scores, threshold = scratch("offers", (sellers, count)), scratch("threshold", (count,))
                 limits = threshold if logit else shocks[sellers]
-                choose(shocks, outside, zero_outside, utility, scores, limits, preferred, wanted, 0)
+                choose(shoppers, multiplier, prices, shocks, utility, scores, limits, preferred, wanted, 0)
                 if not logit:
                     threshold, tiebreak = market.outside_utility, shocks[:sellers]
                 else:
@@ -608,9 +607,22 @@ class MarketModel(mesa.Model):
                 self.recording.day(self, shoppers, segment, tables, scores, threshold, tiebreak, shocks)
         if self.engine == "agents":
             allocation = self.clear_agent_by_agent(arrivals, prices, shocks, stock)
-        else:
+        elif wanted is None or (allocation := as_chosen(preferred, wanted, stock)) is None:
             allocation = clear(scores, threshold, stock, tiebreak, arrivals.order, scratch, preferred, wanted)
         return Trading(shoppers, segment, returning, tables, utility, allocation, prices, bool(personal))
+
+    def _chooser(self, kernels: ModuleType) -> Callable[..., None]:
+        """`kernels.choose` with the run's own arguments given (the consumers' arrays, the
+        sellers' qualities, the market's terms): those of the day are left to pass."""
+        chooser = self._choose
+        if chooser is None:
+            population, market = self.population, self.spec.market
+            chooser = self._choose = partial(
+                kernels.choose, population.wtp, self.quality, self.has_loyalty, population.loyalty,
+                population.last_seller, population.price_sensitivity, market.choice == "logit",
+                float(market.outside_utility), self._zero_outside,
+            )  # fmt: skip
+        return chooser
 
     def utilities(self, shoppers: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """(sellers, shoppers): wtp (scaled on event days) + quality + loyalty − price, in the

@@ -309,7 +309,7 @@ def test_choose_block_by_block_is_choose_on_the_whole_day(shoppers, sellers, blo
         for first in range(0, shoppers, width):
             own = np.ascontiguousarray(shocks[:, first : first + width])
             kernels.choose(
-                chosen, wtp, 1.1, quality, True, loyalty, last, prices, logit, beta, own, 0.5, False,
+                wtp, quality, True, loyalty, last, beta, logit, 0.5, False, chosen, 1.1, prices, own,
                 utility, scores if logit else utility, threshold if logit else own[sellers], preferred,
                 wanted, first,
             )  # fmt: skip

@@ -41,21 +41,55 @@ def test_rows_drawn_block_by_block_are_the_days_draws(day, rows, length, widths)
     assert again.tobytes() == whole.tobytes()
 
 
+def _plain_day(seed: int, replication: int, purpose: Purpose, day: int) -> np.random.Generator:
+    """Day `day` of a DailyStream as its definition says: the seeded PCG64 jumped d · 2⁶⁴ draws."""
+    bits = np.random.PCG64(np.random.SeedSequence([seed, replication, int(purpose)]))
+    return np.random.Generator(bits.advance(day << 64))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     calls=st.lists(
-        st.tuples(st.integers(0, 3000), st.integers(1, 400), st.booleans()), min_size=1, max_size=12
-    )
+        st.tuples(st.integers(0, 3000), st.integers(1, 400), st.sampled_from(["none", "floats", "halves"])),
+        min_size=1,
+        max_size=12,
+    ),
+    state_words=st.booleans(),
 )
-def test_uniforms_reach_each_day_by_relative_jumps_and_give_its_very_draws(calls):
-    """`uniforms(day, out)` in any order of days (forward, back, the same day again), mixed with
-    `on`, whose user draws an unknown number of values: each call gives `on(day).random(size)`."""
-    daily, plain = DailyStream(3, 1, Purpose.TASTE), DailyStream(3, 1, Purpose.TASTE)
-    for day, size, other in calls:
-        if other:  # someone else draws from the generator in between
+def test_each_day_is_reached_from_any_other_with_its_very_draws(calls, state_words):
+    """`on(day)` and `uniforms(day, out)` in any order of days (forward, back, the next, the same
+    again), whatever was drawn before, 32-bit draws too (which keep half a 64-bit draw): each
+    gives the day's plain draws, with the state written into the generator's memory or set by
+    numpy's setter."""
+    daily = DailyStream(3, 1, Purpose.TASTE)
+    if not state_words:
+        daily._words = None
+    for day, size, before in calls:
+        if before == "floats":  # someone else draws from the generator in between
             daily.on(day + 7).random(size % 13)
-        got = daily.uniforms(day, np.empty(size))
-        assert got.tobytes() == plain.on(day).random(size).tobytes()
+        elif before == "halves":
+            daily.on(day + 1).integers(2**32, size=size % 5 + 1, dtype=np.uint32)
+        got = daily.uniforms(day, np.empty(size)) if size % 2 else daily.on(day).random(size)
+        assert got.tobytes() == _plain_day(3, 1, Purpose.TASTE, day).random(size).tobytes()
+        halves = daily.on(day).integers(2**32, size=3, dtype=np.uint32)
+        assert (
+            halves.tolist()
+            == _plain_day(3, 1, Purpose.TASTE, day).integers(2**32, size=3, dtype=np.uint32).tolist()
+        )
+
+
+def test_a_stream_finds_the_generators_state_in_memory_and_pickles_without_it():
+    """Here (CPython, numpy's PCG64) the day's state is written into the generator's memory;
+    a pickled stream is made again from its keys and gives the same days."""
+    import pickle
+
+    daily = DailyStream(11, 0, Purpose.VISITS)
+    assert daily._words is not None
+    daily.on(5).random(3)
+    again = pickle.loads(pickle.dumps(daily))
+    for day in (5, 6, 2, 40_000_000):
+        assert again.on(day).random(4).tobytes() == _plain_day(11, 0, Purpose.VISITS, day).random(4).tobytes()
+        assert daily.on(day).random(4).tobytes() == _plain_day(11, 0, Purpose.VISITS, day).random(4).tobytes()
 
 
 SHOPPERS = """
