@@ -176,6 +176,9 @@ class Seller(mesa.Agent):
         # whether the strategy has its own `posted` / `observe` (else the base class's no-op
         # is not called, and the day's result not built for it)
         self.hears_posted = self.hears_results = True
+        # yesterday's answer if it was one plain price posted as it came (no guardrail moved it),
+        # and that price: the same object again needs neither checks nor guardrails
+        self._standing: tuple[Prices, float] | None = None
 
     def start(self, info: MarketInfo) -> None:
         """Tell the strategy what it may know before day 0 (its own guardrails included); an
@@ -215,6 +218,16 @@ class Seller(mesa.Agent):
         the strategy's answer is guarded: a user's strategy stops its own run, never the others."""
         day, name = obs.day, self.name
         answer = guarded(name, day, self.strategy.price, obs)
+        standing = self._standing
+        if standing is not None and answer is standing[0]:
+            # the very answer of yesterday (a Prices is immutable), which passed every check and
+            # which the guardrails left as it was: they leave it again (its own price is
+            # yesterday's, well inside the daily change, and their bounds have not moved)
+            self.decision, self.personal, self.guardrail_hits = answer, None, 0
+            if self.hears_posted:
+                guarded(name, day, self.strategy.posted, answer)
+            return standing[1]
+        self._standing = None
         plain = type(answer) is Prices and _plain(answer)  # (reads no strategy code: not guarded)
         decision = answer if plain else guarded(name, day, _as_prices, answer, name, day)
         personal = None
@@ -240,7 +253,10 @@ class Seller(mesa.Agent):
         self.decision, self.personal = decision, personal
         if self.hears_posted:
             guarded(name, day, self.strategy.posted, decision)
-        return _price_table(decision, segment_names, observable, name, day)
+        table = _price_table(decision, segment_names, observable, name, day)
+        if plain and decision is answer and type(table) is float:
+            self._standing = answer, table
+        return table
 
     def settle(self, day: int, units: int, last_day: bool) -> dict[str, float]:
         """Take sold units off the shelf, reorder, and book the day's costs."""

@@ -411,6 +411,30 @@ def surplus_terms(utility, offers, outside, sensitivity, shoppers, first, slope,
 
 
 @njit(cache=True)
+def keep_surplus_terms(
+    utility, offers, outside, sensitivity, shoppers, segment, day,
+    slope, top, which, length, terms, kept_segment, kept_day, starts, days,
+):  # fmt: skip
+    """`surplus_terms` of a day's shoppers written after the `days` days already kept side by
+    side (`model._SurplusKept`: its shoppers' slots are starts[days] onwards, its terms the
+    block of a row per seller and one more there), and, when none of its shoppers is odd, the
+    day kept: its shoppers' segments, its day and where it ends (`starts[days + 1]`). Returns
+    the number of odd shoppers (`surplus_terms`'s; the day is not kept if there is one)."""
+    rows, start = utility.shape[0] + 1, starts[days]
+    end = start + shoppers.size
+    block = terms[start * rows : end * rows].reshape((rows, end - start))
+    odd = surplus_terms(
+        utility, offers, outside, sensitivity, shoppers, 0, slope[start:end], top[start:end],
+        which[start:end], length[start:end], block,
+    )  # fmt: skip
+    if odd == 0:
+        kept_segment[start:end] = segment
+        kept_day[days] = day
+        starts[days + 1] = end
+    return odd
+
+
+@njit(cache=True)
 def sum_terms(terms, rows, starts, which, length, sums):
     """Each shopper's sum of exp(a − top) (`terms` after numpy's exp) without its largest term
     and below its `length`, row after row from 0.0, as `log_sum_exp` adds a column's (a term
@@ -499,6 +523,10 @@ def warm_up_booking() -> None:
     surplus_terms(utility, offers, 0.0, top + 1, shoppers, 0, slope, top, which, rows, block)
     sum_terms(terms, sellers + 1, starts, which, rows, sums := np.zeros(count))
     add_log_sums(sums, top, top + 1, segment, 0, count, np.zeros(segments))
+    keep_surplus_terms(
+        utility, offers, 0.0, top + 1, shoppers, segment, 0, slope, top, which, rows, terms, segment.copy(),
+        starts.copy(), starts.copy(), 0,
+    )  # fmt: skip
     book_surplus(sums, top, top + 1, segment, starts, shoppers[:1], np.zeros((days, segments)))
 
 

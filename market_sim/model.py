@@ -163,6 +163,7 @@ class MarketModel(mesa.Model):
         self.quality = np.array([s.quality for s in self.sellers])
         self.seller_rows = np.arange(len(self.sellers))[:, None]
         self.tables = np.zeros((len(self.sellers), len(segments), 2))  # today's posted prices
+        self._filled: list[float | None] = [None] * len(self.sellers)  # the one price of a seller's table
         # each seller's copy of its rivals' posted prices, made as it reads them (`obs.rival_prices`)
         self.posted = [
             _RivalLog(
@@ -353,15 +354,16 @@ class MarketModel(mesa.Model):
         calendar, tables = self.calendar(day), self.tables
         shoppers = len(self.today.shoppers)
         names, observable = self.population.segment_names, self.population.observable
-        one_price = True
+        one_price, filled = True, self._filled
         for seller in self.sellers:
             observation = self.observation(seller, day, calendar)
             table, j = seller.post_prices(observation, names, observable, shoppers), seller.index
-            if type(table) is float:  # cell by cell: numpy's quickest write of a number
-                for g in range(len(names)):
+            if type(table) is not float:
+                tables[j], one_price, filled[j] = table, False, None  # (`shown_prices` reads the tables)
+            elif table != filled[j]:  # (a price > 0: equal, the same number)
+                for g in range(len(names)):  # cell by cell: numpy's quickest write of a number
                     tables[j, g, 0] = tables[j, g, 1] = table
-            else:
-                tables[j], one_price = table, False  # (`shown_prices` reads the tables)
+                filled[j] = table
         self._one_price = one_price
         return tables
 
@@ -1147,18 +1149,15 @@ class _SurplusKept:
         """Keep the day's terms (`offers`: the sellers open that morning); False, keeping
         nothing, if some shopper's log-sum needs `log_sum_exp`'s rare steps (tied largest terms,
         a largest term that is not finite)."""
-        d, start, rows = self.days, self.width, self.rows
-        end = start + len(trading.shoppers)
-        odd = self.kernels.surplus_terms(
-            trading.utility, offers, outside, sensitivity, trading.shoppers, 0, self.slope[start:end],
-            self.top[start:end], self.which[start:end], self.length[start:end],
-            self.terms[start * rows : end * rows].reshape(rows, end - start),
+        odd = self.kernels.keep_surplus_terms(
+            trading.utility, offers, outside, sensitivity, trading.shoppers, trading.segment, day,
+            self.slope, self.top, self.which, self.length, self.terms, self.segment, self.day, self.starts,
+            self.days,
         )  # fmt: skip
         if odd:
             return False
-        self.segment[start:end] = trading.segment
-        self.day[d], self.starts[d + 1] = day, end
-        self.days, self.width = d + 1, end
+        self.days += 1
+        self.width += len(trading.shoppers)
         return True
 
     def book(self, consumer_surplus: np.ndarray) -> None:

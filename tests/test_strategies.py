@@ -21,6 +21,7 @@ from market_sim import metrics
 from market_sim.cli import main
 from market_sim.guardrails import apply_guardrails
 from market_sim.loader import ScenarioError
+from market_sim.model import MarketModel
 from market_sim.scenario import Guardrails
 from strategies import BUILT_IN, MarketInfo, Observation, Prices, PricingStrategy, build
 from strategies.base import PublicEvent
@@ -400,6 +401,40 @@ def test_the_ledger_counts_every_price_a_guardrail_changed():
     cheap = run_model(scenario, 1).ledger
     assert cheap.price[:, 0].tolist() == [25] * 6
     assert cheap.reason[0, 0].endswith("(min_price)")
+
+
+class _KeptAnswer(PricingStrategy):
+    """The same `Prices` object every day but day 3, which answers a cheaper one; hears each
+    decision posted."""
+
+    def reset(self, info: MarketInfo) -> None:
+        self.kept, self.cheap, self.heard = Prices(30.0, reason="kept"), Prices(10.0, reason="cheap"), []
+
+    def price(self, obs: Observation) -> Prices:
+        return self.cheap if obs.day == 3 else self.kept
+
+    def posted(self, prices: Prices) -> None:
+        self.heard.append(prices.base)
+
+
+def test_an_answer_repeated_as_the_same_object_is_still_guarded_after_a_day_it_was_not_posted():
+    """A seller posts yesterday's very answer again without checking it (the guardrails left it
+    as it was): after a day with another answer, the guardrails judge it again. Day 3's cheap
+    answer is held to 10% below 30, day 4's return to 30 to 10% above 27 (29.7), and from
+    day 5 on 30 passes again."""
+    scenario = scenario_from(
+        GUARDED.replace("min_price: 25, max_price: 60, ", "").replace("days: 6", "days: 7")
+    )
+    strategy = _KeptAnswer()
+    model = MarketModel(scenario, seats=[strategy])
+    model.run_for(scenario.days)
+    assert model.ledger.price[:, 0].tolist() == pytest.approx([30, 30, 30, 27, 29.7, 30, 30])
+    assert model.ledger.guardrail_hits[:, 0].tolist() == [0, 0, 0, 1, 1, 0, 0]
+    assert strategy.heard == pytest.approx([30, 30, 30, 27, 29.7, 30, 30])
+    assert model.ledger.reason[:, 0].tolist()[-2:] == ["kept", "kept"]
+    ledger = model.ledger  # every buyer paid the price in the books
+    assert ledger.units[:, 0].min() > 0
+    assert ledger.revenue[:, 0].tolist() == pytest.approx((ledger.units[:, 0] * ledger.price[:, 0]).tolist())
 
 
 def test_the_cost_floor_holds_unless_a_strategy_is_allowed_below_cost():
