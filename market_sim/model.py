@@ -56,14 +56,28 @@ class Arrivals:
     same order (the stream starts at the day's draws each time), and none is kept: a big day's
     order is gone once the shoppers are served."""
 
-    def __init__(self, shoppers: np.ndarray, order_stream: Callable[[], np.random.Generator]):
+    def __init__(self, shoppers: np.ndarray, orders: DailyStream, day: int):
         self.shoppers = shoppers  # consumer rows, ascending
-        self._order_stream = order_stream
+        self._orders, self._day = orders, day  # the arrival orders' stream, and the day
         self.table_order: np.ndarray | None = None  # rows of obs.shoppers (see MarketModel.table_order)
 
     def order(self) -> np.ndarray:
         """Positions in `shoppers`, first arrival first."""
-        return self._order_stream().permutation(len(self.shoppers))
+        return self._orders.on(self._day).permutation(len(self.shoppers))
+
+
+class _StreamOn:
+    """`stream.on(day)` of the day last set, called without arguments: the visits' generator,
+    for `Population.shoppers`, which asks for it only on days when some consumer may shop or
+    not (one object for the run rather than a partial function a day)."""
+
+    __slots__ = ("stream", "day")
+
+    def __init__(self, stream: DailyStream):
+        self.stream, self.day = stream, 0
+
+    def __call__(self) -> np.random.Generator:
+        return self.stream.on(self.day)
 
 
 @quick_init
@@ -190,10 +204,16 @@ class MarketModel(mesa.Model):
         self._zero_outside = scenario.market.outside_utility == 0 and bool(
             np.isfinite(self.population.price_sensitivity).all()
         )
+        # the outside utility as a float, and whether taking it off a utility may change it (less
+        # +0.0 changes no number)
+        self._outside = outside = float(scenario.market.outside_utility)
+        self._less_outside = bool(outside or math.copysign(1.0, outside) < 0)
+        self._logit = scenario.market.choice == "logit"
         self.streams = {
             purpose: DailyStream(seed, replication, purpose)
             for purpose in (Purpose.VISITS, Purpose.ARRIVALS, Purpose.TASTE)
         }
+        self._visits = _StreamOn(self.streams[Purpose.VISITS])  # the visits' generator, for `arrivals`
         if consumer_agents or engine == "agents":
             Consumer.create_agents(self, len(self.population), row=list(range(len(self.population))))
             self.consumers = self.agents_by_type[Consumer].to_list()
@@ -317,9 +337,9 @@ class MarketModel(mesa.Model):
         """Who shops today (each consumer with their visit probability); the order in which
         they arrive is drawn when it matters."""
         traffic, self.wtp_multiplier = self.day_factors(day)
-        streams = self.streams  # (what `self.stream` gives)
-        shoppers = self.population.shoppers(traffic, partial(streams[Purpose.VISITS].on, day))
-        return Arrivals(shoppers, partial(streams[Purpose.ARRIVALS].on, day))
+        visits = self._visits
+        visits.day = day
+        return Arrivals(self.population.shoppers(traffic, visits), self.streams[Purpose.ARRIVALS], day)
 
     def day_factors(self, day: int) -> tuple[float, float]:
         """`day`'s multipliers of every consumer's visit rate and willingness to pay (weekday and
@@ -543,7 +563,7 @@ class MarketModel(mesa.Model):
         if kernels is not None:  # utilities, scores and first choices in one pass
             utility = scratch("utility", (sellers, count))
             preferred, wanted = np.empty(count, dtype=np.intp), self._wanted
-            choose, multiplier = self._chooser(kernels), float(self.wtp_multiplier)
+            choose, multiplier = self._choose or self._chooser(kernels), float(self.wtp_multiplier)
         alone = self.recording is None and self.engine == "vectorised"  # nobody reads the shocks after
         if kernels is not None and logit and alone and count > 2 * TASTE_BLOCK:
             # a big day: the taste shocks drawn and used a block of shoppers at a time, in the
@@ -799,7 +819,7 @@ class MarketModel(mesa.Model):
         in cache), the same numbers column by column (an offer out of stock enters as −inf,
         whose exp adds nothing)."""
         count = len(trading.shoppers)
-        if self.spec.market.choice != "logit" or count < 2 or count > SURPLUS_BATCH:
+        if not self._logit or count < 2 or count > SURPLUS_BATCH:
             # (a single shopper's log-sum sums its terms in another order: booked alone)
             self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
@@ -810,8 +830,8 @@ class MarketModel(mesa.Model):
                 kept = self._surplus_kept = _SurplusKept(kernels, len(self.sellers))
             elif kept.width + count > SURPLUS_BATCH:
                 self.book_surplus_due()
-            sensitivity, outside = self.population.price_sensitivity, float(self.spec.market.outside_utility)
-            if not kept.keep(day, trading, self._open_offers(), sensitivity, outside):
+            sensitivity = self.population.price_sensitivity
+            if not kept.keep(day, trading, self._open_offers(), sensitivity, self._outside):
                 # a shopper's log-sum takes log_sum_exp's rare steps: the day booked alone
                 self.ledger.consumer_surplus[day] = self.consumer_surplus(day, trading, segments)
             return
@@ -859,13 +879,12 @@ class MarketModel(mesa.Model):
         sellers, segments = len(all_sellers), len(population.segment_names)
         count = len(trading.shoppers)
         choice = trading.allocation.choice
-        outside = self.spec.market.outside_utility
-        less_outside = bool(outside or math.copysign(1.0, outside) < 0)  # (less +0.0 changes no number)
+        outside, less_outside = self._outside, self._less_outside
         kernels = fast.kernels()
         if kernels is not None:  # the day's cells, seller totals and shopper histories in one pass
             kernels.book_trades(
                 day, trading.shoppers, trading.segment, trading.returning, choice, trading.prices,
-                trading.tables, trading.personal, trading.utility, float(outside), less_outside,
+                trading.tables, trading.personal, trading.utility, outside, less_outside,
                 ledger.views, ledger.segment_units, ledger.segment_revenue, ledger.paid_square,
                 ledger.segment_surplus, ledger.units, ledger.revenue, population.visits,
                 population.purchases, population.last_purchase, population.spend, population.surplus,

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_sim.clearing import NONE, SMALL_DAY, allocate, best_offers
+from market_sim.clearing import NONE, SMALL_DAY, Scratch, allocate, best_offers
 
 
 def sequential(scores, threshold, stock, tiebreak):
@@ -90,3 +90,18 @@ def test_a_small_day_picks_the_same_offers_as_the_seller_by_seller_pass(shoppers
     np.testing.assert_array_equal(fast, rows)
     # (with 5 sellers about 1 shopper in 10 buys nothing: all of 28 buy 5% of the time)
     assert (fast == NONE).any() and (fast != NONE).any() or shoppers < 100
+
+
+def test_scratch_hands_out_views_of_one_array_a_name_and_forgets_those_of_a_replaced_one():
+    """The same view for the same name, shape and type; a request bigger than the array makes a
+    new one, and no view of the old one is handed out again (nor keeps it alive)."""
+    scratch = Scratch()
+    first = scratch("x", (2, 3))
+    assert first.shape == (2, 3) and first.flags.c_contiguous and first.dtype == float
+    assert scratch("x", (2, 3)) is first and np.shares_memory(scratch("x", (4,)), first)
+    big = scratch("x", (10, 10))
+    assert not np.shares_memory(big, first)
+    again = scratch("x", (2, 3))
+    assert again is not first and np.shares_memory(again, big)
+    whole = scratch("y", (5,), np.intp)
+    assert whole.dtype == np.intp and scratch("y", (5,), np.intp) is whole
