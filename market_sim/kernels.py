@@ -314,14 +314,15 @@ def _pairwise_sum(values, start, n):
 
 @njit(cache=True)
 def book_trades(
-    day, shoppers, segment, returning, choice, prices, tables, personal, utility, outside, less_outside,
+    day, shoppers, segment, choice, prices, tables, personal, utility, outside, less_outside,
     views, segment_units, segment_revenue, paid_square, segment_surplus, units, revenue,
     visits, purchases, last_purchase, spend, surplus_book, last_seller, bought_from,
 ):  # fmt: skip
     """The day's books in one pass over its shoppers, the numbers of `MarketModel.settle`'s
     numpy path: row `day` of the ledger's views (per seller, segment and new/returning), units,
     revenue, surplus and paid² per cell and seller, and each shopper's history in the population
-    (`Population.record_visits` and `record_purchases`). Sums in shopper order from 0.0, as
+    (`Population.record_visits` and `record_purchases`; a shopper is new or returning to a
+    seller as `bought_from` says before the day). Sums in shopper order from 0.0, as
     `np.bincount` adds its weights; a seller's revenue is its cells' revenue added as numpy's
     `sum` adds them. `less_outside`: each purchase's surplus is its utility − `outside`."""
     sellers, segments = views.shape[1], views.shape[2]
@@ -336,15 +337,14 @@ def book_trades(
         cell_revenue[:] = 0.0
     one_price = prices.shape[1] == 1
     for k in range(shoppers.size):
-        g = segment[k]
-        for j in range(sellers):
-            cells[j, g, 1 if returning[k, j] else 0] += 1
-        c = shoppers[k]
+        g, c = segment[k], shoppers[k]
+        for j in range(sellers):  # (the shopper's record before today: written below, after)
+            cells[j, g, 1 if bought_from[c, j] else 0] += 1
         visits[c] += 1
         s = choice[k]
         if s < 0:
             continue
-        status = 1 if returning[k, s] else 0
+        status = 1 if bought_from[c, s] else 0
         paid = prices[s, 0 if one_price else k]
         cell_units[s, g, status] += 1
         if personal:
@@ -509,7 +509,7 @@ def warm_up_booking() -> None:
     column = tables.reshape(sellers, -1)[:, :1]  # one price per seller (a view), or one per shopper
     for prices, personal in ((column, False), (utility.copy(), False), (utility.copy(), True)):
         book_trades(
-            0, shoppers, shoppers.copy(), flags, shoppers - 1, prices, tables, personal, utility, 0.0, False,
+            0, shoppers, shoppers.copy(), shoppers - 1, prices, tables, personal, utility, 0.0, False,
             np.zeros(detail, dtype=np.int64), np.zeros(detail, dtype=np.int64), np.zeros(detail),
             np.zeros(by_seller), np.zeros(detail), np.zeros(by_seller, dtype=np.int64), np.zeros(by_seller),
             np.zeros(count, dtype=np.int32), np.zeros((sellers, count), dtype=np.int32),

@@ -88,7 +88,9 @@ class Trading:
 
     shoppers: np.ndarray  # consumer rows, ascending
     segment: np.ndarray  # each shopper's segment
-    returning: np.ndarray  # (shoppers, sellers) bool: bought from that seller before today
+    # (shoppers, sellers) bool: bought from that seller before today (None if nothing needed it:
+    # the compiled books read each consumer's own record)
+    returning: np.ndarray | None
     tables: np.ndarray  # (sellers, segments, new/returning): today's posted price tables
     utility: np.ndarray  # (sellers, shoppers): money value of each offer, shocks excluded
     allocation: Allocation
@@ -544,12 +546,18 @@ class MarketModel(mesa.Model):
         sellers, count = len(self.sellers), len(shoppers)
         # (everyone shops: the shoppers are all consumers in order, and their segments are theirs)
         segment = population.segment if count == len(population.segment) else population.segment[shoppers]
-        returning = population.bought_from.take(shoppers, axis=0)  # 5x faster than [shoppers] here
+        kernels = fast.kernels()
+        # whether each shopper bought from each seller before today, for the prices shown to new
+        # and returning customers and the numpy path's books (the compiled books read each
+        # consumer's own record): 5x faster than [shoppers] here
+        returning = None if kernels is not None else population.bought_from.take(shoppers, axis=0)
         if self._one_price and tables is self.tables:  # each seller's one price, as shown_prices gives it
             posted, prices = self._price_column
             if posted is not tables:
                 self._price_column = tables, (prices := tables.reshape(sellers, -1)[:, :1])
         else:
+            if returning is None:
+                returning = population.bought_from.take(shoppers, axis=0)
             prices = shown_prices(tables, segment, returning)
         personal = [seller for seller in self.sellers if seller.personal is not None]
         if personal:  # a row of prices per seller; personal prices replace the seller's row
@@ -559,7 +567,7 @@ class MarketModel(mesa.Model):
                 prices[seller.index, order] = seller.personal
         stock = [seller.on_hand for seller in self.sellers]
         logit = market.choice == "logit"
-        kernels, preferred, wanted = fast.kernels(), None, None
+        preferred, wanted = None, None
         if kernels is not None:  # utilities, scores and first choices in one pass
             utility = scratch("utility", (sellers, count))
             preferred, wanted = np.empty(count, dtype=np.intp), self._wanted
@@ -883,7 +891,7 @@ class MarketModel(mesa.Model):
         kernels = fast.kernels()
         if kernels is not None:  # the day's cells, seller totals and shopper histories in one pass
             kernels.book_trades(
-                day, trading.shoppers, trading.segment, trading.returning, choice, trading.prices,
+                day, trading.shoppers, trading.segment, choice, trading.prices,
                 trading.tables, trading.personal, trading.utility, outside, less_outside,
                 ledger.views, ledger.segment_units, ledger.segment_revenue, ledger.paid_square,
                 ledger.segment_surplus, ledger.units, ledger.revenue, population.visits,
