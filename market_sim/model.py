@@ -144,7 +144,7 @@ class MarketModel(mesa.Model):
             stream(seed, replication, Purpose.POPULATION),
         )
         segments = self.population.segment_names
-        fractional = scenario.market.demand == "expected"
+        self._expected = fractional = scenario.market.demand == "expected"  # expected shares, no shoppers
         self.ledger = Ledger(scenario.days, len(scenario.sellers), len(segments), fractional)
         self.observable = MappingProxyType(
             {name: g for g, name in enumerate(segments) if self.population.observable[g]}
@@ -314,7 +314,7 @@ class MarketModel(mesa.Model):
         received = [seller.receive(day) if seller.in_transit else 0 for seller in self.sellers]
         self.today, self._tables = shoppers, {}
         prices = self.post_prices(day)
-        if self.spec.market.demand == "expected":
+        if self._expected:
             settle_expected(self, day, prices, received)  # no shoppers drawn: expected shares
         else:
             trading = self.clear(day, shoppers, prices)
@@ -769,7 +769,7 @@ class MarketModel(mesa.Model):
 
     def _open_offers(self) -> np.ndarray:
         """The sellers with stock, as an array (one per set of open sellers, kept)."""
-        open_ = tuple(seller.index for seller in self.sellers if seller.on_hand > 0)
+        open_ = tuple([seller.index for seller in self.sellers if seller.on_hand > 0])  # (a list: quicker)
         known = self._offers
         if known is None:
             known = self._offers = {}
@@ -937,16 +937,12 @@ class MarketModel(mesa.Model):
                 bought_cell, weights=surplus, minlength=cell_units.size
             )
         self.book_consumer_surplus(day, trading, segments)
-        if kernels is not None:
-            units, revenue = ledger.units[day], ledger.revenue[day]
-        else:
+        if kernels is None:
             units = np.bincount(seller_of, minlength=sellers)  # = cell_units.sum(axis=(1, 2)), cheaper
-            revenue = cell_revenue.sum(axis=(1, 2))
-            ledger.units[day], ledger.revenue[day] = units, revenue
-        lost = trading.allocation.unmet_demand(sellers)
+            ledger.units[day], ledger.revenue[day] = units, cell_revenue.sum(axis=(1, 2))
         last_day = day == self.days - 1
         ledger.shoppers[day] = count
-        sold, missed = units.tolist(), lost.tolist()
+        sold, missed = ledger.units[day].tolist(), trading.allocation.unmet_demand(sellers).tolist()
         # cell by cell: a number written to one cell (every index given) takes numpy's quickest
         # path, a tenth of the cost of a row made from a list
         names, listening = population.segment_names, []
@@ -986,7 +982,7 @@ class MarketModel(mesa.Model):
             ledger.keep_audit(self.audit())
         tables = self._tables
         if listening:
-            earned = revenue.tolist()
+            earned = ledger.revenue[day].tolist()
         for seller in listening:
             j, decision = seller.index, seller.decision
             table = tables.get(j)
