@@ -63,7 +63,8 @@ class DailyStream:
         self._rows: list[tuple[np.random.PCG64, np.random.Generator]] = []  # see `rows`
         # (a, c) of the jumps of 2⁶⁴, 2⁶⁵, … draws: the state after one is a·x + c of x before
         self._jumps = [_jump_map(self._bits, self._start, 1 << 64)]
-        self._day, self._day_state = 0, self._start["state"]["state"]  # the last day reached
+        self._start_state = self._start["state"]["state"]
+        self._day, self._day_state = 0, self._start_state  # the last day reached, and its state
         self._words = _StateWords.of(self._bits)
 
     def __reduce__(self) -> tuple:  # (the words are an address in this process)
@@ -84,20 +85,23 @@ class DailyStream:
         return self.on(day).random(out=out)
 
     def _state_of(self, day: int) -> int:
-        """PCG64's state at the start of `day`'s draws: one jump on from the day before's (a
-        run goes day after day), else the jumps of `day`'s binary digits from the stream's start."""
+        """PCG64's state at the start of `day`'s draws: from the last day reached, one jump on
+        to the next day (a run goes day after day), the jumps of the gap's binary digits to a
+        later day, those of `day`'s own digits from the stream's start to an earlier one."""
         if day == self._day + 1:
             a, c = self._jumps[0]
             state = (a * self._day_state + c) & _MASK128
         elif day != self._day:
-            state, jumps, bit = self._start["state"]["state"], self._jumps, 0
-            for bit, digit in enumerate(reversed(f"{day:b}")):
-                if bit == len(jumps):  # twice the longest jump known: the map composed with itself
+            state, days = (self._day_state, day - self._day) if day > self._day else (self._start_state, day)
+            jumps, bit = self._jumps, 0
+            while days:
+                if bit == len(jumps):  # twice the longest jump known: its map composed with itself
                     a, c = jumps[-1]
                     jumps.append((a * a & _MASK128, (a * c + c) & _MASK128))
-                if digit == "1":
+                if days & 1:
                     a, c = jumps[bit]
                     state = (a * state + c) & _MASK128
+                days, bit = days >> 1, bit + 1
         else:
             return self._day_state
         self._day, self._day_state = day, state
