@@ -53,7 +53,7 @@ class DailyStream:
     and composed. Going on to the next day is one multiplication. The state is written straight
     into the generator's memory where numpy keeps it as expected (`_StateWords`, checked when
     the stream is made), else through numpy's `state` setter: the setter and a jump cost about
-    3.5 µs, several times a day, a tenth of a small market's day."""
+    3.5 µs, and a small market's day of about 60 µs reached two streams so (0.45 µs now)."""
 
     def __init__(self, seed: int, replication: int, purpose: Purpose):
         self._keys = (seed, replication, purpose)
