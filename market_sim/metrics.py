@@ -836,14 +836,34 @@ def segment_scores(segments: pd.DataFrame, focal: str) -> pd.DataFrame:
 
 def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Mean, sd and interval of every segment score, per strategy and segment."""
-    rows = []
-    for (strategy, segment), group in table.groupby(["strategy", "segment"], sort=False):
-        row: dict[str, object] = {"strategy": strategy, "segment": segment, "replications": len(group)}
-        for score in SEGMENT_SCORES:
-            described = interval(group[score.name].dropna().to_numpy(), confidence, score.bounds)
-            row.update(zip(_statistics(score.name), described, strict=True))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame()
+    grouped = table.groupby(["strategy", "segment"], sort=False)
+    group = grouped.ngroup().to_numpy()
+    members = [np.flatnonzero(group == g) for g in range(grouped.ngroups)]  # each group's rows, in order
+    strategies, segments = table["strategy"].tolist(), table["segment"].tolist()
+    columns: dict[str, list] = {
+        "strategy": [strategies[rows[0]] for rows in members],
+        "segment": [segments[rows[0]] for rows in members],
+        "replications": [len(rows) for rows in members],
+    }
+    for score in SEGMENT_SCORES:
+        values = table[score.name].to_numpy()
+        described = [
+            interval(_present(table, score.name, values, rows), confidence, score.bounds) for rows in members
+        ]
+        columns.update(zip(_statistics(score.name), map(list, zip(*described, strict=True)), strict=True))
+    return pd.DataFrame(columns)
+
+
+def _present(table: pd.DataFrame, name: str, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`table[name].iloc[rows].dropna().to_numpy()`, from `values` (its `to_numpy()`)."""
+    if values.dtype == np.float64:
+        chosen = values[rows]
+        return chosen[~np.isnan(chosen)]
+    if values.dtype.kind in "iub":  # nothing is missing
+        return values[rows]
+    return table[name].iloc[rows].dropna().to_numpy()
 
 
 @functools.cache
@@ -986,11 +1006,7 @@ class _Wide:
         `score` is not a column)."""
         if score not in self.scores:
             return np.empty(0)
-        values = self.column(score)
-        if values.dtype != np.float64:
-            return self.scores[score].iloc[rows].dropna().to_numpy()
-        chosen = values[rows]
-        return chosen[~np.isnan(chosen)]
+        return _present(self.scores, score, self.column(score), rows)
 
 
 def _paired(wide: _Wide, strategy: str, versus: str | None, score: str, confidence: float) -> Comparison:

@@ -231,9 +231,9 @@ def _against(
         table = metrics.comparisons(scores, versus=baseline)
     else:
         table = comparisons[comparisons["versus"] == baseline]
+    fields = list(metrics.Comparison.__dataclass_fields__)
     return {
-        (row.strategy, row.score): metrics.Comparison(**row._asdict())
-        for row in table.itertuples(index=False)
+        (row[0], row[2]): metrics.Comparison(*row) for row in table[fields].itertuples(index=False, name=None)
     }
 
 
