@@ -500,9 +500,10 @@ def _all_scores(results: Results) -> Markup | str:
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
-    """The rows of a summary, each as a dict of Python values (what `iterrows` gives a row of a
-    table with text columns, without a Series per row)."""
-    return table.to_dict("records")
+    """The rows of a table, each as a dict of the very values `iterrows` gives (a row of its
+    `.values`), without a Series per row."""
+    columns = list(table.columns)
+    return [dict(zip(columns, row, strict=True)) for row in table.values]
 
 
 def _score_cell(results: Results, row: dict, score: metrics.Score) -> dict:
