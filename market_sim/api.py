@@ -422,7 +422,7 @@ def write_run_folder(
         tabled = (  # what report.html shows, as `report DIR` reads it from the files
             scenario,
             json.loads(json.dumps(manifest, default=str)),  # as manifest.json reads
-            result_folder.parsed(scores_text),
+            result_folder.read_back(scores, scores_text),
             result_folder.joined([t.daily for t in done], [t.daily_csv for t in done]),
             result_folder.joined([t.segments for t in done], [t.segments_csv for t in done]),
         )

@@ -167,6 +167,14 @@ def csv_text(table: pd.DataFrame | Mapping[str, np.ndarray]) -> str:
     return table.to_csv(index=False, lineterminator="\n")
 
 
+def _plain_columns(frame: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """A DataFrame's columns as numpy arrays by name, or None unless the names are distinct text
+    (as a CSV header reads back)."""
+    if not frame.columns.is_unique or not all(isinstance(name, str) for name in frame.columns):
+        return None
+    return {name: frame[name].to_numpy() for name in frame.columns}
+
+
 def _cells(values: np.ndarray) -> list[str] | None:
     """A column's cells as `to_csv` writes them, or None for a kind of column left to pandas."""
     kind = values.dtype.kind
@@ -221,14 +229,17 @@ def parsed(text: str) -> pd.DataFrame:
     return read_csv(io.StringIO(text))
 
 
-def read_back(columns: Mapping[str, np.ndarray], text: str) -> pd.DataFrame:
-    """`parsed(text)` of the text `csv_text(columns)` wrote, made from the columns themselves
+def read_back(table: pd.DataFrame | Mapping[str, np.ndarray], text: str) -> pd.DataFrame:
+    """`parsed(text)` of the text `csv_text(table)` wrote, made from the table's columns
     when it is sure to be the same: pandas reads whole numbers and booleans back as they were,
     text as text (an empty cell missing) and, from pandas 3.1 (its reader is correctly rounded:
     fast_float), a float's shortest repr back to that very float. Otherwise (an older pandas, a
     table without rows, other kinds of column) the text is parsed."""
     import pandas as pd
 
+    columns = table if isinstance(table, Mapping) else _plain_columns(table)
+    if columns is None:
+        return parsed(text)
     lengths = {len(values) for values in columns.values()}
     if not _reads_floats_exactly() or lengths == {0} or len(lengths) != 1:
         return parsed(text)
