@@ -820,18 +820,17 @@ def segment_scores(segments: pd.DataFrame, focal: str) -> pd.DataFrame:
         .groupby(keys, sort=False)[["visitors", "units", "revenue", "consumer_surplus"]]
         .sum()
     )
-    visits, units = own["visitors"], own["units"]
-    table = pd.DataFrame(
-        {
+    visits, units = own["visitors"].to_numpy(), own["units"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # a segment with no visit or no sale: NaN
+        scores = {
             "visitors": visits,
             "units": units,
-            "purchase_rate": (units / visits).where(visits > 0),
-            "avg_price_paid": (own["revenue"] / units).where(units > 0),
-            "consumer_surplus": everyone.reindex(own.index),
-            "surplus_per_visit": (own["consumer_surplus"] / visits).where(visits > 0),
+            "purchase_rate": np.where(visits > 0, units / visits, np.nan),
+            "avg_price_paid": np.where(units > 0, own["revenue"].to_numpy() / units, np.nan),
+            "consumer_surplus": everyone.reindex(own.index).to_numpy(),
+            "surplus_per_visit": np.where(visits > 0, own["consumer_surplus"].to_numpy() / visits, np.nan),
         }
-    )
-    return table.reset_index()
+    return pd.DataFrame({key: own.index.get_level_values(key) for key in keys} | scores)
 
 
 def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
