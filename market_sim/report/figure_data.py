@@ -96,8 +96,9 @@ def figure_data(daily: pd.DataFrame, segments: pd.DataFrame, focal: str, baselin
     cumulative = Cumulative(tuple(grid.strategies), grid.days, _cumulative(columns["profit"], grid.present))
     prices = own["price"].to_numpy(dtype=float)
     rivals = _rival_prices(daily, focal)
-    paid = _prices_paid(segments, focal)
-    bins, shares = _paid_histograms(segments, focal)
+    bought = segments if segments.empty else segments[segments["seller"] == focal]  # from the focal seller
+    paid = _prices_paid(bought)
+    bins, shares = _paid_histograms(bought)
     differences = _differences(cumulative, baseline)
     strategies = {}
     for s, name in enumerate(grid.strategies):
@@ -250,13 +251,12 @@ def _rival_prices(daily: pd.DataFrame, focal: str) -> dict[str, dict[str, pd.Ser
     return found
 
 
-def _prices_paid(segments: pd.DataFrame, focal: str) -> dict[str, dict[str, pd.Series]]:
-    """Per strategy, the average price paid per day, all replications together: per segment
-    when the strategy's rows hold several."""
-    if segments.empty:
+def _prices_paid(bought: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
+    """Per strategy, the average price paid per day, all replications together, from the focal
+    seller's segment rows: per segment when the strategy's rows hold several."""
+    if bought.empty:
         return {}
-    own = segments[segments["seller"] == focal]
-    sums = own.groupby(["strategy", "segment", "day"], sort=False)[["revenue", "units"]].sum()
+    sums = bought.groupby(["strategy", "segment", "day"], sort=False)[["revenue", "units"]].sum()
     lines = _days_by(_paid(sums), ["strategy", "segment"])
     found: dict[str, dict[str, pd.Series]] = {}
     for strategy in dict.fromkeys(strategy for strategy, _ in lines):
@@ -296,20 +296,25 @@ def _paid(sums: pd.DataFrame) -> pd.Series:
     return (sums["revenue"] / sums["units"]).where(sums["units"] > 0)
 
 
-def _paid_histograms(segments: pd.DataFrame, focal: str) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+def _paid_histograms(bought: pd.DataFrame) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
     """Bins of the prices buyers paid the focal seller (all strategies together), and per
-    strategy the share of its units in each bin."""
-    if segments.empty:
+    strategy the share of its units in each bin, from the focal seller's segment rows."""
+    if bought.empty:
         return None, {}
-    cells = segments[(segments["seller"] == focal) & (segments["units"] > 0)]
-    if cells.empty:
+    units = bought["units"].to_numpy()
+    sold = units > 0
+    if not sold.any():
         return None, {}
-    low, high = cells["avg_price_paid"].min(), cells["avg_price_paid"].max()
+    units, prices = units[sold], bought["avg_price_paid"].to_numpy()[sold]
+    known = prices[~np.isnan(prices)]  # (the lowest and highest as pandas' min and max skip NaN)
+    low, high = (known.min(), known.max()) if known.size else (np.nan, np.nan)
     if high - low < 1e-9 * max(1.0, abs(high)):
         low, high = low * 0.95 - 0.5, high * 1.05 + 0.5
     bins = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    codes, strategies = pd.factorize(bought["strategy"].to_numpy()[sold])  # in the order they first sell
     shares = {}
-    for strategy, group in cells.groupby("strategy", sort=False):
-        weights = group["units"] / group["units"].sum()
-        shares[strategy] = np.histogram(group["avg_price_paid"], bins=bins, weights=weights)[0]
+    for s, strategy in enumerate(strategies):
+        mine = codes == s
+        weights = units[mine] / units[mine].sum()
+        shares[strategy] = np.histogram(prices[mine], bins=bins, weights=weights)[0]
     return bins, shares
