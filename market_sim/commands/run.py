@@ -99,10 +99,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -> int:
     """`run` once the scenario is checked and the figure processes (`painters`, or None) started."""
+    import functools
     import time
 
     from market_sim import api, result_folder, tables
-    from market_sim.report import load_templates
+    from market_sim.report import prepare
     from market_sim.runner import comparison_jobs
 
     out = args.out or default_out(args.scenario)
@@ -138,7 +139,7 @@ def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -
         finished=finished,
         log_offers=bool(args.log_offers),
         stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
-        meanwhile=load_templates,  # while the other runs go on
+        meanwhile=functools.partial(prepare, scenario),  # the report's templates and closed forms
     )
     ran = time.perf_counter()
     lost = [tabulated.run for tabulated in done if tabulated.run.lost]

@@ -55,6 +55,7 @@ __all__ = [
     "read_table",
     "render_fragment",
     "render_report",
+    "prepare",
     "results_from",
     "write_report",
 ]
@@ -67,6 +68,18 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     globals()[name] = value
     return value
+
+
+def prepare(scenario: Scenario) -> None:
+    """Do now what the report of `scenario` needs that depends on nothing else, so that writing
+    it after the runs does not wait for it (`run` calls this while its runs go): its templates
+    compiled (Jinja2 takes a tenth of a second or two) and its closed forms worked out (kept by
+    `theory.closed_forms`; seconds for some lessons)."""
+    from market_sim.report.html import load_templates
+    from market_sim.report.theory import closed_forms
+
+    load_templates()
+    closed_forms(scenario)
 
 
 def write_report(
