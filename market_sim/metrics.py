@@ -882,11 +882,17 @@ def interval(
 
     The numbers are numpy's (`mean`, `std(ddof=1)`, `clip`) to the bit; thousands of these make a
     report, so a float64 array takes a shorter road to them (`_mean_sd`, and Python's `min` and
-    `max`, which cut as `np.clip` does, NaN and signed zeros included: tests/test_metrics_fast.py)."""
+    `max`, which cut as `np.clip` does, NaN and signed zeros included: tests/test_output_stage.py)."""
     n = len(values)
     if n < 2:
         return (float(values.mean()) if n else np.nan), np.nan, np.nan, np.nan
-    mean, sd = _mean_sd(values)
+    return _t_interval(*_mean_sd(values), n, confidence, bounds)
+
+
+def _t_interval(
+    mean: float, sd: float, n: int, confidence: float, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float, float, float, float]:
+    """`interval` of n ≥ 2 values with this mean and sd."""
     half = _t_quantile(confidence, n - 1) * sd / math.sqrt(n)
     low, high = bounds
     return mean, sd, float(min(max(mean - half, low), high)), float(min(max(mean + half, low), high))
@@ -904,6 +910,17 @@ def _mean_sd(values: np.ndarray) -> tuple[float, float]:
     deviations = values - mean
     np.multiply(deviations, deviations, out=deviations)
     return mean, math.sqrt(float(np.add.reduce(deviations)) / (n - 1))
+
+
+def _rows_mean_sd(rows: np.ndarray) -> tuple[list[float], list[float]]:
+    """`_mean_sd` of each row of a C-ordered float64 array (at least two columns), all at once,
+    the same bits: numpy sums each row of such an array pairwise, just as it sums the row alone
+    (tests/test_output_stage.py), and every other step is elementwise."""
+    n = rows.shape[1]
+    means = np.add.reduce(rows, axis=1) / n
+    deviations = rows - means[:, None]
+    np.multiply(deviations, deviations, out=deviations)
+    return means.tolist(), np.sqrt(np.add.reduce(deviations, axis=1) / (n - 1)).tolist()
 
 
 @functools.cache
@@ -968,6 +985,7 @@ class _Wide:
         self.codes, names = pd.factorize(scores["strategy"]) if len(scores) else (np.zeros(0, int), [])
         self.names: list[str] = list(names)
         self._columns: dict[str, np.ndarray] = {}
+        self._float_columns: dict[str, np.ndarray] | None = None
         if not len(scores):
             self.cells, self.replications, self.placed = None, 0, False
             return
@@ -984,9 +1002,20 @@ class _Wide:
         )
 
     def column(self, score: str) -> np.ndarray:
+        """`scores[score].to_numpy()` (float64 columns: a view of all of them taken at once)."""
+        floats = self._floats()
+        if score in floats:
+            return floats[score]
         if score not in self._columns:
             self._columns[score] = self.scores[score].to_numpy()
         return self._columns[score]
+
+    def _floats(self) -> dict[str, np.ndarray]:
+        if self._float_columns is None:
+            names = [name for name, kind in self.scores.dtypes.items() if kind == np.float64]
+            values = self.scores[names].to_numpy().T if names else np.empty((0, len(self.scores)))
+            self._float_columns = dict(zip(names, values, strict=True))
+        return self._float_columns
 
     def grid(self, score: str) -> np.ndarray:
         """(strategy × replication) values of `score`; no replication when it is not a column."""
@@ -1061,11 +1090,19 @@ def _compared(
     wins, losses = (below, above) if better == "lower" else (above, below)
     counts, whole = both.sum(axis=1).tolist(), both.all(axis=1).tolist()
     won, lost = wins.sum(axis=1).tolist(), losses.sum(axis=1).tolist()
+    every = [p for p, complete in enumerate(whole) if complete]  # the pairs with a value every replication
+    moments = {}
+    if every and difference.dtype == np.float64 and difference.shape[1] >= 2:
+        means, sds = _rows_mean_sd(np.ascontiguousarray(difference[every]))
+        moments = {p: (mean, sd) for p, mean, sd in zip(every, means, sds, strict=True)}
     found = []
     for p, n in enumerate(counts):
-        mean, sd, low, high = interval(difference[p] if whole[p] else difference[p][both[p]], confidence)
+        if p in moments:
+            ends = _t_interval(*moments[p], n, confidence)
+        else:
+            ends = interval(difference[p] if whole[p] else difference[p][both[p]], confidence)
+        low, high = ends[2], ends[3]
         shares = (won[p] / n, lost[p] / n) if n else (np.nan, np.nan)
-        ends = (mean, sd, low, high)
         found.append(
             (strategies[p], versus[p] or "", score, n, *ends, *shares, _verdict(low, high, n, better))
         )
