@@ -474,6 +474,33 @@ def test_scores_read_back_from_their_columns_are_the_parsed_file():
     assert back["strategy"].tolist() == ["NA", "b,c"] and back["profit"][0] == 0.30000000000000004
 
 
+csv_floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, 1e16, 9999999999999998.0, 1e-4, 9.999999999999999e-05, 0.1 + 0.2, 45.599999999999994]
+)
+csv_texts = st.text(alphabet=st.sampled_from(list('ab ,"\n\r;NAé0.')), max_size=6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), rows=st.integers(0, 60))
+def test_a_long_dataframe_is_written_as_pandas_writes_it(data, rows):
+    """comparisons.csv's kind of table (text, whole numbers, floats, many rows a column) goes
+    the columns' way when it is long, and is the bytes `to_csv` writes, missing text included."""
+
+    def column(strategy):
+        return data.draw(st.lists(strategy, min_size=rows, max_size=rows))
+
+    frame = pd.DataFrame(
+        {
+            "strategy": column(csv_texts),
+            "versus": column(csv_texts | st.none()),
+            "replications": np.array(column(st.integers(-(2**62), 2**62)), dtype=np.int64),
+            "mean": np.array(column(csv_floats), dtype=float),
+            "clear": np.array(column(st.booleans()), dtype=bool),
+        }
+    )
+    assert result_folder.csv_text(frame) == frame.to_csv(index=False, lineterminator="\n")
+
+
 # --- the closed forms: worked out while the runs go --------------------------------------------
 
 

@@ -231,10 +231,8 @@ def _against(
         table = metrics.comparisons(scores, versus=baseline)
     else:
         table = comparisons[comparisons["versus"] == baseline]
-    fields = list(metrics.Comparison.__dataclass_fields__)
-    return {
-        (row[0], row[2]): metrics.Comparison(*row) for row in table[fields].itertuples(index=False, name=None)
-    }
+    columns = [table[field].tolist() for field in metrics.Comparison.__dataclass_fields__]  # (as itertuples)
+    return {(row[0], row[2]): metrics.Comparison(*row) for row in zip(*columns, strict=True)}
 
 
 def _segment_summary(segments: pd.DataFrame, focal: str) -> pd.DataFrame:
