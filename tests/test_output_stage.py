@@ -339,7 +339,7 @@ def segment_tables(draw):
     table["units"] = np.array(
         draw(st.lists(st.integers(0, 2), min_size=count, max_size=count)), dtype=np.int64
     )
-    prices = np.array(
+    prices = np.abs(  # prices are never negative
         draw(st.lists(awkward.filter(lambda v: abs(v) < 1e150), min_size=count, max_size=count))
     )
     table["revenue"] = prices * table["units"].to_numpy()
