@@ -837,9 +837,8 @@ def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> p
     """Mean, sd and interval of every segment score, per strategy and segment."""
     if table.empty:
         return pd.DataFrame()
-    grouped = table.groupby(["strategy", "segment"], sort=False)
-    group = grouped.ngroup().to_numpy()
-    members = [np.flatnonzero(group == g) for g in range(grouped.ngroups)]  # each group's rows, in order
+    group, count = _groups(table, ["strategy", "segment"])
+    members = [np.flatnonzero(group == g) for g in range(count)]  # each group's rows, in order
     strategies, segments = table["strategy"].tolist(), table["segment"].tolist()
     columns: dict[str, list] = {
         "strategy": [strategies[rows[0]] for rows in members],
@@ -853,6 +852,20 @@ def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> p
         ]
         columns.update(zip(_statistics(score.name), map(list, zip(*described, strict=True)), strict=True))
     return pd.DataFrame(columns)
+
+
+def _groups(table: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, int]:
+    """Each row's group by `keys` (numbered in the order the groups first appear, as
+    `groupby(keys, sort=False).ngroup()` numbers them) and the number of groups."""
+    combined = np.zeros(len(table), dtype=np.int64)
+    for key in keys:
+        codes, distinct = pd.factorize(table[key])
+        if (codes < 0).any():  # a missing key: its rows are in no group
+            grouped = table.groupby(keys, sort=False)
+            return grouped.ngroup().to_numpy(), grouped.ngroups
+        combined = combined * len(distinct) + codes
+    group, distinct = pd.factorize(combined)
+    return group, len(distinct)
 
 
 def _present(table: pd.DataFrame, name: str, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -1124,9 +1137,9 @@ def _verdict(low: float, high: float, n: int, better: str) -> str:
 
 def readable(value: float) -> str:
     """About four significant digits, thousands separated, never in exponent form; "–" for none."""
-    if value is None or np.isnan(value):
+    if value is None or math.isnan(value):
         return "–"
-    decimals = 6 if value == 0 else min(6, max(0, 3 - int(np.floor(np.log10(abs(value))))))
+    decimals = 6 if value == 0 else min(6, max(0, 3 - math.floor(np.log10(abs(value)))))
     if round(value, decimals) == 0:  # 0, and rounding noise such as 2e-15: never "0.000000"
         return "0"
     return f"{value:,.{decimals}f}"
