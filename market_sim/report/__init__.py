@@ -73,13 +73,17 @@ def __getattr__(name: str):
 def prepare(scenario: Scenario) -> None:
     """Do now what the report of `scenario` needs that depends on nothing else, so that writing
     it after the runs does not wait for it (`run` calls this while its runs go): its templates
-    compiled (Jinja2 takes a tenth of a second or two) and its closed forms worked out (kept by
-    `theory.closed_forms`; seconds for some lessons)."""
+    compiled (Jinja2 takes a tenth of a second or two), its closed forms worked out (kept by
+    `theory.closed_forms`; seconds for some lessons) and the code of pandas' text columns
+    loaded (the first DataFrame of the scores waited for it)."""
+    import pandas as pd
+
     from market_sim.report.html import load_templates
     from market_sim.report.theory import closed_forms
 
     load_templates()
     closed_forms(scenario)
+    pd.DataFrame({"strategy": ["text"]})  # the first text column loads pyarrow's pandas layer (3 ms)
 
 
 def write_report(
