@@ -10,6 +10,8 @@ import signal
 from collections.abc import Iterator
 from types import ModuleType
 
+from market_sim import loading
+
 _loaded: ModuleType | bool | None = None  # the kernels module, False without them, None: not asked
 
 
@@ -22,7 +24,7 @@ def kernels() -> ModuleType | None:
     if _loaded is None:
         _loaded = False
         if os.environ.get("MARKET_SIM_NUMPY", "") in ("", "0"):
-            with _interrupts_after():
+            with _interrupts_after(), loading.libraries():
                 try:
                     from market_sim import kernels as compiled
                 except ImportError:

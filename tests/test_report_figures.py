@@ -210,3 +210,43 @@ def test_the_band_is_numpys_nanquantile_to_the_bit():
         line = _spread(np.arange(values.shape[1]), values)
         np.testing.assert_array_equal(line.low, want[0])
         np.testing.assert_array_equal(line.high, want[1])
+
+
+def test_wide_tick_labels_push_the_axes_not_the_axis_label_off_the_figure():
+    """The fixed layout measures the y tick labels: `−100000` and its axis label stay inside the
+    figure, and a second column's labels stay clear of the first column's axes."""
+    from market_sim.report import plots
+
+    figure, (left, right) = plots.plt.subplots(1, 2, figsize=(9.5, 3.6))
+    try:
+        for ax, top in ((left, 100_000), (right, 2_500_000_000)):
+            ax.plot([0, 44], [-top, top])
+            ax.set_ylabel("cumulative profit − baseline")
+        right.ticklabel_format(style="plain", axis="y")  # the widest labels there are
+        plots._fixed_layout(figure, columns=2)
+        renderer = figure.canvas.get_renderer()
+        figure.draw(renderer)
+        for ax in (left, right):
+            shown = ax.yaxis.get_tightbbox(renderer)
+            assert shown.x0 >= 0
+            assert ax.yaxis.label.get_window_extent(renderer).x0 >= 0
+        assert right.yaxis.get_tightbbox(renderer).x0 >= left.bbox.x1
+        assert left.bbox.x0 / figure.dpi >= plots.TICKS_LEFT  # never narrower than before
+    finally:
+        plots.plt.close(figure)
+
+
+def test_a_title_wider_than_its_panel_is_set_smaller_to_fit():
+    from market_sim.report import plots
+
+    figure, (narrow, wide) = plots.plt.subplots(1, 2, figsize=(4, 2))
+    try:
+        narrow.set_title("Purchases above the usual price, every replication", fontsize="medium")
+        wide.set_title("Gini", fontsize="medium")
+        plots._fixed_layout(figure, columns=2)
+        plots._fit_titles(figure)
+        renderer = figure.canvas.get_renderer()
+        assert narrow.title.get_window_extent(renderer).width <= narrow.bbox.width
+        assert narrow.title.get_fontsize() < wide.title.get_fontsize() == 10  # only the one too wide
+    finally:
+        plots.plt.close(figure)

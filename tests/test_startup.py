@@ -4,6 +4,7 @@ in a fresh interpreter, by the modules it has loaded, not by time."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,44 @@ def test_validate_of_a_broken_file_loads_nothing_heavy(tmp_path):
     *_, status, heavy = result.stdout.removesuffix("\n").split("\n")
     assert (status, heavy) == ("2", "")
     assert "dayz" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_libraries_load_without_collections_then_stay_out_of_them():
+    """`loading.libraries()`: no garbage collection while a library loads (a full one goes over
+    every object), then what the process holds is frozen (later collections pass it by)."""
+    import gc
+
+    from market_sim import loading
+
+    frozen = gc.get_freeze_count()
+    with loading.libraries():
+        assert not gc.isenabled()
+        made = [[index] for index in range(5000)]  # objects the collector tracks
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen + len(made)
+    gc.disable()  # off already: left off
+    try:
+        with loading.libraries():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+FROZEN = """
+import gc
+from market_sim import fast
+assert fast.kernels() is not None
+print(gc.get_freeze_count(), gc.isenabled())
+"""
+
+
+def test_the_kernels_load_without_collections():
+    """numba's objects (the compiled kernels) are frozen once loaded, the collector on again."""
+    pytest.importorskip("numba")
+    compiled = {**os.environ, "MARKET_SIM_NUMPY": "0"}
+    result = subprocess.run(
+        [sys.executable, "-c", FROZEN], cwd=ROOT, env=compiled, capture_output=True, text=True, check=True
+    )
+    frozen, collecting = result.stdout.split()
+    assert int(frozen) > 20_000 and collecting == "True"

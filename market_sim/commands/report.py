@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from market_sim import loading
 from market_sim.commands import UsageError
 
 
@@ -25,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         workers: int | Painters = default_workers()
         if workers > 1:  # they load matplotlib while this process reads the tables
-            import market_sim.report.data  # noqa: F401  (pandas and the report's data: they have it)
+            with loading.libraries():  # pandas and the report's data: they have it
+                import market_sim.report.data  # noqa: F401
 
             workers = stack.enter_context(Painters(workers))
         from market_sim import result_folder

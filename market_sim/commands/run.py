@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from market_sim import loading
 from market_sim.commands import UsageError
 from market_sim.commands.arguments import (
     SET_HELP,
@@ -89,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         painters, drawing = None, args.workers or default_workers()
         if drawing > 1:  # started before this process loads the engine: on the other core
             # meanwhile, they load matplotlib and make the blank figures of the report
-            import market_sim.report.data  # noqa: F401  (pandas and the report's data: they have it)
+            with loading.libraries():  # pandas and the report's data: they have it
+                import market_sim.report.data  # noqa: F401
 
             painters = stack.enter_context(Painters(drawing))
             limited = not scenario.focal.inventory.unlimited
@@ -102,9 +104,10 @@ def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -
     import functools
     import time
 
-    from market_sim import api, result_folder, tables
-    from market_sim.report import prepare
-    from market_sim.runner import comparison_jobs
+    with loading.libraries():  # the engine: Mesa, numba's kernels
+        from market_sim import api, result_folder, tables
+        from market_sim.report import prepare
+        from market_sim.runner import comparison_jobs
 
     out = args.out or default_out(args.scenario)
     jobs = comparison_jobs(scenario, log_offers=bool(args.log_offers))

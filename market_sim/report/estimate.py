@@ -6,7 +6,9 @@ import math
 
 import matplotlib
 
-matplotlib.use("Agg")
+from market_sim.report import agg  # matplotlib's Agg, text drawn a string at a time
+
+matplotlib.use(agg.BACKEND)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+from market_sim.report import agg  # matplotlib's Agg, text drawn a string at a time
+
+matplotlib.use(agg.BACKEND)
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402

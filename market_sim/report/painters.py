@@ -20,6 +20,8 @@ import multiprocessing.connection
 import signal
 from typing import TYPE_CHECKING
 
+from market_sim import loading
+
 if TYPE_CHECKING:
     from market_sim.report.data import Results
 
@@ -41,16 +43,16 @@ FIGURES = (
 CHARTS = ("stock", "price_paths", "profit_difference", "cumulative_profit", "price_distribution")
 
 # what each figure roughly costs to draw once made ahead (CPU milliseconds: the holiday market's,
-# four strategies; price response, one of a closed form's), to share them out among painters
+# four strategies; price response, the linear-demand market's), to share them out among painters
 EFFORT = {
-    "price_response": 190,
-    "stock": 175,
-    "fairness": 170,
-    "price_paths": 145,
-    "segments": 125,
-    "profit_difference": 100,
-    "cumulative_profit": 95,
-    "price_distribution": 95,
+    "price_response": 110,
+    "stock": 105,
+    "fairness": 90,
+    "price_paths": 80,
+    "segments": 65,
+    "profit_difference": 50,
+    "cumulative_profit": 45,
+    "price_distribution": 45,
 }
 
 INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
@@ -325,9 +327,10 @@ def _paint(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
     _call_it(PROCESS_NAME)
-    from market_sim.report import plots
+    with loading.libraries():  # matplotlib: its objects kept out of the collections while drawing
+        from market_sim.report import plots
 
-    plots.warm_up()
+        plots.warm_up()
     results = None
     while True:
         try:

@@ -24,8 +24,10 @@ from collections.abc import Iterable
 
 import matplotlib
 
+from market_sim.report import agg  # matplotlib's Agg, text drawn a string at a time
+
 if "ipykernel" not in sys.modules:  # in Jupyter the notebook keeps its backend for its own plots
-    matplotlib.use("Agg")
+    matplotlib.use(agg.BACKEND)
     matplotlib.rcParams["text.parse_math"] = False  # names are text: `$20 off` is no formula
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -53,6 +55,7 @@ TICKS_AHEAD = 8  # major ticks made ahead on each axis of a prepared figure (mor
 PNG = {"compress_level": 1}  # zlib's fastest: files about 10% larger, encoded several times faster
 # fixed margins (inches) around axes: tick labels and an axis label; a title above
 TICKS_LEFT, TICKS_BELOW, TITLE_ABOVE, EDGE = 0.85, 0.55, 0.35, 0.15
+ROOM = 0.1  # inches kept free beside measured tick and axis labels
 plt.rcParams.update({"legend.fontsize": LEGEND_SIZE, "axes.titlesize": 11.5, "axes.labelsize": 10.5})
 
 Call = tuple[tuple, dict]  # the arguments of one `plt.subplots` call
@@ -169,7 +172,10 @@ def _fixed_layout(
     widen: float = 0.0,
 ) -> None:
     """Place the axes grid with margins and gaps in inches; `widen` adds inches on the right
-    (for a legend beside the axes) keeping the axes their size."""
+    (for a legend beside the axes) keeping the axes their size. The left margin and the gaps
+    between columns grow to hold the y tick labels and axis labels they must."""
+    first, others = _y_labels_room(figure)
+    left, column_gap = max(left, first + ROOM), max(column_gap, others + ROOM)
     width, height = figure.get_size_inches()
     if widen:
         width += widen
@@ -185,6 +191,20 @@ def _fixed_layout(
         wspace=column_gap / axes_width,
         hspace=row_gap / axes_height,
     )
+
+
+def _y_labels_room(figure: plt.Figure) -> tuple[float, float]:
+    """Inches the y tick labels and axis label of the axes take to their left: the most in the
+    first column, and in the others (0 where none is shown). Measured, so that long tick
+    labels (−100000) push the axes right rather than the axis label off the figure."""
+    renderer = figure.canvas.get_renderer()
+    room = [0.0, 0.0]
+    for ax in figure.axes:
+        place, drawn = ax.get_subplotspec(), ax.yaxis.get_tightbbox(renderer)
+        if ax.get_visible() and place is not None and drawn is not None and drawn.width:
+            column = 0 if place.colspan.start == 0 else 1
+            room[column] = max(room[column], (ax.bbox.x0 - drawn.x0) / figure.dpi)
+    return room[0], room[1]
 
 
 def _legend_beside(
@@ -541,7 +561,19 @@ def fairness(results: Results) -> str | None:
         ax.set_visible(False)
     names = _text_width(figure, order, "small") + 0.2
     _fixed_layout(figure, rows, columns, left=names, bottom=0.35, row_gap=TITLE_ABOVE + 0.35, column_gap=0.3)
+    _fit_titles(figure)
     return _data_uri(figure, tight=False)
+
+
+def _fit_titles(figure: plt.Figure) -> None:
+    """Set the title of each axes wider than its axes in a smaller font that fits (a long score
+    name over a narrow panel would run into the next panel or off the figure)."""
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        title = ax.title
+        width = title.get_window_extent(renderer).width if ax.get_visible() and title.get_text() else 0.0
+        if width > ax.bbox.width:
+            title.set_fontsize(title.get_fontsize() * ax.bbox.width / width * 0.98)
 
 
 def _fairness_shown(segments: int) -> tuple[str, ...]:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import matplotlib
 
-matplotlib.use("Agg")
+from market_sim.report import agg  # matplotlib's Agg, text drawn a string at a time
+
+matplotlib.use(agg.BACKEND)
 matplotlib.rcParams["text.parse_math"] = False  # names are text: `$20 off` is no formula
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
