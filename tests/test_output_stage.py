@@ -108,6 +108,27 @@ def test_min_and_max_cut_as_np_clip_does(x, bounds):
     assert same_bits(float(min(max(x, low), high)), float(np.clip(x, low, high)))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 12), st.integers(2, 300)),
+    data=st.data(),
+)
+def test_the_rows_mean_and_sd_at_once_are_numpys_of_each_row_alone(shape, data):
+    """What the comparisons take for every pair of a score at once (`_rows_mean_sd`) is, row by
+    row, numpy's 1-D mean and std(ddof=1) of that row, over awkward values and 2–300 replications."""
+    pairs, replications = shape
+    values = data.draw(
+        st.lists(awkward | st.just(np.nan), min_size=pairs * replications, max_size=pairs * replications)
+    )
+    rows = np.array(values, dtype=float).reshape(pairs, replications)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means, sds = metrics._rows_mean_sd(rows)
+        for p in range(pairs):
+            alone = rows[p].copy()
+            assert same_bits(means[p], float(alone.mean())) and same_bits(sds[p], float(alone.std(ddof=1)))
+
+
 def test_numpy_sums_rows_as_it_sums_each_row_alone():
     """(Why the comparisons may difference every pair of a score in one 2-D array: each row is
     then taken alone, but a C-ordered row is summed as the same row alone is, pairwise.)"""
