@@ -238,6 +238,8 @@ def compare(
     as offers.csv or offers.parquet, as `run --log-offers`). A scenario with an `experiment:`
     block also runs its A/B test (`Results.experiment`), as `run` does.
     """
+    from market_sim import report
+
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
     scenario = with_options(scenario, strategies, replications, days, seed)
@@ -251,7 +253,14 @@ def compare(
     offers = offers_format(log_offers)
     executor, workers = _where_it_can_run(scenario, executor, workers)
     done, seconds, interrupted = run_comparison(
-        scenario, workers, executor, scheduler, time_limit, progress=progress, log_offers=offers is not None
+        scenario,
+        workers,
+        executor,
+        scheduler,
+        time_limit,
+        progress=progress,
+        log_offers=offers is not None,
+        meanwhile=functools.partial(report.prepare, scenario),  # its templates and closed forms
     )
     if interrupted:
         raise KeyboardInterrupt
@@ -422,7 +431,7 @@ def write_run_folder(
         tabled = (  # what report.html shows, as `report DIR` reads it from the files
             scenario,
             json.loads(json.dumps(manifest, default=str)),  # as manifest.json reads
-            result_folder.parsed(scores_text),
+            result_folder.read_back(scores, scores_text),
             result_folder.joined([t.daily for t in done], [t.daily_csv for t in done]),
             result_folder.joined([t.segments for t in done], [t.segments_csv for t in done]),
         )

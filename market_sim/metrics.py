@@ -10,6 +10,7 @@ replication's scores the honest measure), `comparisons` (every pair) and `verdic
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -741,31 +742,29 @@ def summarise(
     """
     if scores.empty:
         return pd.DataFrame()
-    names = list(dict.fromkeys(scores["strategy"]))
+    wide = _Wide(scores)
+    names = wide.names
     baseline = baseline if baseline in names else default_baseline(names, benchmark)
-    rows = []
-    for strategy, group in scores.groupby("strategy", sort=False):
-        row: dict[str, object] = {
-            "strategy": strategy,
-            "benchmark": strategy in benchmark,
-            "replications": len(group),
-        }
-        for score in SCORES:
-            column = group[score.name] if score.name in group else pd.Series(dtype=float)
-            row.update(_describe(column.dropna().to_numpy(), score, confidence))
-        comparison = paired(scores, strategy, baseline, "profit", confidence)
-        row.update(
-            {
-                "baseline": baseline,
-                "profit_diff_mean": comparison.mean,
-                "profit_diff_ci_low": comparison.ci_low,
-                "profit_diff_ci_high": comparison.ci_high,
-                "profit_better_share": comparison.better_share,
-                "profit_verdict": comparison.verdict if strategy != baseline else "baseline",
-            }
-        )
-        rows.append(row)
-    return pd.DataFrame(rows)
+    against = {row[0]: Comparison(*row) for row in _pairs(wide, "profit", baseline, confidence)}
+    against[baseline] = _paired(wide, baseline, baseline, "profit", confidence)
+    members = [np.flatnonzero(wide.codes == s) for s in range(len(names))]  # each one's rows, in order
+    columns: dict[str, list] = {
+        "strategy": names,
+        "benchmark": [name in benchmark for name in names],
+        "replications": [len(rows) for rows in members],
+    }
+    for score in SCORES:
+        described = [interval(wide.present(score.name, rows), confidence, score.bounds) for rows in members]
+        columns.update(zip(_statistics(score.name), map(list, zip(*described, strict=True)), strict=True))
+    columns |= {
+        "baseline": [baseline] * len(names),
+        "profit_diff_mean": [against[name].mean for name in names],
+        "profit_diff_ci_low": [against[name].ci_low for name in names],
+        "profit_diff_ci_high": [against[name].ci_high for name in names],
+        "profit_better_share": [against[name].better_share for name in names],
+        "profit_verdict": ["baseline" if name == baseline else against[name].verdict for name in names],
+    }
+    return pd.DataFrame(columns)
 
 
 SEGMENT_SCORES: tuple[Score, ...] = (
@@ -821,35 +820,68 @@ def segment_scores(segments: pd.DataFrame, focal: str) -> pd.DataFrame:
         .groupby(keys, sort=False)[["visitors", "units", "revenue", "consumer_surplus"]]
         .sum()
     )
-    visits, units = own["visitors"], own["units"]
-    table = pd.DataFrame(
-        {
+    visits, units = own["visitors"].to_numpy(), own["units"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # a segment with no visit or no sale: NaN
+        scores = {
             "visitors": visits,
             "units": units,
-            "purchase_rate": (units / visits).where(visits > 0),
-            "avg_price_paid": (own["revenue"] / units).where(units > 0),
-            "consumer_surplus": everyone.reindex(own.index),
-            "surplus_per_visit": (own["consumer_surplus"] / visits).where(visits > 0),
+            "purchase_rate": np.where(visits > 0, units / visits, np.nan),
+            "avg_price_paid": np.where(units > 0, own["revenue"].to_numpy() / units, np.nan),
+            "consumer_surplus": everyone.reindex(own.index).to_numpy(),
+            "surplus_per_visit": np.where(visits > 0, own["consumer_surplus"].to_numpy() / visits, np.nan),
         }
-    )
-    return table.reset_index()
+    return pd.DataFrame({key: own.index.get_level_values(key) for key in keys} | scores)
 
 
 def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Mean, sd and interval of every segment score, per strategy and segment."""
-    rows = []
-    for (strategy, segment), group in table.groupby(["strategy", "segment"], sort=False):
-        row: dict[str, object] = {"strategy": strategy, "segment": segment, "replications": len(group)}
-        for score in SEGMENT_SCORES:
-            row.update(_describe(group[score.name].dropna().to_numpy(), score, confidence))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame()
+    group, count = _groups(table, ["strategy", "segment"])
+    members = [np.flatnonzero(group == g) for g in range(count)]  # each group's rows, in order
+    strategies, segments = table["strategy"].tolist(), table["segment"].tolist()
+    columns: dict[str, list] = {
+        "strategy": [strategies[rows[0]] for rows in members],
+        "segment": [segments[rows[0]] for rows in members],
+        "replications": [len(rows) for rows in members],
+    }
+    for score in SEGMENT_SCORES:
+        values = table[score.name].to_numpy()
+        described = [
+            interval(_present(table, score.name, values, rows), confidence, score.bounds) for rows in members
+        ]
+        columns.update(zip(_statistics(score.name), map(list, zip(*described, strict=True)), strict=True))
+    return pd.DataFrame(columns)
 
 
-def _describe(values: np.ndarray, score: Score, confidence: float) -> dict[str, float]:
-    mean, sd, low, high = interval(values, confidence, score.bounds)
-    name = score.name
-    return {f"{name}_mean": mean, f"{name}_sd": sd, f"{name}_ci_low": low, f"{name}_ci_high": high}
+def _groups(table: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, int]:
+    """Each row's group by `keys` (numbered in the order the groups first appear, as
+    `groupby(keys, sort=False).ngroup()` numbers them) and the number of groups."""
+    combined = np.zeros(len(table), dtype=np.int64)
+    for key in keys:
+        codes, distinct = pd.factorize(table[key])
+        if (codes < 0).any():  # a missing key: its rows are in no group
+            grouped = table.groupby(keys, sort=False)
+            return grouped.ngroup().to_numpy(), grouped.ngroups
+        combined = combined * len(distinct) + codes
+    group, distinct = pd.factorize(combined)
+    return group, len(distinct)
+
+
+def _present(table: pd.DataFrame, name: str, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`table[name].iloc[rows].dropna().to_numpy()`, from `values` (its `to_numpy()`)."""
+    if values.dtype == np.float64:
+        chosen = values[rows]
+        return chosen[~np.isnan(chosen)]
+    if values.dtype.kind in "iub":  # nothing is missing
+        return values[rows]
+    return table[name].iloc[rows].dropna().to_numpy()
+
+
+@functools.cache
+def _statistics(name: str) -> tuple[str, str, str, str]:
+    """The summary's columns of a score: what `interval` gives, in its order."""
+    return f"{name}_mean", f"{name}_sd", f"{name}_ci_low", f"{name}_ci_high"
 
 
 def interval(
@@ -859,15 +891,49 @@ def interval(
 ) -> tuple[float, float, float, float]:
     """Mean, standard deviation and the t confidence interval of the mean (NaN where undefined),
     cut at `bounds`, the values the score can take: the true mean lies within them, so the cut
-    interval covers it exactly as often, and never shows a share above 100% or a negative count."""
+    interval covers it exactly as often, and never shows a share above 100% or a negative count.
+
+    The numbers are numpy's (`mean`, `std(ddof=1)`, `clip`) to the bit; thousands of these make a
+    report, so a float64 array takes a shorter road to them (`_mean_sd`, and Python's `min` and
+    `max`, which cut as `np.clip` does, NaN and signed zeros included: tests/test_output_stage.py)."""
     n = len(values)
-    mean = float(values.mean()) if n else np.nan
     if n < 2:
-        return mean, np.nan, np.nan, np.nan
-    sd = float(values.std(ddof=1))
-    half = _t_quantile(confidence, n - 1) * sd / np.sqrt(n)
+        return (float(values.mean()) if n else np.nan), np.nan, np.nan, np.nan
+    return _t_interval(*_mean_sd(values), n, confidence, bounds)
+
+
+def _t_interval(
+    mean: float, sd: float, n: int, confidence: float, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float, float, float, float]:
+    """`interval` of n ≥ 2 values with this mean and sd."""
+    half = _t_quantile(confidence, n - 1) * sd / math.sqrt(n)
     low, high = bounds
-    return mean, sd, float(np.clip(mean - half, low, high)), float(np.clip(mean + half, low, high))
+    return mean, sd, float(min(max(mean - half, low), high)), float(min(max(mean + half, low), high))
+
+
+def _mean_sd(values: np.ndarray) -> tuple[float, float]:
+    """`values.mean()` and `values.std(ddof=1)` (at least two values), the same bits: for a 1-D
+    float64 array the very steps numpy's own take (a pairwise sum divided by the count, the
+    deviations from that mean squared and summed pairwise, divided by count − 1, the square root),
+    without their overhead."""
+    if not (isinstance(values, np.ndarray) and values.dtype == np.float64 and values.ndim == 1):
+        return float(values.mean()), float(values.std(ddof=1))
+    n = len(values)
+    mean = float(np.add.reduce(values)) / n
+    deviations = values - mean
+    np.multiply(deviations, deviations, out=deviations)
+    return mean, math.sqrt(float(np.add.reduce(deviations)) / (n - 1))
+
+
+def _rows_mean_sd(rows: np.ndarray) -> tuple[list[float], list[float]]:
+    """`_mean_sd` of each row of a C-ordered float64 array (at least two columns), all at once,
+    the same bits: numpy sums each row of such an array pairwise, just as it sums the row alone
+    (tests/test_output_stage.py), and every other step is elementwise."""
+    n = rows.shape[1]
+    means = np.add.reduce(rows, axis=1) / n
+    deviations = rows - means[:, None]
+    np.multiply(deviations, deviations, out=deviations)
+    return means.tolist(), np.sqrt(np.add.reduce(deviations, axis=1) / (n - 1)).tolist()
 
 
 @functools.cache
@@ -903,10 +969,7 @@ def paired(
     The verdict is "better" or "worse" (or "higher"/"lower" for scores with no better direction)
     only when the confidence interval of the mean difference excludes zero.
     """
-    table = _by_replication(scores, score)
-    if strategy not in table or versus not in table:
-        return _compare(strategy, versus, score, np.array([]), np.array([]), confidence)
-    return _compare(strategy, versus, score, table[strategy].to_numpy(), table[versus].to_numpy(), confidence)
+    return _paired(_Wide(scores), strategy, versus, score, confidence)
 
 
 def comparisons(
@@ -914,54 +977,149 @@ def comparisons(
 ) -> pd.DataFrame:
     """Every ordered pair of strategies (or every strategy against `versus` only) on every score:
     one row per (strategy, versus, score)."""
-    names = list(dict.fromkeys(scores["strategy"])) if len(scores) else []
-    present = [score.name for score in SCORES if score.name in scores]
-    wide = (  # every score at once: one pivot instead of one per score
-        scores.pivot(index="replication", columns="strategy", values=present) if names and present else None
-    )
-    rows = []
-    for score in SCORES:
-        table = wide[score.name] if wide is not None and score.name in present else pd.DataFrame()
-        columns = {name: table[name].to_numpy() for name in table.columns}  # each column once
-        for a in names:
-            for b in names if versus is None else [versus]:
-                if a != b and a in columns and b in columns:
-                    rows.append(vars(_compare(a, b, score.name, columns[a], columns[b], confidence)))
+    wide = _Wide(scores)
+    rows = [
+        comparison
+        for score in SCORES
+        if score.name in scores
+        for comparison in _pairs(wide, score.name, versus, confidence)
+    ]
     return pd.DataFrame(rows, columns=list(Comparison.__dataclass_fields__))
 
 
-def _by_replication(scores: pd.DataFrame, score: str) -> pd.DataFrame:
-    """One column per strategy, one row per replication, of `score`."""
-    if score not in scores or scores.empty:
-        return pd.DataFrame()
-    return scores.pivot(index="replication", columns="strategy", values=score)
+class _Wide:
+    """The scores by strategy and replication: `grid(score)` is what
+    `scores.pivot(index="replication", columns="strategy", values=score)` holds (a row per
+    strategy, in the order they first appear; a column per replication, sorted; NaN where a
+    strategy has no row), placed with numpy instead of a pivot per score and strategy."""
+
+    def __init__(self, scores: pd.DataFrame):
+        self.scores = scores
+        self.codes, names = pd.factorize(scores["strategy"]) if len(scores) else (np.zeros(0, int), [])
+        self.names: list[str] = list(names)
+        self._columns: dict[str, np.ndarray] = {}
+        self._float_columns: dict[str, np.ndarray] | None = None
+        if not len(scores):
+            self.cells, self.replications, self.placed = None, 0, False
+            return
+        replication = scores["replication"].to_numpy()
+        distinct, position = np.unique(replication, return_inverse=True)
+        self.replications = len(distinct)
+        self.cells = self.codes * self.replications + position
+        # numpy places the values only where the pivot is sure to be the same: whole-number
+        # replications, one row per (strategy, replication); otherwise the pivot (and its errors)
+        self.placed = (
+            replication.dtype.kind in "iu"
+            and bool((self.codes >= 0).all())
+            and len(np.unique(self.cells)) == len(self.cells)
+        )
+
+    def column(self, score: str) -> np.ndarray:
+        """`scores[score].to_numpy()` (float64 columns: a view of all of them taken at once)."""
+        floats = self._floats()
+        if score in floats:
+            return floats[score]
+        if score not in self._columns:
+            self._columns[score] = self.scores[score].to_numpy()
+        return self._columns[score]
+
+    def _floats(self) -> dict[str, np.ndarray]:
+        if self._float_columns is None:
+            names = [name for name, kind in self.scores.dtypes.items() if kind == np.float64]
+            values = self.scores[names].to_numpy().T if names else np.empty((0, len(self.scores)))
+            self._float_columns = dict(zip(names, values, strict=True))
+        return self._float_columns
+
+    def grid(self, score: str) -> np.ndarray:
+        """(strategy × replication) values of `score`; no replication when it is not a column."""
+        if score not in self.scores or not len(self.scores):
+            return np.empty((len(self.names), 0))
+        values = self.column(score)
+        if self.placed and values.dtype == np.float64:
+            grid = np.full(len(self.names) * self.replications, np.nan)
+            grid[self.cells] = values
+            return grid.reshape(len(self.names), self.replications)
+        table = self.scores.pivot(index="replication", columns="strategy", values=score)
+        return np.array([table[name].to_numpy() for name in self.names])
+
+    def present(self, score: str, rows: np.ndarray) -> np.ndarray:
+        """`scores[score].iloc[rows].dropna().to_numpy()`: the values the rows have (none when
+        `score` is not a column)."""
+        if score not in self.scores:
+            return np.empty(0)
+        return _present(self.scores, score, self.column(score), rows)
 
 
-def _compare(
-    strategy: str, versus: str | None, score: str, a: np.ndarray, b: np.ndarray, confidence: float
-) -> Comparison:
-    """The comparison of paired values, on the replications where both have one."""
+def _paired(wide: _Wide, strategy: str, versus: str | None, score: str, confidence: float) -> Comparison:
+    """`paired` on scores laid out by `_Wide`."""
+    if strategy in wide.names and versus in wide.names:
+        grid = wide.grid(score)
+        a, b = grid[[wide.names.index(strategy)]], grid[[wide.names.index(versus)]]
+    else:
+        a = b = np.empty((1, 0))
+    return Comparison(*_compared([strategy], [versus], score, a, b, confidence)[0])
+
+
+def _pairs(wide: _Wide, score: str, versus: str | None, confidence: float) -> list[tuple]:
+    """Every strategy against every other (or against `versus` only) on `score`, in the order of
+    `comparisons`: each a tuple of the `Comparison` fields."""
+    count = len(wide.names)
+    if versus is None:
+        pairs = [(a, b) for a in range(count) for b in range(count) if a != b]
+    elif versus in wide.names:
+        against = wide.names.index(versus)
+        pairs = [(a, against) for a in range(count) if a != against]
+    else:
+        pairs = []
+    grid = wide.grid(score)
+    first, second = [a for a, _ in pairs], [b for _, b in pairs]
+    return _compared(
+        [wide.names[a] for a in first],
+        [wide.names[b] for b in second],
+        score,
+        grid[first],
+        grid[second],
+        confidence,
+    )
+
+
+def _compared(
+    strategies: Sequence[str],
+    versus: Sequence[str | None],
+    score: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    confidence: float,
+) -> list[tuple]:
+    """Row p of `a` minus row p of `b` (paired values, a column per replication) on the
+    replications where both have one: `strategies[p]` against `versus[p]`, as a tuple of the
+    `Comparison` fields. Every step is elementwise, and each mean and sd is taken from that
+    comparison's own differences (`interval`): each is what it would be alone."""
     both = ~(np.isnan(a) | np.isnan(b))
-    a, b = a[both], b[both]
     difference = a - b
     difference[np.abs(difference) <= TOLERANCE * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))] = 0.0
-    mean, sd, low, high = interval(difference, confidence)
     better = SCORE[score].better if score in SCORE else "higher"
-    sign = -1.0 if better == "lower" else 1.0
-    n = len(difference)
-    return Comparison(
-        strategy=strategy,
-        versus=versus or "",
-        score=score,
-        replications=n,
-        mean=mean,
-        sd=sd,
-        ci_low=low,
-        ci_high=high,
-        better_share=float((sign * difference > 0).mean()) if n else np.nan,
-        worse_share=float((sign * difference < 0).mean()) if n else np.nan,
-        verdict=_verdict(low, high, n, better),
-    )
+    above, below = (difference > 0) & both, (difference < 0) & both
+    wins, losses = (below, above) if better == "lower" else (above, below)
+    counts, whole = both.sum(axis=1).tolist(), both.all(axis=1).tolist()
+    won, lost = wins.sum(axis=1).tolist(), losses.sum(axis=1).tolist()
+    every = [p for p, complete in enumerate(whole) if complete]  # the pairs with a value every replication
+    moments = {}
+    if every and difference.dtype == np.float64 and difference.shape[1] >= 2:
+        means, sds = _rows_mean_sd(np.ascontiguousarray(difference[every]))
+        moments = {p: (mean, sd) for p, mean, sd in zip(every, means, sds, strict=True)}
+    found = []
+    for p, n in enumerate(counts):
+        if p in moments:
+            ends = _t_interval(*moments[p], n, confidence)
+        else:
+            ends = interval(difference[p] if whole[p] else difference[p][both[p]], confidence)
+        low, high = ends[2], ends[3]
+        shares = (won[p] / n, lost[p] / n) if n else (np.nan, np.nan)
+        found.append(
+            (strategies[p], versus[p] or "", score, n, *ends, *shares, _verdict(low, high, n, better))
+        )
+    return found
 
 
 def _verdict(low: float, high: float, n: int, better: str) -> str:
@@ -979,9 +1137,9 @@ def _verdict(low: float, high: float, n: int, better: str) -> str:
 
 def readable(value: float) -> str:
     """About four significant digits, thousands separated, never in exponent form; "–" for none."""
-    if value is None or np.isnan(value):
+    if value is None or math.isnan(value):
         return "–"
-    decimals = 6 if value == 0 else min(6, max(0, 3 - int(np.floor(np.log10(abs(value))))))
+    decimals = 6 if value == 0 else min(6, max(0, 3 - math.floor(np.log10(abs(value)))))
     if round(value, decimals) == 0:  # 0, and rounding noise such as 2e-15: never "0.000000"
         return "0"
     return f"{value:,.{decimals}f}"
@@ -1017,8 +1175,9 @@ def verdict(
     better = SCORE[score].better or "higher"
     leader = str(means.idxmin() if better == "lower" else means.idxmax())
     label = SCORE[score].label.lower()
+    wide = _Wide(scores)
     against = tuple(
-        paired(scores, leader, other, score, confidence) for other in means.index if other != leader
+        _paired(wide, leader, other, score, confidence) for other in means.index if other != leader
     )
     tied = tuple(c.versus for c in against if c.verdict != "better")
     if len(means) == 1:
@@ -1035,7 +1194,7 @@ def verdict(
             f"No clear winner on {label}: {leader} has the best mean, but there is no clear difference "
             f"from {', '.join(tied)} (paired {confidence:.0%} interval includes zero)."
         )
-    measured = tuple(paired(scores, name, leader, score, confidence) for name in oracles)
+    measured = tuple(_paired(wide, name, leader, score, confidence) for name in oracles)
     for comparison in measured:
         text += (
             f" Benchmark {comparison.strategy} (uses hidden truth, ranked apart): "

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 RUNS_FOLDER = "runs"  # finished runs of an interrupted comparison, for --resume
 WRITTEN_BY = "market-sim"  # the manifest's `written_by`: a folder this program may replace
 TABLES = ("summary.csv", "scores.csv", "comparisons.csv", "daily.csv", "segments.csv", "shoppers.csv")
+LONG = 8  # a DataFrame with this many rows a column is written as columns (`csv_text`)
 TEXT_COLUMNS = {  # read as text even when they look like numbers or "NA"
     "strategy": str,
     "seller": str,
@@ -154,17 +155,29 @@ def csv_text(table: pd.DataFrame | Mapping[str, np.ndarray]) -> str:
     big tables a run makes, see `tables.tabulate`) is written without pandas, to the very same
     bytes, about three times faster: each distinct value is formatted once (floats as their
     shortest repr, as numpy and pandas write them; text quoted by the csv module, as pandas
-    quotes it; NaN as an empty cell) and the rows are joined. Other columns go through pandas."""
-    if isinstance(table, Mapping):
-        cells = [_cells(np.asarray(values)) for values in table.values()]
-        if len(cells) < 2 or any(column is None for column in cells):  # (one column: pandas quotes "")
+    quotes it; NaN as an empty cell) and the rows are joined. Other columns go through pandas,
+    and so do DataFrames, but for long ones (comparisons.csv: a few rows a column do not pay
+    for the work done per column)."""
+    long = not isinstance(table, Mapping) and len(table) >= LONG * len(table.columns)
+    columns = table if isinstance(table, Mapping) else _plain_columns(table) if long else None
+    cells = [_cells(np.asarray(values)) for values in columns.values()] if columns is not None else []
+    if len(cells) < 2 or any(column is None for column in cells):  # (one column: pandas quotes "")
+        if isinstance(table, Mapping):
             import pandas as pd
 
-            return csv_text(pd.DataFrame(dict(table)))
-        header = ",".join(_quoted(list(table)))
-        rows = "\n".join(map(",".join, zip(*cells, strict=True)))
-        return f"{header}\n{rows}\n" if rows else f"{header}\n"
-    return table.to_csv(index=False, lineterminator="\n")
+            table = pd.DataFrame(dict(table))
+        return table.to_csv(index=False, lineterminator="\n")
+    header = ",".join(_quoted(list(columns)))
+    rows = "\n".join(map(",".join, zip(*cells, strict=True)))
+    return f"{header}\n{rows}\n" if rows else f"{header}\n"
+
+
+def _plain_columns(frame: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """A DataFrame's columns as numpy arrays by name, or None unless the names are distinct text
+    (as a CSV header reads back)."""
+    if not frame.columns.is_unique or not all(isinstance(name, str) for name in frame.columns):
+        return None
+    return {name: frame[name].to_numpy() for name in frame.columns}
 
 
 def _cells(values: np.ndarray) -> list[str] | None:
@@ -221,14 +234,17 @@ def parsed(text: str) -> pd.DataFrame:
     return read_csv(io.StringIO(text))
 
 
-def read_back(columns: Mapping[str, np.ndarray], text: str) -> pd.DataFrame:
-    """`parsed(text)` of the text `csv_text(columns)` wrote, made from the columns themselves
+def read_back(table: pd.DataFrame | Mapping[str, np.ndarray], text: str) -> pd.DataFrame:
+    """`parsed(text)` of the text `csv_text(table)` wrote, made from the table's columns
     when it is sure to be the same: pandas reads whole numbers and booleans back as they were,
     text as text (an empty cell missing) and, from pandas 3.1 (its reader is correctly rounded:
     fast_float), a float's shortest repr back to that very float. Otherwise (an older pandas, a
     table without rows, other kinds of column) the text is parsed."""
     import pandas as pd
 
+    columns = table if isinstance(table, Mapping) else _plain_columns(table)
+    if columns is None:
+        return parsed(text)
     lengths = {len(values) for values in columns.values()}
     if not _reads_floats_exactly() or lengths == {0} or len(lengths) != 1:
         return parsed(text)

@@ -101,11 +101,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -> int:
     """`run` once the scenario is checked and the figure processes (`painters`, or None) started."""
+    import functools
     import time
 
     with loading.libraries():  # the engine: Mesa, numba's kernels
         from market_sim import api, result_folder, tables
-        from market_sim.report import load_templates
+        from market_sim.report import prepare
         from market_sim.runner import comparison_jobs
 
     out = args.out or default_out(args.scenario)
@@ -141,7 +142,7 @@ def _run(args: argparse.Namespace, scenario, interrupts: Interrupts, painters) -
         finished=finished,
         log_offers=bool(args.log_offers),
         stopping=interrupts.hold,  # what finished is written whole, whatever signal comes now
-        meanwhile=load_templates,  # while the other runs go on
+        meanwhile=functools.partial(prepare, scenario),  # the report's templates and closed forms
     )
     ran = time.perf_counter()
     lost = [tabulated.run for tabulated in done if tabulated.run.lost]

@@ -55,6 +55,7 @@ __all__ = [
     "read_table",
     "render_fragment",
     "render_report",
+    "prepare",
     "results_from",
     "write_report",
 ]
@@ -67,6 +68,22 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     globals()[name] = value
     return value
+
+
+def prepare(scenario: Scenario) -> None:
+    """Do now what the report of `scenario` needs that depends on nothing else, so that writing
+    it after the runs does not wait for it (`run` calls this while its runs go): its templates
+    compiled (Jinja2 takes a tenth of a second or two), its closed forms worked out (kept by
+    `theory.closed_forms`; seconds for some lessons) and the code of pandas' text columns
+    loaded (the first DataFrame of the scores waited for it)."""
+    import pandas as pd
+
+    from market_sim.report.html import load_templates
+    from market_sim.report.theory import closed_forms
+
+    load_templates()
+    closed_forms(scenario)
+    pd.DataFrame({"strategy": ["text"]})  # the first text column loads pyarrow's pandas layer (3 ms)
 
 
 def write_report(

@@ -231,10 +231,8 @@ def _against(
         table = metrics.comparisons(scores, versus=baseline)
     else:
         table = comparisons[comparisons["versus"] == baseline]
-    return {
-        (row.strategy, row.score): metrics.Comparison(**row._asdict())
-        for row in table.itertuples(index=False)
-    }
+    columns = [table[field].tolist() for field in metrics.Comparison.__dataclass_fields__]  # (as itertuples)
+    return {(row[0], row[2]): metrics.Comparison(*row) for row in zip(*columns, strict=True)}
 
 
 def _segment_summary(segments: pd.DataFrame, focal: str) -> pd.DataFrame:

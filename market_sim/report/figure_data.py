@@ -96,8 +96,9 @@ def figure_data(daily: pd.DataFrame, segments: pd.DataFrame, focal: str, baselin
     cumulative = Cumulative(tuple(grid.strategies), grid.days, _cumulative(columns["profit"], grid.present))
     prices = own["price"].to_numpy(dtype=float)
     rivals = _rival_prices(daily, focal)
-    paid = _prices_paid(segments, focal)
-    bins, shares = _paid_histograms(segments, focal)
+    bought = segments if segments.empty else segments[segments["seller"] == focal]  # from the focal seller
+    paid = _prices_paid(bought)
+    bins, shares = _paid_histograms(bought)
     differences = _differences(cumulative, baseline)
     strategies = {}
     for s, name in enumerate(grid.strategies):
@@ -245,50 +246,75 @@ def _rival_prices(daily: pd.DataFrame, focal: str) -> dict[str, dict[str, pd.Ser
         return {}
     means = rivals.groupby(["strategy", "seller", "day"], sort=False)["price"].mean()
     found: dict[str, dict[str, pd.Series]] = {}
-    for (strategy, seller), line in means.groupby(level=["strategy", "seller"], sort=False):
-        found.setdefault(strategy, {})[seller] = line.droplevel(["strategy", "seller"]).sort_index()
+    for (strategy, seller), line in _days_by(means, ["strategy", "seller"]).items():
+        found.setdefault(strategy, {})[seller] = line
     return found
 
 
-def _prices_paid(segments: pd.DataFrame, focal: str) -> dict[str, dict[str, pd.Series]]:
-    """Per strategy, the average price paid per day, all replications together: per segment
-    when the strategy's rows hold several."""
-    if segments.empty:
+def _prices_paid(bought: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
+    """Per strategy, the average price paid per day, all replications together, from the focal
+    seller's segment rows: per segment when the strategy's rows hold several."""
+    if bought.empty:
         return {}
-    own = segments[segments["seller"] == focal]
-    sums = own.groupby(["strategy", "segment", "day"], sort=False)[["revenue", "units"]].sum()
+    sums = bought.groupby(["strategy", "segment", "day"], sort=False)[["revenue", "units"]].sum()
+    lines = _days_by(_paid(sums), ["strategy", "segment"])
     found: dict[str, dict[str, pd.Series]] = {}
-    for strategy, cells in sums.groupby(level="strategy", sort=False):
-        cells = cells.droplevel("strategy")
-        names = list(dict.fromkeys(cells.index.get_level_values("segment")))
-        if len(names) == 1:
-            cells = cells.droplevel("segment").sort_index()
-            found[strategy] = {"average price paid": _paid(cells)}
-        else:
-            found[strategy] = {
-                f"price paid by {name}": _paid(cells.xs(name, level="segment").sort_index()) for name in names
-            }
+    for strategy in dict.fromkeys(strategy for strategy, _ in lines):
+        names = [name for (of, name) in lines if of == strategy]
+        found[strategy] = (
+            {"average price paid": lines[strategy, names[0]]}
+            if len(names) == 1
+            else {f"price paid by {name}": lines[strategy, name] for name in names}
+        )
     return found
+
+
+def _days_by(values: pd.Series, keys: list[str]) -> dict[tuple, pd.Series]:
+    """A series indexed by (keys..., "day") split by its keys, in the order they first appear:
+    each part over its days in order, the keys dropped (what grouping by the keys, dropping them
+    and `sort_index` give), made with numpy: pandas takes milliseconds for each part."""
+    index = values.index
+    codes = np.zeros(len(values), dtype=np.int64)
+    for key in keys:
+        level, distinct = pd.factorize(index.get_level_values(key))
+        codes = codes * len(distinct) + level
+    group, _ = pd.factorize(codes)  # the combinations, numbered in the order they first appear
+    days = index.get_level_values("day")
+    levels = [index.get_level_values(key) for key in keys]
+    data = values.to_numpy()
+    parts = {}
+    for g in range(group.max() + 1 if len(group) else 0):
+        rows = np.flatnonzero(group == g)
+        rows = rows[np.argsort(days[rows], kind="stable")]
+        parts[tuple(level[rows[0]] for level in levels)] = pd.Series(
+            data[rows], index=days[rows], name=values.name
+        )
+    return parts
 
 
 def _paid(sums: pd.DataFrame) -> pd.Series:
     return (sums["revenue"] / sums["units"]).where(sums["units"] > 0)
 
 
-def _paid_histograms(segments: pd.DataFrame, focal: str) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+def _paid_histograms(bought: pd.DataFrame) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
     """Bins of the prices buyers paid the focal seller (all strategies together), and per
-    strategy the share of its units in each bin."""
-    if segments.empty:
+    strategy the share of its units in each bin, from the focal seller's segment rows."""
+    if bought.empty:
         return None, {}
-    cells = segments[(segments["seller"] == focal) & (segments["units"] > 0)]
-    if cells.empty:
+    units = bought["units"].to_numpy()
+    sold = units > 0
+    if not sold.any():
         return None, {}
-    low, high = cells["avg_price_paid"].min(), cells["avg_price_paid"].max()
+    units, prices = units[sold], bought["avg_price_paid"].to_numpy()[sold]
+    known = prices[~np.isnan(prices)]  # (the lowest and highest as pandas' min and max skip NaN)
+    low, high = (known.min(), known.max()) if known.size else (np.nan, np.nan)
     if high - low < 1e-9 * max(1.0, abs(high)):
         low, high = low * 0.95 - 0.5, high * 1.05 + 0.5
     bins = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    codes, strategies = pd.factorize(bought["strategy"].to_numpy()[sold])  # in the order they first sell
     shares = {}
-    for strategy, group in cells.groupby("strategy", sort=False):
-        weights = group["units"] / group["units"].sum()
-        shares[strategy] = np.histogram(group["avg_price_paid"], bins=bins, weights=weights)[0]
+    for s, strategy in enumerate(strategies):
+        mine = codes == s
+        weights = units[mine] / units[mine].sum()
+        shares[strategy] = np.histogram(prices[mine], bins=bins, weights=weights)[0]
     return bins, shares

@@ -126,7 +126,7 @@ def _interval(low: float, high: float, unit: str, sign: bool = False) -> tuple[s
     return show(low, unit), show(high, unit)
 
 
-def _mean(row: pd.Series, score: str, unit: str) -> dict:
+def _mean(row: dict | pd.Series, score: str, unit: str) -> dict:
     """A mean and its interval, as a table cell shows them."""
     return {
         "value": number(row[f"{score}_mean"], unit),
@@ -230,7 +230,7 @@ def _ranking(results: Results) -> Markup:
     tied = {results.verdict.leader, *results.verdict.tied}
     rows = []
     rank = 0
-    for _, row in results.ranked.iterrows():
+    for row in _records(results.ranked):
         strategy = str(row["strategy"])
         benchmarks_start = bool(row["benchmark"]) and rank == len(rows)  # the first benchmark
         if not row["benchmark"]:
@@ -451,7 +451,7 @@ def _segments(results: Results, uri: str) -> dict:
         "paid (mean, 95% interval). Observable segments can be priced apart; hidden ones pay the base price."
     )
     alt = "units and average price paid per consumer segment"
-    table = results.segment_summary
+    table = _records(results.segment_summary)
     rows = [
         {
             "strategy": strategy,
@@ -459,7 +459,8 @@ def _segments(results: Results, uri: str) -> dict:
             "cells": [_mean(row, score.name, score.unit) for score in metrics.SEGMENT_SCORES],
         }
         for strategy in results.strategies
-        for _, row in table[table["strategy"] == strategy].iterrows()
+        for row in table
+        if row["strategy"] == strategy
     ]
     labels = [score.label for score in metrics.SEGMENT_SCORES]
     return {**_figure("segments", "Segments", uri, alt, caption), "rows": rows, "labels": labels}
@@ -468,13 +469,14 @@ def _segments(results: Results, uri: str) -> dict:
 def _all_scores(results: Results) -> Markup | str:
     if results.summary.empty:
         return ""
-    ranked = results.ranked
-    order = [str(s) for s in ranked["strategy"]]
+    rows = _records(results.ranked)
+    order = [str(row["strategy"]) for row in rows]
     groups, constant = [], []
     for group in metrics.GROUPS:
         shown = []
         for score in (s for s in metrics.SCORES if s.group == group):
-            values = ranked[[f"{score.name}_mean", f"{score.name}_sd"]].to_numpy(dtype=float)
+            means = [f"{score.name}_mean", f"{score.name}_sd"]
+            values = np.array([[row[name] for name in means] for row in rows], dtype=float)
             if np.isnan(values[:, 0]).all():
                 continue
             if np.ptp(values[:, 0]) == 0 and not np.nan_to_num(values[:, 1]).any():
@@ -483,10 +485,7 @@ def _all_scores(results: Results) -> Markup | str:
                 shown.append(score)
         if shown:
             scores = [
-                {
-                    "label": score.label,
-                    "cells": [_score_cell(results, row, score) for _, row in ranked.iterrows()],
-                }
+                {"label": score.label, "cells": [_score_cell(results, row, score) for row in rows]}
                 for score in shown
             ]
             groups.append({"name": group, "scores": scores})
@@ -500,7 +499,14 @@ def _all_scores(results: Results) -> Markup | str:
     )
 
 
-def _score_cell(results: Results, row: pd.Series, score: metrics.Score) -> dict:
+def _records(table: pd.DataFrame) -> list[dict]:
+    """The rows of a table, each as a dict of the very values `iterrows` gives (a row of its
+    `.values`), without a Series per row."""
+    columns = list(table.columns)
+    return [dict(zip(columns, row, strict=True)) for row in table.values]
+
+
+def _score_cell(results: Results, row: dict, score: metrics.Score) -> dict:
     """A mean with its interval and, against the baseline, a mark when the difference is clear."""
     cell = _mean(row, score.name, score.unit)
     cell["mark"] = None

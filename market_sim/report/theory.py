@@ -82,7 +82,22 @@ class Theory:
 
 
 def closed_forms(scenario: Scenario) -> Theory | None:
-    """The closed form that applies to `scenario`, or None."""
+    """The closed form that applies to `scenario`, or None.
+
+    The answer for the last scenario asked about (that very object: a scenario is immutable) is
+    kept: `run` works it out while its runs go (`report.prepare`), and its report takes it from
+    here after the last run instead of working it out again (seconds for some lessons)."""
+    if _last and _last[0][0] is scenario:
+        return _last[0][1]
+    theory = _recognised(scenario)
+    _last[:] = [(scenario, theory)]
+    return theory
+
+
+_last: list[tuple[Scenario, Theory | None]] = []  # the last scenario `closed_forms` was asked about
+
+
+def _recognised(scenario: Scenario) -> Theory | None:
     for recognise in (_linear, _logit, _scarcity):
         theory = recognise(scenario)
         if theory is not None:
