@@ -54,16 +54,12 @@ def _plain_day(seed: int, replication: int, purpose: Purpose, day: int) -> np.ra
         min_size=1,
         max_size=12,
     ),
-    state_words=st.booleans(),
 )
-def test_each_day_is_reached_from_any_other_with_its_very_draws(calls, state_words):
+def test_each_day_is_reached_from_any_other_with_its_very_draws(calls):
     """`on(day)` and `uniforms(day, out)` in any order of days (forward, back, the next, the same
     again), whatever was drawn before, 32-bit draws too (which keep half a 64-bit draw): each
-    gives the day's plain draws, with the state written into the generator's memory or set by
-    numpy's setter."""
+    gives the day's plain draws."""
     daily = DailyStream(3, 1, Purpose.TASTE)
-    if not state_words:
-        daily._words = None
     for day, size, before in calls:
         if before == "floats":  # someone else draws from the generator in between
             daily.on(day + 7).random(size % 13)
@@ -78,13 +74,10 @@ def test_each_day_is_reached_from_any_other_with_its_very_draws(calls, state_wor
         )
 
 
-def test_a_stream_finds_the_generators_state_in_memory_and_pickles_without_it():
-    """Here (CPython, numpy's PCG64) the day's state is written into the generator's memory;
-    a pickled stream is made again from its keys and gives the same days."""
+def test_a_pickled_stream_gives_the_same_days():
     import pickle
 
     daily = DailyStream(11, 0, Purpose.VISITS)
-    assert daily._words is not None
     daily.on(5).random(3)
     again = pickle.loads(pickle.dumps(daily))
     for day in (5, 6, 2, 40_000_000):
