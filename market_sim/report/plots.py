@@ -539,12 +539,13 @@ def fairness(results: Results) -> str | None:
     (rows, columns), _ = call
     figure, grid = _subplots(call)
     order = [s for s in results.strategies if s in summary.index]
+    rows_in_order = summary.loc[order]  # (one selection: a selection per score and column costs)
     palette = colours(results)
     y = np.arange(len(order))[::-1]
     for ax, score in zip(grid.ravel(), shown, strict=False):
-        mean = summary.loc[order, f"{score}_mean"].to_numpy(dtype=float)
-        low = summary.loc[order, f"{score}_ci_low"].to_numpy(dtype=float)
-        high = summary.loc[order, f"{score}_ci_high"].to_numpy(dtype=float)
+        mean = rows_in_order[f"{score}_mean"].to_numpy(dtype=float)
+        low = rows_in_order[f"{score}_ci_low"].to_numpy(dtype=float)
+        high = rows_in_order[f"{score}_ci_high"].to_numpy(dtype=float)
         ax.barh(
             y,
             np.nan_to_num(mean),
