@@ -560,8 +560,7 @@ def fairness(results: Results) -> str | None:
         ax.tick_params(axis="y", labelsize="small")
     for ax in grid.ravel()[len(shown) :]:
         ax.set_visible(False)
-    names = _text_width(figure, order, "small") + 0.2
-    _fixed_layout(figure, rows, columns, left=names, bottom=0.35, row_gap=TITLE_ABOVE + 0.35, column_gap=0.3)
+    _fixed_layout(figure, rows, columns, bottom=0.35, row_gap=TITLE_ABOVE + 0.35, column_gap=0.3)
     _fit_titles(figure)
     return _data_uri(figure, tight=False)
 
