@@ -837,7 +837,7 @@ def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> p
     """Mean, sd and interval of every segment score, per strategy and segment."""
     if table.empty:
         return pd.DataFrame()
-    group, count = _groups(table, ["strategy", "segment"])
+    group, count = groups(table, ["strategy", "segment"])
     members = [np.flatnonzero(group == g) for g in range(count)]  # each group's rows, in order
     strategies, segments = table["strategy"].tolist(), table["segment"].tolist()
     columns: dict[str, list] = {
@@ -854,7 +854,7 @@ def summarise_segments(table: pd.DataFrame, confidence: float = CONFIDENCE) -> p
     return pd.DataFrame(columns)
 
 
-def _groups(table: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, int]:
+def groups(table: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, int]:
     """Each row's group by `keys` (numbered in the order the groups first appear, as
     `groupby(keys, sort=False).ngroup()` numbers them) and the number of groups."""
     combined = np.zeros(len(table), dtype=np.int64)

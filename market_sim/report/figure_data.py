@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from market_sim.metrics import CONFIDENCE
+from market_sim.metrics import CONFIDENCE, groups
 
 HISTOGRAM_BINS = 40  # of the prices paid
 
@@ -274,16 +274,12 @@ def _days_by(values: pd.Series, keys: list[str]) -> dict[tuple, pd.Series]:
     each part over its days in order, the keys dropped (what grouping by the keys, dropping them
     and `sort_index` give), made with numpy: pandas takes milliseconds for each part."""
     index = values.index
-    codes = np.zeros(len(values), dtype=np.int64)
-    for key in keys:
-        level, distinct = pd.factorize(index.get_level_values(key))
-        codes = codes * len(distinct) + level
-    group, _ = pd.factorize(codes)  # the combinations, numbered in the order they first appear
+    group, count = groups(index.to_frame(index=False), keys)  # numbered in the order they first appear
     days = index.get_level_values("day")
     levels = [index.get_level_values(key) for key in keys]
     data = values.to_numpy()
     parts = {}
-    for g in range(group.max() + 1 if len(group) else 0):
+    for g in range(count):
         rows = np.flatnonzero(group == g)
         rows = rows[np.argsort(days[rows], kind="stable")]
         parts[tuple(level[rows[0]] for level in levels)] = pd.Series(
